@@ -1,0 +1,23 @@
+# The two commands of the README, and what they need.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: run test services check fmt
+.DEFAULT_GOAL := run
+
+## make sure MariaDB and Redis answer on loopback (start or install them)
+services:
+	@bash scripts/ensure-services.sh
+
+## run the whole marketplace in one process (REST on :8000)
+run: services
+	$(CARGO) run -p fleet
+
+## formatting, lints, and every test (unit, gRPC, end-to-end over HTTP)
+test: services
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
+
+fmt:
+	$(CARGO) fmt --all

@@ -1,0 +1,152 @@
+//! The whole marketplace in one process: every service on its own
+//! loopback gRPC port and the gateway on REST, sharing one runtime. This is
+//! the local default (`cargo run -p fleet`) and the harness the end-to-end
+//! tests start (`Fleet::start` on port 0 with uniquely prefixed schemas,
+//! `Fleet::drop_schemas` afterwards).
+use std::net::SocketAddr;
+
+use common::StartupError;
+use common::config::{Infra, env_or};
+use common::shutdown::CancellationToken;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Every schema the fleet's services own.
+pub const SCHEMAS: &[&str] = &[identity::SCHEMA];
+
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    pub infra: Infra,
+    /// REST listen address (`PORT` picks the port on 127.0.0.1).
+    pub http_addr: String,
+    pub identity_grpc_addr: String,
+    pub identity: identity::Config,
+    pub gateway: gateway::Config,
+}
+
+impl FleetConfig {
+    /// The local default, from the environment.
+    pub fn from_env() -> Result<Self, StartupError> {
+        let infra = Infra::from_env()?;
+        let port: u16 = env_or("PORT", 8000)?;
+        Ok(Self {
+            http_addr: format!("127.0.0.1:{port}"),
+            identity_grpc_addr: env_or("IDENTITY_GRPC_ADDR", "127.0.0.1:50051".to_owned())?,
+            identity: identity::Config::from_env(infra.clone())?,
+            gateway: gateway::Config::from_env(infra.clone())?,
+            infra,
+        })
+    }
+
+    /// For tests: the environment's servers, ephemeral ports, and a unique
+    /// schema/key prefix so runs never meet.
+    pub fn for_tests(tag: &str) -> Result<Self, StartupError> {
+        let mut config = Self::from_env()?;
+        let prefix = common::testkit::unique_prefix(tag);
+        config.infra.schema_prefix = prefix.clone();
+        config.identity.infra.schema_prefix = prefix.clone();
+        config.gateway.infra.schema_prefix = prefix;
+        config.http_addr = "127.0.0.1:0".into();
+        config.identity_grpc_addr = "127.0.0.1:0".into();
+        Ok(config)
+    }
+}
+
+/// A running fleet.
+pub struct Fleet {
+    pub rest_addr: SocketAddr,
+    pub identity_addr: SocketAddr,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<Result<(), StartupError>>>,
+}
+
+async fn bind(addr: &str) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).await.map_err(|e| StartupError::Config(format!("cannot listen on {addr}: {e}")))
+}
+
+impl Fleet {
+    /// Starts every service, then the gateway. Everything that can fail at
+    /// start-up (unreachable MySQL or Redis, migrations) fails here.
+    pub async fn start(mut config: FleetConfig) -> Result<Self, StartupError> {
+        let shutdown = CancellationToken::new();
+        let identity_listener = bind(&config.identity_grpc_addr).await?;
+        let identity_addr = identity_listener.local_addr()?;
+        config.gateway.identity_addr = identity_addr.to_string();
+        let identity = identity::start(&config.identity).await?;
+        let gateway = gateway::Gateway::build(config.gateway.clone()).await?;
+        let rest_listener = bind(&config.http_addr).await?;
+        let rest_addr = rest_listener.local_addr()?;
+        let tasks = vec![
+            tokio::spawn(identity.serve(identity_listener, shutdown.clone())),
+            tokio::spawn(gateway.serve(rest_listener, shutdown.clone())),
+        ];
+        Ok(Self { rest_addr, identity_addr, shutdown, tasks })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.rest_addr)
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs until `stop` is cancelled or a service fails.
+    pub async fn run_until(mut self, stop: CancellationToken) -> Result<(), StartupError> {
+        let failed = {
+            let first = futures_first(&mut self.tasks);
+            tokio::select! {
+                _ = stop.cancelled() => None,
+                result = first => Some(result),
+            }
+        };
+        self.stop().await;
+        match failed {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Stops every service and waits for them to drain.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Drops a test fleet's schemas and Redis keys (never with an empty
+/// prefix, which would be the real data).
+pub async fn drop_schemas(infra: &Infra) -> Result<(), StartupError> {
+    if infra.schema_prefix.is_empty() {
+        return Err(StartupError::Config("refusing to drop unprefixed schemas".into()));
+    }
+    for schema in SCHEMAS {
+        common::db::drop_schema(&infra.mysql_url, &infra.schema(schema)).await?;
+    }
+    let mut redis = common::redis_conn::connect(&infra.redis_url).await?;
+    common::redis_conn::delete_prefixed(&mut redis, &infra.schema_prefix)
+        .await
+        .map_err(|e| StartupError::Database(format!("redis clean-up: {e}")))
+}
+
+/// The first task to finish, as a service result.
+async fn futures_first(tasks: &mut [JoinHandle<Result<(), StartupError>>]) -> Result<(), StartupError> {
+    if tasks.is_empty() {
+        return std::future::pending().await;
+    }
+    let (result, _, _) = futures::future::select_all(tasks.iter_mut()).await;
+    match result {
+        Ok(inner) => inner,
+        Err(e) => Err(StartupError::Serve(format!("service task failed: {e}"))),
+    }
+}
+
+/// `fleet create-admin`: makes sure the admin exists, never overwriting
+/// an existing user's password. True when it was created.
+pub async fn create_admin(infra: &Infra, email: &str, password: &str) -> Result<bool, StartupError> {
+    let config = identity::Config::from_env(infra.clone())?;
+    let pool = identity::connect(&config).await?;
+    identity::ensure_admin(&identity::store::Store::new(pool), email, password).await
+}

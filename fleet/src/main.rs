@@ -1,0 +1,80 @@
+//! `cargo run -p fleet`: the whole marketplace in one process.
+//!
+//! `fleet` serves; `fleet create-admin --email E [--password P]` makes sure
+//! an admin exists (the password may also come from `ADMIN_PASSWORD` or
+//! standard input).
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use common::StartupError;
+use common::config::{Infra, env_opt};
+use fleet::{Fleet, FleetConfig};
+
+const USAGE: &str = "usage: fleet                                   run every service and the gateway
+       fleet create-admin --email E [--password P]   create an admin (password also from ADMIN_PASSWORD or stdin)";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let _telemetry = match common::telemetry::init("fleet") {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("fleet: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match args.first().map(String::as_str) {
+        None => serve().await,
+        Some("create-admin") => create_admin(&args[1..]).await,
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(StartupError::Config(format!("unknown argument {other:?}\n{USAGE}"))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fleet: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> Result<(), StartupError> {
+    let config = FleetConfig::from_env()?;
+    let fleet = Fleet::start(config).await?;
+    let base = fleet.base_url();
+    println!("Marketplace fleet is up");
+    println!("  REST API       {base}/");
+    println!("  Swagger UI     {base}/api/docs/");
+    println!("  OpenAPI        {base}/api/schema/");
+    println!("  health         {base}/healthz  {base}/readyz  {base}/metrics");
+    println!("  identity gRPC  {}", fleet.identity_addr);
+    println!("Ctrl-C stops it.");
+    fleet.run_until(common::shutdown::on_os_signal()).await
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+async fn create_admin(args: &[String]) -> Result<(), StartupError> {
+    let email = flag(args, "--email").ok_or_else(|| StartupError::Config(format!("--email is required\n{USAGE}")))?;
+    let password = match flag(args, "--password").or_else(|| env_opt("ADMIN_PASSWORD")) {
+        Some(p) => p,
+        None => {
+            eprint!("password for {email}: ");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let created = fleet::create_admin(&Infra::from_env()?, &email, &password).await?;
+    if created {
+        println!("admin {email} created");
+    } else {
+        println!("a user with email {email} already exists; left unchanged");
+    }
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! What the end-to-end suites share: one fleet per test binary on the real
+//! MariaDB and Redis (uniquely prefixed schemas, dropped at the end), and a
+//! small REST client that reads like the contract.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use common::testkit::{self, Case};
+use fleet::{Fleet, FleetConfig};
+use identity::tokens::KeyPair;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "Tr1cky-Horse-92";
+
+/// The shared fixture of one test binary.
+pub struct Ctx {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub prefix: String,
+    pub admin_email: String,
+    /// The key the fleet signs with (so tests can forge expired tokens).
+    pub signing_key: KeyPair,
+    next_ip: AtomicU32,
+}
+
+/// Starts a fleet, runs `cases`, stops and cleans up; the exit code says
+/// whether everything passed.
+pub fn run_suite(tag: &str, cases: Vec<Case<Ctx>>, configure: impl FnOnce(&mut FleetConfig)) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let mut config = FleetConfig::for_tests(tag).expect("test config");
+        let prefix = config.infra.schema_prefix.clone();
+        let admin_email = format!("admin-{}@example.com", prefix.trim_end_matches('_').replace('_', "-"));
+        let signing_key = KeyPair::generate().expect("signing key");
+        config.identity.admin = Some((admin_email.clone(), PASSWORD.to_owned()));
+        config.identity.private_key_pem = Some(signing_key.private_pem.clone());
+        // Every test client claims its own address through a trusted proxy,
+        // so per-IP limits of one test never touch another.
+        config.gateway.trusted_proxies = gateway::client_ip::parse_cidrs("127.0.0.0/8").expect("cidr");
+        configure(&mut config);
+        let infra = config.infra.clone();
+        let mut fleet = match Fleet::start(config).await {
+            Ok(fleet) => fleet,
+            Err(e) => {
+                eprintln!("the fleet did not start: {e}");
+                let _ = fleet::drop_schemas(&infra).await;
+                return ExitCode::FAILURE;
+            }
+        };
+        let ctx = Arc::new(Ctx {
+            base: fleet.base_url(),
+            http: reqwest::Client::new(),
+            prefix,
+            admin_email,
+            signing_key,
+            next_ip: AtomicU32::new(1),
+        });
+        let passed = testkit::run(ctx, cases, 8).await;
+        fleet.stop().await;
+        if let Err(e) = fleet::drop_schemas(&infra).await {
+            eprintln!("clean-up failed: {e}");
+        }
+        if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    })
+}
+
+/// A REST response: status, headers and the JSON body (Null when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        self.body
+    }
+}
+
+/// A client with its own source address (sent as X-Forwarded-For).
+#[derive(Clone)]
+pub struct Api {
+    ctx: Arc<Ctx>,
+    pub ip: String,
+}
+
+impl Ctx {
+    pub fn api(self: &Arc<Self>) -> Api {
+        let n = self.next_ip.fetch_add(1, Ordering::Relaxed);
+        Api { ctx: self.clone(), ip: format!("198.18.{}.{}", n / 250, n % 250 + 1) }
+    }
+
+    pub fn unique_email(&self, tag: &str) -> String {
+        format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
+    }
+}
+
+impl Api {
+    pub fn ctx(&self) -> &Arc<Ctx> {
+        &self.ctx
+    }
+
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request =
+            self.ctx.http.request(method, format!("{}{path}", self.ctx.base)).header("x-forwarded-for", &self.ip);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        Self::reply(response).await
+    }
+
+    pub async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body read");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::DELETE, path, token, None).await
+    }
+
+    pub async fn register(&self, email: &str, role: &str) -> Reply {
+        self.post(
+            "/users/register/",
+            None,
+            json!({"email": email, "password": PASSWORD, "password_confirm": PASSWORD, "role": role}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.post("/users/login/", None, json!({"email": email, "password": password})).await
+    }
+
+    /// A new user of `role`, logged in.
+    pub async fn user(&self, role: &str) -> User {
+        let email = self.ctx.unique_email(role);
+        let body = self.register(&email, role).await.expect(201);
+        let tokens = self.login(&email, PASSWORD).await.expect(200);
+        User {
+            id: body["id"].as_i64().expect("id"),
+            email,
+            access: tokens["access"].as_str().expect("access").to_owned(),
+            refresh: tokens["refresh"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    pub async fn admin(&self) -> User {
+        let tokens = self.login(&self.ctx.admin_email, PASSWORD).await.expect(200);
+        User {
+            id: 0,
+            email: self.ctx.admin_email.clone(),
+            access: tokens["access"].as_str().expect("access").to_owned(),
+            refresh: tokens["refresh"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    /// A vendor with a profile (pending), and the profile.
+    pub async fn vendor_with_profile(&self) -> (User, Value) {
+        let vendor = self.user("vendor").await;
+        let name = format!("Shop {}", uuid::Uuid::new_v4().simple());
+        let profile = self.post("/vendors/create/", Some(&vendor.access), json!({"shop_name": name})).await.expect(201);
+        (vendor, profile)
+    }
+
+    /// A vendor whose profile an admin approved.
+    pub async fn approved_vendor(&self) -> (User, Value) {
+        let (vendor, profile) = self.vendor_with_profile().await;
+        let admin = self.admin().await;
+        let id = profile["id"].as_i64().expect("id");
+        let profile = self.patch(&format!("/vendors/{id}/verify/"), Some(&admin.access), json!({})).await.expect(200);
+        (vendor, profile)
+    }
+}
+
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Runs `n` copies of a future concurrently and collects their results.
+pub async fn race<T, F, Fut>(n: usize, make: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T>,
+{
+    futures::future::join_all((0..n).map(make)).await
+}
+
+/// The decoded (unverified) JSON of a JWT's header and payload.
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    use base64_decode as b64;
+    let mut parts = token.split('.');
+    let header = b64(parts.next().expect("header"));
+    let payload = b64(parts.next().expect("payload"));
+    (serde_json::from_slice(&header).expect("header json"), serde_json::from_slice(&payload).expect("payload json"))
+}
+
+/// URL-safe base64 without padding, decoded.
+pub fn base64_decode(input: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits: u32 = 0;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in input.bytes().filter(|c| *c != b'=') {
+        let value = ALPHABET.iter().position(|a| *a == c).expect("base64url") as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    out
+}
+
+/// URL-safe base64 without padding.
+pub fn base64_encode(input: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}

@@ -1,0 +1,145 @@
+//! Request bodies the DRF way: JSON only (415 otherwise), at most 1 MiB
+//! (413), malformed JSON a 400 `JSON parse error - …`, no body the same as
+//! `{}`. `Form` then reads typed fields out of the object, collecting
+//! DRF's type errors per field; unknown fields are ignored.
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use common::FieldErrors;
+use serde_json::{Map, Value};
+
+use crate::error::HttpError;
+
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON object body (an absent body reads as `{}`).
+pub struct JsonBody(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = HttpError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                HttpError::Plain(StatusCode::PAYLOAD_TOO_LARGE, "Request body is larger than 1 MiB.".into())
+            } else {
+                HttpError::Plain(StatusCode::BAD_REQUEST, format!("Could not read the request body: {rejection}"))
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonBody(Map::new()));
+        }
+        match content_type.as_deref() {
+            Some(ct) if is_json(ct) => {}
+            other => {
+                return Err(HttpError::Plain(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!("Unsupported media type \"{}\" in request.", other.unwrap_or("")),
+                ));
+            }
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(JsonBody(map)),
+            Ok(other) => Err(HttpError::Api(common::ApiError::field(
+                "non_field_errors",
+                format!("Invalid data. Expected a dictionary, but got {}.", type_name(&other)),
+            ))),
+            Err(e) => Err(HttpError::Plain(StatusCode::BAD_REQUEST, format!("JSON parse error - {e}"))),
+        }
+    }
+}
+
+fn is_json(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// Typed reads of a JSON object's fields with DRF's type errors.
+pub struct Form {
+    map: Map<String, Value>,
+    errors: FieldErrors,
+}
+
+impl Form {
+    pub fn new(JsonBody(map): JsonBody) -> Self {
+        Self { map, errors: FieldErrors::new() }
+    }
+
+    /// A string field: absent → `None`; numbers are taken as their text (as
+    /// DRF's `CharField` does); null and other types are errors, unless
+    /// `null_as_empty` (for nullable fields, where null clears).
+    fn string_inner(&mut self, name: &str, null_as_empty: bool) -> Option<String> {
+        match self.map.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Null if null_as_empty => Some(String::new()),
+            Value::Null => {
+                self.errors.add(name, "This field may not be null.");
+                None
+            }
+            _ => {
+                self.errors.add(name, "Not a valid string.");
+                None
+            }
+        }
+    }
+
+    pub fn string(&mut self, name: &str) -> Option<String> {
+        self.string_inner(name, false)
+    }
+
+    pub fn nullable_string(&mut self, name: &str) -> Option<String> {
+        self.string_inner(name, true)
+    }
+
+    /// Fails with every type error found, or hands back nothing.
+    pub fn finish(self) -> Result<(), HttpError> {
+        self.errors.into_result().map_err(HttpError::Api)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn form(value: Value) -> Form {
+        match value {
+            Value::Object(map) => Form::new(JsonBody(map)),
+            _ => panic!("object expected"),
+        }
+    }
+
+    #[test]
+    fn strings_numbers_and_nulls() {
+        let mut f = form(json!({"a": "x", "b": 12, "c": null, "d": [1], "e": null}));
+        assert_eq!(f.string("a").as_deref(), Some("x"));
+        assert_eq!(f.string("b").as_deref(), Some("12"));
+        assert_eq!(f.string("c"), None);
+        assert_eq!(f.string("d"), None);
+        assert_eq!(f.nullable_string("e").as_deref(), Some(""));
+        assert_eq!(f.string("missing"), None);
+        let HttpError::Api(error) = f.finish().expect_err("type errors") else { panic!("api error expected") };
+        assert!(error.fields.has("c") && error.fields.has("d") && !error.fields.has("missing"));
+    }
+
+    #[test]
+    fn json_media_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("application/json; charset=utf-8"));
+        assert!(is_json("application/vnd.api+json"));
+        assert!(!is_json("text/plain"));
+    }
+}

@@ -1,0 +1,58 @@
+//! The gateway's downstream gRPC clients and the deadline every call
+//! carries. A service that is down answers 503, one that is slow 504.
+use std::time::Duration;
+
+use common::ApiError;
+use common::StartupError;
+use common::grpc_client::{call, lazy_channel, request};
+use proto::identity::v1::identity_client::IdentityClient;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+#[derive(Clone)]
+pub struct Downstream {
+    pub identity: IdentityClient<Channel>,
+    /// `(name, channel)` of every downstream service, for readiness.
+    channels: Vec<(&'static str, Channel)>,
+    pub deadline: Duration,
+}
+
+impl Downstream {
+    pub fn new(identity_addr: &str, deadline: Duration) -> Result<Self, StartupError> {
+        let identity = lazy_channel(identity_addr)?;
+        Ok(Self { identity: IdentityClient::new(identity.clone()), channels: vec![("identity", identity)], deadline })
+    }
+
+    pub fn identity_channel(&self) -> Channel {
+        self.channels[0].1.clone()
+    }
+
+    /// A request with this gateway's deadline and the caller's token.
+    pub fn request<T>(&self, message: T, token: Option<&str>) -> tonic::Request<T> {
+        request(message, self.deadline, token)
+    }
+
+    /// Awaits a downstream call under the deadline.
+    pub async fn call<T>(
+        &self,
+        future: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, ApiError> {
+        call(self.deadline, future).await
+    }
+
+    /// Each downstream service's gRPC health, `true` when SERVING.
+    pub async fn health(&self) -> Vec<(&'static str, bool)> {
+        let deadline = Duration::from_secs(1);
+        let checks = self.channels.iter().map(|(name, channel)| async move {
+            let mut client = HealthClient::new(channel.clone());
+            let answer =
+                call(deadline, client.check(request(HealthCheckRequest { service: String::new() }, deadline, None)))
+                    .await;
+            let serving = answer
+                .is_ok_and(|r| r.status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+            (*name, serving)
+        });
+        futures::future::join_all(checks).await
+    }
+}

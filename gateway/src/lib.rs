@@ -1,0 +1,146 @@
+//! The gateway: the public REST API (DRF-compatible, see
+//! `shared/api/CONTRACT.md`) in front of the marketplace's gRPC services.
+//!
+//! Requests pass, outermost first: trailing-slash normalisation, JSON
+//! error bodies, metrics, the 1 MiB body cap, then the route. Handlers
+//! take their caller from an auth extractor, parse the body with `Form`,
+//! call one or more services under a deadline, and render DRF shapes.
+pub mod auth;
+pub mod body;
+pub mod client_ip;
+pub mod clients;
+pub mod conventions;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod pagination;
+pub mod rate_limit;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use common::StartupError;
+use common::auth::KeyRing;
+use common::config::{Infra, env_or};
+use common::identity_keys::IdentityKeySource;
+use common::shutdown::CancellationToken;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tower::ServiceExt as _;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::client_ip::Cidr;
+use crate::clients::Downstream;
+use crate::rate_limit::RateLimiter;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub infra: Infra,
+    pub identity_addr: String,
+    /// Deadline of every downstream call.
+    pub downstream_timeout: Duration,
+    /// Failed logins per IP or email in 60 s before 429 (0 = off).
+    pub login_failure_limit: u32,
+    /// Registrations per IP per hour (0 = off).
+    pub register_rate_limit: u32,
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+impl Config {
+    pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
+        let proxies: String = env_or("TRUSTED_PROXIES", String::new())?;
+        Ok(Self {
+            infra,
+            identity_addr: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
+            downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
+            login_failure_limit: env_or("LOGIN_FAILURE_LIMIT", 10)?,
+            register_rate_limit: env_or("REGISTER_RATE_LIMIT", 300)?,
+            trusted_proxies: client_ip::parse_cidrs(&proxies)
+                .map_err(|e| StartupError::Config(format!("TRUSTED_PROXIES: {e}")))?,
+        })
+    }
+}
+
+pub struct Shared {
+    pub config: Config,
+    pub keys: Arc<KeyRing>,
+    pub downstream: Downstream,
+    pub limiter: RateLimiter,
+    pub metrics: PrometheusHandle,
+    pub openapi_json: serde_json::Value,
+}
+
+/// What every handler sees.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Every documented route, with its OpenAPI description.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(routes::users::router()).merge(routes::vendors::router())
+}
+
+/// The OpenAPI document, without needing a running gateway.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::document(api_routes().split_for_parts().1)
+}
+
+pub struct Gateway {
+    router: Router,
+}
+
+impl Gateway {
+    /// Connects to Redis and prepares (lazy) channels to every service.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let redis = common::redis_conn::connect(&config.infra.redis_url).await?;
+        let downstream = Downstream::new(&config.identity_addr, config.downstream_timeout)?;
+        let keys = KeyRing::fetching(IdentityKeySource::new(downstream.identity_channel()));
+        let (api, openapi) = api_routes().split_for_parts();
+        let openapi_json = serde_json::to_value(openapi::document(openapi))
+            .map_err(|e| StartupError::Config(format!("OpenAPI document: {e}")))?;
+        let state = AppState(Arc::new(Shared {
+            limiter: RateLimiter::new(redis, &config.infra.schema_prefix),
+            config,
+            keys,
+            downstream,
+            metrics: metrics::handle(),
+            openapi_json,
+        }));
+        let router = api
+            .route("/healthz", get(routes::ops::healthz))
+            .route("/readyz", get(routes::ops::readyz))
+            .route("/metrics", get(routes::ops::metrics))
+            .route("/api/schema/", get(openapi::schema))
+            .merge(openapi::swagger_ui())
+            .fallback(conventions::not_found)
+            .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+            .layer(axum::middleware::from_fn(metrics::record))
+            .layer(axum::middleware::from_fn(conventions::json_error_bodies))
+            .with_state(state);
+        Ok(Self { router })
+    }
+
+    /// Serves until `shutdown`, then finishes in-flight requests.
+    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
+        let app = self.router.map_request(conventions::add_trailing_slash);
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(|e| StartupError::Serve(format!("gateway: {e}")))
+    }
+}

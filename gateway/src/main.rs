@@ -1,0 +1,30 @@
+//! The gateway on its own: config from env, telemetry, serve REST.
+use common::config::{Infra, env_or};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let _telemetry = match common::telemetry::init("gateway") {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("gateway: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("gateway: {e}");
+            eprintln!("gateway: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), common::StartupError> {
+    let config = gateway::Config::from_env(Infra::from_env()?)?;
+    let addr: String = env_or("HTTP_ADDR", "0.0.0.0:8000".to_owned())?;
+    let gateway = gateway::Gateway::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    tracing::info!(%addr, "gateway serving REST");
+    gateway.serve(listener, common::shutdown::on_os_signal()).await
+}

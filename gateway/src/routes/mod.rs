@@ -1,0 +1,24 @@
+//! One module per REST resource; request and response shapes live beside
+//! the handlers that use them.
+pub mod ops;
+pub mod users;
+pub mod vendors;
+
+use serde_json::Value;
+
+/// RFC 3339 UTC with microseconds, as DRF renders datetimes.
+pub fn rfc3339(ts: Option<&prost_types::Timestamp>) -> Option<String> {
+    let ts = ts?;
+    chrono::DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+}
+
+/// A path id; anything that is not a positive integer cannot name an object.
+pub fn path_id(raw: &str) -> Result<i64, crate::error::HttpError> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| common::ApiError::not_found().into())
+}
+
+/// `{"detail": ...}`
+pub fn detail(message: &str) -> Value {
+    serde_json::json!({ "detail": message })
+}

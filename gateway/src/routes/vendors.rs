@@ -1,0 +1,162 @@
+//! `/vendors/*`: vendor profiles, the public list of approved vendors,
+//! and admin verification.
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use proto::identity::v1 as pb;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{path_id, rfc3339};
+use crate::AppState;
+use crate::auth::{AdminUser, VendorUser};
+use crate::body::{Form, JsonBody};
+use crate::error::HttpResult;
+use crate::pagination::{LimitOffset, Page};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_vendors))
+        .routes(routes!(create_vendor))
+        .routes(routes!(my_vendor, update_my_vendor))
+        .routes(routes!(verify_vendor))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Vendor {
+    id: i64,
+    user: i64,
+    shop_name: String,
+    slug: String,
+    description: String,
+    /// `pending`, `approved` or `suspended`.
+    status: String,
+    is_verified: bool,
+    verified_at: Option<String>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+}
+
+impl From<pb::Vendor> for Vendor {
+    fn from(v: pb::Vendor) -> Self {
+        Self {
+            id: v.id,
+            user: v.user,
+            is_verified: v.status == "approved",
+            shop_name: v.shop_name,
+            slug: v.slug,
+            description: v.description,
+            status: v.status,
+            verified_at: rfc3339(v.verified_at.as_ref()),
+            created_at: rfc3339(v.created_at.as_ref()),
+            updated_at: rfc3339(v.updated_at.as_ref()),
+        }
+    }
+}
+
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct VendorBody {
+    /// 2..100 characters, unique case-insensitively.
+    shop_name: String,
+    /// At most 1000 characters.
+    description: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct VerifyBody {
+    /// `approved` (default), `suspended` or `pending`.
+    status: Option<String>,
+}
+
+/// Approved vendors, by id.
+#[utoipa::path(get, path = "/vendors/", tag = "vendors",
+    params(("limit" = Option<i64>, Query, description = "default 20, max 100"), ("offset" = Option<i64>, Query)),
+    responses((status = 200, body = Page<Vendor>)))]
+async fn list_vendors(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> HttpResult<Json<Page<Vendor>>> {
+    let page = LimitOffset::from_uri(&uri);
+    let mut client = state.downstream.identity.clone();
+    let message = pb::ListVendorsRequest { limit: page.limit, offset: page.offset };
+    let answer = state.downstream.call(client.list_vendors(state.downstream.request(message, None))).await?;
+    let vendors = answer.vendors.into_iter().map(Vendor::from).collect();
+    Ok(Json(page.page(answer.count, vendors, &uri, &headers)))
+}
+
+/// Create the caller's vendor profile (it starts `pending`).
+#[utoipa::path(post, path = "/vendors/create/", tag = "vendors", request_body = VendorBody, security(("bearer" = [])),
+    responses((status = 201, body = Vendor), (status = 400, description = "Invalid, or a profile already exists"), (status = 401), (status = 403)))]
+async fn create_vendor(
+    State(state): State<AppState>,
+    VendorUser(user): VendorUser,
+    body: JsonBody,
+) -> HttpResult<(StatusCode, Json<Vendor>)> {
+    let mut form = Form::new(body);
+    let message = pb::CreateVendorRequest {
+        shop_name: form.string("shop_name"),
+        description: form.nullable_string("description"),
+    };
+    form.finish()?;
+    let mut client = state.downstream.identity.clone();
+    let vendor =
+        state.downstream.call(client.create_vendor(state.downstream.request(message, Some(&user.token)))).await?;
+    Ok((StatusCode::CREATED, Json(vendor.into())))
+}
+
+/// The caller's vendor profile.
+#[utoipa::path(get, path = "/vendors/me/", tag = "vendors", security(("bearer" = [])),
+    responses((status = 200, body = Vendor), (status = 401), (status = 403), (status = 404, description = "No profile yet")))]
+async fn my_vendor(State(state): State<AppState>, VendorUser(user): VendorUser) -> HttpResult<Json<Vendor>> {
+    let mut client = state.downstream.identity.clone();
+    let vendor = state
+        .downstream
+        .call(client.get_my_vendor(state.downstream.request(pb::GetMyVendorRequest {}, Some(&user.token))))
+        .await?;
+    Ok(Json(vendor.into()))
+}
+
+/// Change the caller's shop name or description.
+#[utoipa::path(patch, path = "/vendors/me/", tag = "vendors", request_body = VendorBody, security(("bearer" = [])),
+    responses((status = 200, body = Vendor), (status = 400), (status = 401), (status = 403), (status = 404)))]
+async fn update_my_vendor(
+    State(state): State<AppState>,
+    VendorUser(user): VendorUser,
+    body: JsonBody,
+) -> HttpResult<Json<Vendor>> {
+    let mut form = Form::new(body);
+    let message = pb::UpdateMyVendorRequest {
+        shop_name: form.string("shop_name"),
+        description: form.nullable_string("description"),
+    };
+    form.finish()?;
+    let mut client = state.downstream.identity.clone();
+    let vendor =
+        state.downstream.call(client.update_my_vendor(state.downstream.request(message, Some(&user.token)))).await?;
+    Ok(Json(vendor.into()))
+}
+
+/// Set a vendor's status (admin).
+#[utoipa::path(patch, path = "/vendors/{id}/verify/", tag = "vendors", request_body = VerifyBody, security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Vendor), (status = 400), (status = 401), (status = 403), (status = 404)))]
+async fn verify_vendor(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> HttpResult<Json<Vendor>> {
+    let vendor_id = path_id(&id)?;
+    let mut form = Form::new(body);
+    let message = pb::VerifyVendorRequest { vendor_id, status: form.string("status") };
+    form.finish()?;
+    let mut client = state.downstream.identity.clone();
+    let vendor =
+        state.downstream.call(client.verify_vendor(state.downstream.request(message, Some(&admin.token)))).await?;
+    Ok(Json(vendor.into()))
+}

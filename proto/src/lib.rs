@@ -1,0 +1,12 @@
+//! Generated gRPC code for every marketplace service, one module per
+//! `marketplace.<service>.v1` package, plus the encoded descriptor set that
+//! each server registers for reflection.
+
+pub mod identity {
+    pub mod v1 {
+        tonic::include_proto!("marketplace.identity.v1");
+    }
+}
+
+/// Every marketplace proto, encoded, for `grpc.reflection`.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("marketplace_descriptor");

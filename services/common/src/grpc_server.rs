@@ -1,0 +1,69 @@
+//! The gRPC server every service runs: its own service plus
+//! `grpc.health.v1` (SERVING only while the database answers, NOT_SERVING
+//! as soon as shutdown begins), reflection, a tracing span per call, and a
+//! graceful drain of in-flight calls on shutdown.
+use std::time::Duration;
+
+use sqlx::MySqlPool;
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+
+use crate::shutdown::CancellationToken;
+use crate::{StartupError, db};
+
+const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Serves `routes` (the service's own) on `listener` until `shutdown`.
+/// `name` is the fully-qualified gRPC service name reported in health.
+pub async fn serve(
+    name: &'static str,
+    routes: Routes,
+    listener: TcpListener,
+    pool: Option<MySqlPool>,
+    shutdown: CancellationToken,
+) -> Result<(), StartupError> {
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| StartupError::Config(format!("reflection: {e}")))?;
+
+    let health_task = {
+        let reporter = reporter.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let healthy = match &pool {
+                    Some(pool) => db::ping(pool).await,
+                    None => true,
+                };
+                let status = if healthy && !shutdown.is_cancelled() {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
+                reporter.set_service_status("", status).await;
+                reporter.set_service_status(name, status).await;
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(HEALTH_INTERVAL) => {}
+                }
+            }
+            reporter.set_service_status("", ServingStatus::NotServing).await;
+            reporter.set_service_status(name, ServingStatus::NotServing).await;
+        })
+    };
+
+    let routes = routes.add_service(health_service).add_service(reflection);
+    let result = tonic::transport::Server::builder()
+        .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown.cancelled_owned())
+        .await
+        .map_err(|e| StartupError::Serve(format!("{name}: {e}")));
+    health_task.abort();
+    result
+}

@@ -1,0 +1,80 @@
+//! A small test harness for suites that share one expensive fixture (a
+//! running fleet, a service on real MariaDB) across many tests and must
+//! clean up after all of them: `harness = false` test binaries call
+//! [`run`], which runs every case concurrently on one runtime, prints
+//! libtest-style lines, and returns so the caller can drop its schemas.
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::FutureExt;
+
+pub type TestFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// One named test case over a shared fixture `F`.
+pub struct Case<F> {
+    pub name: &'static str,
+    pub run: fn(Arc<F>) -> TestFuture,
+}
+
+/// Lists test cases: `cases![F; test_a, test_b]` for `async fn test_a(f: Arc<F>)`.
+#[macro_export]
+macro_rules! cases {
+    ($fixture:ty; $($name:ident),+ $(,)?) => {
+        vec![$($crate::testkit::Case::<$fixture> {
+            name: stringify!($name),
+            run: |f| Box::pin($name(f)),
+        }),+]
+    };
+}
+
+/// A unique prefix for schemas and Redis keys of one test run.
+pub fn unique_prefix(tag: &str) -> String {
+    format!("t{}_{tag}_", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// Runs the cases whose name contains the first command-line filter (all
+/// when none), at most `parallel` at a time. Returns true when all passed.
+pub async fn run<F: Send + Sync + 'static>(fixture: Arc<F>, cases: Vec<Case<F>>, parallel: usize) -> bool {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let selected: Vec<_> = cases.into_iter().filter(|c| filter.as_deref().is_none_or(|f| c.name.contains(f))).collect();
+    println!("\nrunning {} tests", selected.len());
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let handles: Vec<_> = selected
+        .into_iter()
+        .map(|case| {
+            let fixture = fixture.clone();
+            let semaphore = semaphore.clone();
+            let handle = tokio::spawn(async move {
+                let _permit = semaphore.acquire_owned().await;
+                std::panic::AssertUnwindSafe((case.run)(fixture)).catch_unwind().await
+            });
+            (case.name, handle)
+        })
+        .collect();
+    let (mut passed, mut failed) = (0, Vec::new());
+    for (name, handle) in handles {
+        match handle.await {
+            Ok(Ok(())) => {
+                passed += 1;
+                println!("test {name} ... ok");
+            }
+            _ => {
+                failed.push(name);
+                println!("test {name} ... FAILED");
+            }
+        }
+    }
+    if !failed.is_empty() {
+        println!("\nfailures:");
+        for name in &failed {
+            println!("    {name}");
+        }
+    }
+    let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {} failed; 0 ignored; 0 measured; 0 filtered out\n",
+        failed.len()
+    );
+    failed.is_empty()
+}

@@ -1,0 +1,132 @@
+//! Identity service: users and their argon2id passwords, EdDSA access
+//! tokens with rotating refresh tokens, and vendor profiles with their
+//! verification status.
+//!
+//! `start` does everything that can fail at start-up (schema, migrations,
+//! signing key, admin bootstrap) so a caller learns of it before it
+//! announces the service; `Identity::serve` then runs until shutdown.
+pub mod domain;
+pub mod grpc;
+pub mod passwords;
+pub mod store;
+pub mod tokens;
+
+use common::StartupError;
+use common::auth::KeyRing;
+use common::config::{Infra, env_opt, env_or};
+use common::shutdown::CancellationToken;
+use proto::identity::v1::identity_server::IdentityServer;
+use sqlx::MySqlPool;
+use tokio::net::TcpListener;
+
+use crate::grpc::IdentityService;
+use crate::store::Store;
+use crate::tokens::{KeyPair, Signer};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+pub const SCHEMA: &str = "identity";
+pub const GRPC_NAME: &str = "marketplace.identity.v1.Identity";
+
+#[derive(Clone)]
+pub struct Config {
+    pub infra: Infra,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    /// PKCS#8 PEM of an Ed25519 key; when unset the key kept in the schema
+    /// (made on first start) is used.
+    pub private_key_pem: Option<String>,
+    /// Made sure to exist at start-up (never overwritten).
+    pub admin: Option<(String, String)>,
+    pub max_db_connections: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys and passwords stay out of logs.
+        f.debug_struct("Config")
+            .field("infra", &self.infra)
+            .field("access_ttl_secs", &self.access_ttl_secs)
+            .field("refresh_ttl_secs", &self.refresh_ttl_secs)
+            .field("private_key_pem", &self.private_key_pem.as_ref().map(|_| "***"))
+            .field("admin", &self.admin.as_ref().map(|(email, _)| email))
+            .finish()
+    }
+}
+
+impl Config {
+    pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
+        let admin = match (env_opt("ADMIN_EMAIL"), env_opt("ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some((email, password)),
+            _ => None,
+        };
+        Ok(Self {
+            infra,
+            access_ttl_secs: env_or("ACCESS_TOKEN_TTL", 15 * 60)?,
+            refresh_ttl_secs: env_or("REFRESH_TOKEN_TTL", 7 * 24 * 3600)?,
+            private_key_pem: env_opt("JWT_PRIVATE_KEY_PEM"),
+            admin,
+            max_db_connections: env_or("IDENTITY_DB_CONNECTIONS", 10)?,
+        })
+    }
+}
+
+/// A started identity service, ready to serve.
+pub struct Identity {
+    pool: MySqlPool,
+    service: IdentityService,
+}
+
+pub async fn connect(config: &Config) -> Result<MySqlPool, StartupError> {
+    common::db::connect(&config.infra.mysql_url, &config.infra.schema(SCHEMA), config.max_db_connections, &MIGRATOR)
+        .await
+}
+
+fn startup(e: common::ApiError) -> StartupError {
+    StartupError::Database(e.detail)
+}
+
+pub async fn start(config: &Config) -> Result<Identity, StartupError> {
+    let pool = connect(config).await?;
+    let store = Store::new(pool.clone());
+    let pair = match &config.private_key_pem {
+        Some(pem) => {
+            let pair = KeyPair::from_private_pem(pem)
+                .map_err(|_| StartupError::Config("JWT_PRIVATE_KEY_PEM is not a PKCS#8 Ed25519 key".into()))?;
+            store.remember_public_key(&pair).await.map_err(startup)?;
+            pair
+        }
+        None => store.primary_signing_key(&KeyPair::generate().map_err(startup)?).await.map_err(startup)?,
+    };
+    let keys = KeyRing::fixed(&store.public_keys().await.map_err(startup)?).map_err(startup)?;
+    let signer = Signer::new(&pair, config.access_ttl_secs).map_err(startup)?;
+    if let Some((email, password)) = &config.admin {
+        ensure_admin(&store, email, password).await?;
+    }
+    let service = IdentityService::new(store, keys, signer, chrono::Duration::seconds(config.refresh_ttl_secs));
+    Ok(Identity { pool, service })
+}
+
+/// Makes sure an admin with `email` exists; an existing user is left as is.
+/// True when it was created.
+pub async fn ensure_admin(store: &Store, email: &str, password: &str) -> Result<bool, StartupError> {
+    let email = email.trim().to_lowercase();
+    if !domain::is_valid_email(&email) {
+        return Err(StartupError::Config(format!("admin email {email:?} is not a valid email address")));
+    }
+    if password.chars().count() < 8 {
+        return Err(StartupError::Config("admin password must have at least 8 characters".into()));
+    }
+    let hash = passwords::hash(password.to_owned()).await.map_err(startup)?;
+    let created = store.ensure_admin(&email, &hash).await.map_err(startup)?;
+    if created {
+        tracing::info!(%email, "admin created");
+    }
+    Ok(created)
+}
+
+impl Identity {
+    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
+        let routes = tonic::service::Routes::new(IdentityServer::new(self.service));
+        common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await
+    }
+}

@@ -1,0 +1,386 @@
+//! All of identity's SQL. Uniqueness is left to unique keys (never
+//! check-then-insert), and every multi-statement change is one transaction.
+use chrono::{DateTime, Utc};
+use common::ApiError;
+use common::auth::Role;
+use common::error::{OnConstraint, unique_violation};
+use common::slug;
+use sqlx::{FromRow, MySqlPool};
+
+use crate::domain::{ProfileChange, Registration, VendorFields, VendorStatus};
+use crate::tokens::KeyPair;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub fn role(&self) -> Result<Role, ApiError> {
+        Role::parse(&self.role).ok_or_else(|| ApiError::internal(format!("user {} has role {:?}", self.id, self.role)))
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct VendorRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub shop_name: String,
+    pub slug: String,
+    pub description: String,
+    pub status: String,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was live; it is now rotated and the new one stored.
+    Rotated { user_id: i64 },
+    /// The token had already been rotated: its family is now revoked.
+    Reused,
+    /// Unknown, revoked or expired.
+    Invalid,
+}
+
+/// `SELECT <every user column> <rest>`, as one literal.
+macro_rules! select_users {
+    ($rest:literal) => {
+        concat!("SELECT id, email, password_hash, role, first_name, last_name, phone, is_active, created_at ", $rest)
+    };
+}
+
+/// `SELECT <every vendor column> <rest>`, as one literal.
+macro_rules! select_vendors {
+    ($rest:literal) => {
+        concat!("SELECT id, user_id, shop_name, slug, description, status, verified_at, created_at, updated_at ", $rest)
+    };
+}
+const SLUG_ATTEMPTS: u32 = 50;
+
+fn duplicate_email() -> ApiError {
+    ApiError::field("email", "user with this email already exists.")
+}
+
+fn duplicate_phone() -> ApiError {
+    ApiError::field("phone", "user with this phone already exists.")
+}
+
+fn duplicate_shop_name() -> ApiError {
+    ApiError::field("shop_name", "vendor with this shop name already exists.")
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: MySqlPool,
+}
+
+impl Store {
+    pub fn new(pool: MySqlPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    // ---- users ----
+
+    pub async fn insert_user(&self, registration: &Registration, password_hash: &str) -> Result<UserRow, ApiError> {
+        let result = sqlx::query(
+            "INSERT INTO users (email, password_hash, role, first_name, last_name, phone) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&registration.email)
+        .bind(password_hash)
+        .bind(registration.role.as_str())
+        .bind(&registration.first_name)
+        .bind(&registration.last_name)
+        .bind(&registration.phone)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match unique_violation(&e).as_deref() {
+            Some("users_email") => duplicate_email(),
+            Some("users_phone") => duplicate_phone(),
+            _ => ApiError::from(e),
+        })?;
+        self.user(result.last_insert_id() as i64).await?.ok_or_else(|| ApiError::internal("inserted user vanished"))
+    }
+
+    pub async fn user(&self, id: i64) -> Result<Option<UserRow>, ApiError> {
+        Ok(sqlx::query_as(select_users!("FROM users WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, ApiError> {
+        Ok(sqlx::query_as(select_users!("FROM users WHERE email = ?"))
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn update_profile(&self, id: i64, change: &ProfileChange) -> Result<UserRow, ApiError> {
+        let (set_phone, phone) = match &change.phone {
+            Some(phone) => (true, phone.clone()),
+            None => (false, None),
+        };
+        sqlx::query(
+            "UPDATE users SET first_name = COALESCE(?, first_name), last_name = COALESCE(?, last_name), \
+             phone = IF(?, ?, phone) WHERE id = ?",
+        )
+        .bind(&change.first_name)
+        .bind(&change.last_name)
+        .bind(set_phone)
+        .bind(phone)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .on_constraint("users_phone", duplicate_phone)?;
+        self.user(id).await?.ok_or_else(ApiError::not_found)
+    }
+
+    /// Creates the admin unless a user with that email exists (whose
+    /// password is then left alone). True when it was created.
+    pub async fn ensure_admin(&self, email: &str, password_hash: &str) -> Result<bool, ApiError> {
+        let result = sqlx::query("INSERT IGNORE INTO users (email, password_hash, role) VALUES (?, ?, 'admin')")
+            .bind(email.trim().to_lowercase())
+            .bind(password_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    // ---- refresh tokens ----
+
+    pub async fn insert_refresh_token(
+        &self,
+        user_id: i64,
+        family_id: &str,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(family_id)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Rotates a refresh token: the old row is locked, so two concurrent
+    /// refreshes of one token cannot both succeed (the second one sees a
+    /// rotated token and revokes the family, as a thief's replay would).
+    pub async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        new_hash: &str,
+        new_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(i64, String, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT user_id, family_id, state, expires_at FROM refresh_tokens WHERE token_hash = ? FOR UPDATE",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((user_id, family_id, state, expires_at)) = row else {
+            return Ok(Rotation::Invalid);
+        };
+        match state.as_str() {
+            "active" if expires_at > now => {
+                sqlx::query("UPDATE refresh_tokens SET state = 'rotated' WHERE token_hash = ? AND state = 'active'")
+                    .bind(token_hash)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)",
+                )
+                .bind(new_hash)
+                .bind(user_id)
+                .bind(&family_id)
+                .bind(new_expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Rotation::Rotated { user_id })
+            }
+            "rotated" => {
+                sqlx::query("UPDATE refresh_tokens SET state = 'revoked' WHERE family_id = ? AND state <> 'revoked'")
+                    .bind(&family_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Rotation::Reused)
+            }
+            _ => Ok(Rotation::Invalid),
+        }
+    }
+
+    /// Revokes the family of a token owned by `user_id`. False when the
+    /// token is unknown, expired or someone else's.
+    pub async fn revoke_family(&self, token_hash: &str, user_id: i64, now: DateTime<Utc>) -> Result<bool, ApiError> {
+        let row: Option<(i64, String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT user_id, family_id, expires_at FROM refresh_tokens WHERE token_hash = ?")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((owner, family_id, expires_at)) = row else {
+            return Ok(false);
+        };
+        if owner != user_id || expires_at <= now {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE refresh_tokens SET state = 'revoked' WHERE family_id = ? AND state <> 'revoked'")
+            .bind(family_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(true)
+    }
+
+    // ---- vendors ----
+
+    pub async fn vendor_of_user(&self, user_id: i64) -> Result<Option<VendorRow>, ApiError> {
+        Ok(sqlx::query_as(select_vendors!("FROM vendors WHERE user_id = ?"))
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn vendor(&self, id: i64) -> Result<Option<VendorRow>, ApiError> {
+        Ok(sqlx::query_as(select_vendors!("FROM vendors WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    /// Creates a pending profile. One profile per user and unique shop
+    /// names are the unique keys' job; a slug collision moves on to the
+    /// next candidate (`-2`, `-3`…).
+    pub async fn create_vendor(&self, user_id: i64, shop_name: &str, description: &str) -> Result<VendorRow, ApiError> {
+        let base = slug::slugify(shop_name);
+        for n in 1..=SLUG_ATTEMPTS {
+            let result = sqlx::query("INSERT INTO vendors (user_id, shop_name, slug, description) VALUES (?, ?, ?, ?)")
+                .bind(user_id)
+                .bind(shop_name)
+                .bind(slug::candidate(&base, n))
+                .bind(description)
+                .execute(&self.pool)
+                .await;
+            match result {
+                Ok(done) => {
+                    return self
+                        .vendor(done.last_insert_id() as i64)
+                        .await?
+                        .ok_or_else(|| ApiError::internal("inserted vendor vanished"));
+                }
+                Err(e) => match unique_violation(&e).as_deref() {
+                    Some("vendors_user") => {
+                        return Err(ApiError::bad_request("Vendor profile already exists.", "vendor_exists"));
+                    }
+                    Some("vendors_shop_name") => return Err(duplicate_shop_name()),
+                    Some("vendors_slug") => continue,
+                    _ => return Err(e.into()),
+                },
+            }
+        }
+        Err(ApiError::field("shop_name", "Choose a more distinctive shop name."))
+    }
+
+    pub async fn update_vendor(&self, user_id: i64, fields: &VendorFields) -> Result<VendorRow, ApiError> {
+        sqlx::query(
+            "UPDATE vendors SET shop_name = COALESCE(?, shop_name), description = COALESCE(?, description), \
+             updated_at = CURRENT_TIMESTAMP(6) WHERE user_id = ?",
+        )
+        .bind(&fields.shop_name)
+        .bind(&fields.description)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .on_constraint("vendors_shop_name", duplicate_shop_name)?;
+        self.vendor_of_user(user_id).await?.ok_or_else(ApiError::not_found)
+    }
+
+    /// Sets a vendor's status; `verified_at` is stamped when it becomes
+    /// approved (kept while it stays approved) and cleared otherwise.
+    pub async fn set_vendor_status(&self, id: i64, status: VendorStatus) -> Result<VendorRow, ApiError> {
+        sqlx::query(
+            "UPDATE vendors SET verified_at = CASE WHEN ? = 'approved' \
+               THEN IF(status = 'approved' AND verified_at IS NOT NULL, verified_at, CURRENT_TIMESTAMP(6)) ELSE NULL END, \
+             status = ?, updated_at = CURRENT_TIMESTAMP(6) WHERE id = ?",
+        )
+        .bind(status.as_str())
+        .bind(status.as_str())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        self.vendor(id).await?.ok_or_else(ApiError::not_found)
+    }
+
+    pub async fn approved_vendors(&self, limit: i64, offset: i64) -> Result<(i64, Vec<VendorRow>), ApiError> {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM vendors WHERE status = 'approved'").fetch_one(&self.pool).await?;
+        let rows =
+            sqlx::query_as(select_vendors!("FROM vendors WHERE status = 'approved' ORDER BY id LIMIT ? OFFSET ?"))
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok((count, rows))
+    }
+
+    pub async fn vendors_by_ids(&self, ids: &[i64]) -> Result<Vec<VendorRow>, ApiError> {
+        let mut rows = Vec::with_capacity(ids.len());
+        // Bounded by the caller's page size; one indexed lookup each keeps
+        // the SQL a fixed string.
+        for id in ids {
+            if let Some(row) = self.vendor(*id).await? {
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+
+    // ---- signing keys ----
+
+    /// The primary signing key, made by whichever replica gets there first.
+    pub async fn primary_signing_key(&self, candidate: &KeyPair) -> Result<KeyPair, ApiError> {
+        sqlx::query(
+            "INSERT IGNORE INTO signing_keys (kid, slot, private_key_pem, public_key_pem) VALUES (?, 'primary', ?, ?)",
+        )
+        .bind(&candidate.kid)
+        .bind(&candidate.private_pem)
+        .bind(&candidate.public_pem)
+        .execute(&self.pool)
+        .await?;
+        let (kid, private_pem, public_pem): (String, String, String) =
+            sqlx::query_as("SELECT kid, private_key_pem, public_key_pem FROM signing_keys WHERE slot = 'primary'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(KeyPair { kid, private_pem, public_pem })
+    }
+
+    /// Records a key given by configuration, so other replicas and services
+    /// can verify its tokens.
+    pub async fn remember_public_key(&self, pair: &KeyPair) -> Result<(), ApiError> {
+        sqlx::query("INSERT IGNORE INTO signing_keys (kid, private_key_pem, public_key_pem) VALUES (?, '', ?)")
+            .bind(&pair.kid)
+            .bind(&pair.public_pem)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn public_keys(&self) -> Result<Vec<(String, String)>, ApiError> {
+        Ok(sqlx::query_as("SELECT kid, public_key_pem FROM signing_keys ORDER BY created_at, kid")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
