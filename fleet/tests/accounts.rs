@@ -293,7 +293,7 @@ async fn concurrent_refreshes_of_one_token_rotate_once(ctx: Arc<Ctx>) {
     let replies = race(10, |_| api.post("/users/token/refresh/", None, json!({"refresh": user.refresh}))).await;
     let ok = replies.iter().filter(|r| r.status == 200).count();
     let refused = replies.iter().filter(|r| r.status == 401).count();
-    assert_eq!((ok, refused), (1, 9));
+    assert_eq!((ok, refused), (1, 9), "{:?}", replies.iter().map(|r| (r.status, &r.body)).collect::<Vec<_>>());
 }
 
 async fn refresh_refuses_garbage_and_access_tokens(ctx: Arc<Ctx>) {

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection, MySqlPool, migrate::Migrator};
 
 use crate::StartupError;
@@ -80,6 +80,42 @@ pub async fn drop_schema(mysql_url: &str, schema: &str) -> Result<(), StartupErr
         .await
         .map_err(|e| StartupError::Database(format!("dropping schema {schema}: {e}")))?;
     Ok(())
+}
+
+pub const ER_DUP_ENTRY: u16 = 1062;
+pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+pub const ER_LOCK_DEADLOCK: u16 = 1213;
+const TRANSIENT_ATTEMPTS: u32 = 8;
+
+/// The server's error number (e.g. 1062), when the error came from it.
+pub fn error_number(error: &sqlx::Error) -> Option<u16> {
+    error.as_database_error()?.try_downcast_ref::<MySqlDatabaseError>().map(MySqlDatabaseError::number)
+}
+
+/// Deadlocks and lock-wait timeouts: the transaction was rolled back and
+/// running it again is correct.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    matches!(error_number(error), Some(ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT))
+}
+
+/// Runs a whole transaction, again when it lost a deadlock or a lock wait
+/// (with a short jittered pause), so such losses never reach a client.
+pub async fn retry_transient<T, F, Fut>(mut transaction: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match transaction().await {
+            Err(error) if attempt < TRANSIENT_ATTEMPTS && is_transient(&error) => {
+                let jitter = u64::from(uuid::Uuid::new_v4().as_fields().1 % 10);
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + jitter)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// True when the database answers a trivial query.

@@ -246,12 +246,11 @@ impl From<sqlx::Error> for ApiError {
 /// The name of the unique key a MySQL/MariaDB duplicate-entry error broke,
 /// so a lost uniqueness race becomes a client error instead of a 500.
 pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
-    let db = error.as_database_error()?;
-    // 1062: ER_DUP_ENTRY. MariaDB names the key `k`, MySQL 8 `table.k`.
-    if db.code().as_deref() != Some("23000") || !db.message().contains("Duplicate entry") {
+    if crate::db::error_number(error)? != crate::db::ER_DUP_ENTRY {
         return None;
     }
-    let message = db.message();
+    // MariaDB names the key `k`, MySQL 8 `table.k`.
+    let message = error.as_database_error()?.message();
     let start = message.rfind("for key '")? + "for key '".len();
     let key = message[start..].trim_end_matches('\'');
     Some(key.rsplit('.').next().unwrap_or(key).to_owned())

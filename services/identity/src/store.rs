@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use common::ApiError;
 use common::auth::Role;
+use common::db::retry_transient;
 use common::error::{OnConstraint, unique_violation};
 use common::slug;
 use sqlx::{FromRow, MySqlPool};
@@ -187,6 +188,18 @@ impl Store {
         new_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Rotation, ApiError> {
+        Ok(retry_transient(|| self.rotate_once(token_hash, new_hash, new_expires_at, now)).await?)
+    }
+
+    /// One attempt: a waiting `FOR UPDATE` on the token row can make the
+    /// winner's insert deadlock (InnoDB's gap rules), hence the retries.
+    async fn rotate_once(
+        &self,
+        token_hash: &str,
+        new_hash: &str,
+        new_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let row: Option<(i64, String, String, DateTime<Utc>)> = sqlx::query_as(
             "SELECT user_id, family_id, state, expires_at FROM refresh_tokens WHERE token_hash = ? FOR UPDATE",
