@@ -717,6 +717,14 @@ async fn openapi_documents_every_route(ctx: Arc<Ctx>) {
             assert!(paths[path][verb].is_object(), "{verb} {path} undocumented");
         }
     }
+    // OpenAPI requires a description on every response object.
+    for (path, verbs) in paths {
+        for (verb, operation) in verbs.as_object().expect("operations") {
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                assert!(response["description"].is_string(), "{verb} {path} {status} lacks a description");
+            }
+        }
+    }
     let yaml = ctx.http.get(format!("{}/api/schema/?format=yaml", ctx.base)).send().await.expect("sent");
     assert_eq!(yaml.headers()["content-type"], "application/yaml");
     assert!(yaml.text().await.expect("text").contains("\"openapi\":"));

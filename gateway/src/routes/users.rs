@@ -107,7 +107,7 @@ struct ProfileBody {
 
 /// Register a customer or vendor account.
 #[utoipa::path(post, path = "/users/register/", tag = "users", request_body = RegisterBody,
-    responses((status = 201, body = User), (status = 400, description = "Validation errors per field"), (status = 429, description = "Too many registrations from this IP")))]
+    responses((status = 201, description = "Created", body = User), (status = 400, description = "Validation errors per field"), (status = 429, description = "Too many registrations from this IP")))]
 async fn register(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -138,7 +138,7 @@ async fn register(
 
 /// Exchange email and password for an access and a refresh token.
 #[utoipa::path(post, path = "/users/login/", tag = "users", request_body = LoginBody,
-    responses((status = 200, body = TokenPair), (status = 401, description = "Bad credentials"), (status = 429, description = "Too many failed logins")))]
+    responses((status = 200, description = "OK", body = TokenPair), (status = 401, description = "Bad credentials"), (status = 429, description = "Too many failed logins")))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -171,7 +171,7 @@ async fn login(
 
 /// Revoke a refresh token (and its whole login family).
 #[utoipa::path(post, path = "/users/logout/", tag = "users", request_body = RefreshBody, security(("bearer" = [])),
-    responses((status = 200, description = "Logged out"), (status = 400, description = "Token invalid or someone else's"), (status = 401)))]
+    responses((status = 200, description = "Logged out"), (status = 400, description = "Token invalid or someone else's"), (status = 401, description = "Not authenticated or token not valid")))]
 async fn logout(State(state): State<AppState>, AuthUser(user): AuthUser, body: JsonBody) -> HttpResult<Json<Value>> {
     let mut form = Form::new(body);
     let message = pb::LogoutRequest { refresh: form.string("refresh") };
@@ -183,7 +183,7 @@ async fn logout(State(state): State<AppState>, AuthUser(user): AuthUser, body: J
 
 /// Rotate a refresh token: the old one dies, a reused dead one revokes its family.
 #[utoipa::path(post, path = "/users/token/refresh/", tag = "users", request_body = RefreshBody,
-    responses((status = 200, body = TokenPair), (status = 401, description = "Token invalid, expired or reused")))]
+    responses((status = 200, description = "OK", body = TokenPair), (status = 401, description = "Token invalid, expired or reused")))]
 async fn refresh(State(state): State<AppState>, body: JsonBody) -> HttpResult<Json<TokenPair>> {
     let mut form = Form::new(body);
     let message = pb::RefreshTokenRequest { refresh: form.string("refresh") };
@@ -195,7 +195,7 @@ async fn refresh(State(state): State<AppState>, body: JsonBody) -> HttpResult<Js
 
 /// The caller's own profile.
 #[utoipa::path(get, path = "/users/profile/", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401)))]
+    responses((status = 200, description = "OK", body = User), (status = 401, description = "Not authenticated or token not valid")))]
 async fn profile(State(state): State<AppState>, AuthUser(user): AuthUser) -> HttpResult<Json<User>> {
     let mut client = state.downstream.identity.clone();
     let profile = state
@@ -207,7 +207,7 @@ async fn profile(State(state): State<AppState>, AuthUser(user): AuthUser) -> Htt
 
 /// Change `first_name`, `last_name` or `phone`; other fields are ignored.
 #[utoipa::path(patch, path = "/users/profile/", tag = "users", request_body = ProfileBody, security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 400), (status = 401)))]
+    responses((status = 200, description = "OK", body = User), (status = 400, description = "Validation error"), (status = 401, description = "Not authenticated or token not valid")))]
 async fn update_profile(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

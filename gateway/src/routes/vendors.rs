@@ -75,7 +75,7 @@ struct VerifyBody {
 /// Approved vendors, by id.
 #[utoipa::path(get, path = "/vendors/", tag = "vendors",
     params(("limit" = Option<i64>, Query, description = "default 20, max 100"), ("offset" = Option<i64>, Query)),
-    responses((status = 200, body = Page<Vendor>)))]
+    responses((status = 200, description = "OK", body = Page<Vendor>)))]
 async fn list_vendors(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
@@ -91,7 +91,7 @@ async fn list_vendors(
 
 /// Create the caller's vendor profile (it starts `pending`).
 #[utoipa::path(post, path = "/vendors/create/", tag = "vendors", request_body = VendorBody, security(("bearer" = [])),
-    responses((status = 201, body = Vendor), (status = 400, description = "Invalid, or a profile already exists"), (status = 401), (status = 403)))]
+    responses((status = 201, description = "Created", body = Vendor), (status = 400, description = "Invalid, or a profile already exists"), (status = 401, description = "Not authenticated or token not valid"), (status = 403, description = "Wrong role")))]
 async fn create_vendor(
     State(state): State<AppState>,
     VendorUser(user): VendorUser,
@@ -111,7 +111,7 @@ async fn create_vendor(
 
 /// The caller's vendor profile.
 #[utoipa::path(get, path = "/vendors/me/", tag = "vendors", security(("bearer" = [])),
-    responses((status = 200, body = Vendor), (status = 401), (status = 403), (status = 404, description = "No profile yet")))]
+    responses((status = 200, description = "OK", body = Vendor), (status = 401, description = "Not authenticated or token not valid"), (status = 403, description = "Wrong role"), (status = 404, description = "No profile yet")))]
 async fn my_vendor(State(state): State<AppState>, VendorUser(user): VendorUser) -> HttpResult<Json<Vendor>> {
     let mut client = state.downstream.identity.clone();
     let vendor = state
@@ -123,7 +123,7 @@ async fn my_vendor(State(state): State<AppState>, VendorUser(user): VendorUser) 
 
 /// Change the caller's shop name or description.
 #[utoipa::path(patch, path = "/vendors/me/", tag = "vendors", request_body = VendorBody, security(("bearer" = [])),
-    responses((status = 200, body = Vendor), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, description = "OK", body = Vendor), (status = 400, description = "Validation error"), (status = 401, description = "Not authenticated or token not valid"), (status = 403, description = "Wrong role"), (status = 404, description = "Not found")))]
 async fn update_my_vendor(
     State(state): State<AppState>,
     VendorUser(user): VendorUser,
@@ -144,7 +144,7 @@ async fn update_my_vendor(
 /// Set a vendor's status (admin).
 #[utoipa::path(patch, path = "/vendors/{id}/verify/", tag = "vendors", request_body = VerifyBody, security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, body = Vendor), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, description = "OK", body = Vendor), (status = 400, description = "Validation error"), (status = 401, description = "Not authenticated or token not valid"), (status = 403, description = "Wrong role"), (status = 404, description = "Not found")))]
 async fn verify_vendor(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
