@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test services check fmt
+.PHONY: run test services deploy-check fmt
 .DEFAULT_GOAL := run
 
 ## make sure MariaDB and Redis answer on loopback (start or install them)
@@ -13,8 +13,12 @@ services:
 run: services
 	$(CARGO) run -p fleet
 
-## formatting, lints, and every test (unit, gRPC, end-to-end over HTTP)
-test: services
+## validate the deployment files that cannot run here (no Docker engine)
+deploy-check:
+	@bash scripts/check-deploy.sh
+
+## formatting, lints, deployment files, and every test (unit, gRPC, end-to-end over HTTP)
+test: services deploy-check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace

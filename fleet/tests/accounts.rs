@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use common::auth::Role;
+use common::base64url::encode as base64_encode;
 use common::cases;
 use identity::tokens::{KeyPair, Signer};
 use serde_json::{Value, json};
-use support::{Ctx, PASSWORD, base64_encode, jwt_parts, race};
+use support::{Ctx, PASSWORD, jwt_parts, race};
 
 const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
 const NO_PERMISSION: &str = "You do not have permission to perform this action.";

@@ -13,6 +13,7 @@ use tonic_health::pb::health_client::HealthClient;
 #[derive(Clone)]
 pub struct Downstream {
     pub identity: IdentityClient<Channel>,
+    identity_channel: Channel,
     /// `(name, channel)` of every downstream service, for readiness.
     channels: Vec<(&'static str, Channel)>,
     pub deadline: Duration,
@@ -21,11 +22,16 @@ pub struct Downstream {
 impl Downstream {
     pub fn new(identity_addr: &str, deadline: Duration) -> Result<Self, StartupError> {
         let identity = lazy_channel(identity_addr)?;
-        Ok(Self { identity: IdentityClient::new(identity.clone()), channels: vec![("identity", identity)], deadline })
+        Ok(Self {
+            identity: IdentityClient::new(identity.clone()),
+            identity_channel: identity.clone(),
+            channels: vec![("identity", identity)],
+            deadline,
+        })
     }
 
     pub fn identity_channel(&self) -> Channel {
-        self.channels[0].1.clone()
+        self.identity_channel.clone()
     }
 
     /// A request with this gateway's deadline and the caller's token.

@@ -3,21 +3,7 @@ use common::config::{Infra, env_or};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let _telemetry = match common::telemetry::init("gateway") {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("gateway: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("gateway: {e}");
-            eprintln!("gateway: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::service_main("gateway", run).await
 }
 
 async fn run() -> Result<(), common::StartupError> {

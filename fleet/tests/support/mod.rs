@@ -230,42 +230,9 @@ where
 
 /// The decoded (unverified) JSON of a JWT's header and payload.
 pub fn jwt_parts(token: &str) -> (Value, Value) {
-    use base64_decode as b64;
     let mut parts = token.split('.');
-    let header = b64(parts.next().expect("header"));
-    let payload = b64(parts.next().expect("payload"));
+    let mut part = || common::base64url::decode(parts.next().expect("part")).expect("base64url");
+    let header = part();
+    let payload = part();
     (serde_json::from_slice(&header).expect("header json"), serde_json::from_slice(&payload).expect("payload json"))
-}
-
-/// URL-safe base64 without padding, decoded.
-pub fn base64_decode(input: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut bits: u32 = 0;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for c in input.bytes().filter(|c| *c != b'=') {
-        let value = ALPHABET.iter().position(|a| *a == c).expect("base64url") as u32;
-        bits = (bits << 6) | value;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    out
-}
-
-/// URL-safe base64 without padding.
-pub fn base64_encode(input: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }

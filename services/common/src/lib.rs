@@ -3,6 +3,8 @@
 //! client plumbing, access-token principals, the error type that crosses
 //! gRPC, slugs, and the test harness.
 pub mod auth;
+pub mod base64url;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -16,6 +18,31 @@ pub mod telemetry;
 pub mod testkit;
 
 pub use error::{ApiError, ErrorKind, FieldErrors};
+
+/// The body of every service binary's `main`: telemetry first, then
+/// `run`; a failure is logged and printed as one line, and becomes the
+/// exit code.
+pub async fn service_main<F, Fut>(name: &str, run: F) -> std::process::ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<(), StartupError>>,
+{
+    let _telemetry = match telemetry::init(name) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{name}: {e}");
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// Why a service could not start (or stopped serving).
 #[derive(Debug, thiserror::Error)]

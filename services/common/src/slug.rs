@@ -34,6 +34,33 @@ pub fn candidate(base: &str, n: u32) -> String {
     if n <= 1 { base.to_owned() } else { format!("{base}-{n}") }
 }
 
+/// The `LIKE` pattern matching every numbered candidate of `base`
+/// (`base-2`, `base-3`…), with `%`, `_` and `\` escaped.
+pub fn numbered_pattern(base: &str) -> String {
+    let base = if base.is_empty() { "item" } else { base };
+    let mut pattern: String = base
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    pattern.push_str("-%");
+    pattern
+}
+
+/// The first free candidate after the ones taken (`taken` holds `base` and
+/// any `base-N` already in use; other lookalikes are ignored).
+pub fn next_free(base: &str, taken: &[String]) -> String {
+    let root = candidate(base, 1);
+    if !taken.contains(&root) {
+        return root;
+    }
+    let highest =
+        taken.iter().filter_map(|t| t.strip_prefix(&root)?.strip_prefix('-')?.parse::<u32>().ok()).max().unwrap_or(1);
+    candidate(base, highest.max(1) + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +72,14 @@ mod tests {
         assert_eq!(slugify("a -- b__c"), "a-b__c");
         assert_eq!(slugify("_-Leading and trailing-_"), "leading-and-trailing");
         assert_eq!(slugify("日本"), "");
+    }
+
+    #[test]
+    fn the_next_free_slug_follows_the_highest_number() {
+        assert_eq!(next_free("shop", &[]), "shop");
+        assert_eq!(next_free("shop", &["shop".into()]), "shop-2");
+        assert_eq!(next_free("shop", &["shop".into(), "shop-2".into(), "shop-9".into(), "shop-x".into()]), "shop-10");
+        assert_eq!(numbered_pattern("a_b%"), "a\\_b\\%-%");
     }
 
     #[test]

@@ -37,8 +37,8 @@ pub struct RegistrationInput {
     pub phone: Option<String>,
 }
 
-/// A required, non-blank, trimmed string field.
-fn required<'a>(errors: &mut FieldErrors, field: &str, value: Option<&'a str>) -> Option<&'a str> {
+/// A required, non-blank string field (blank: only whitespace).
+pub fn required<'a>(errors: &mut FieldErrors, field: &str, value: Option<&'a str>) -> Option<&'a str> {
     match value {
         None => {
             errors.add(field, REQUIRED);
@@ -184,28 +184,8 @@ pub fn validate_registration(input: &RegistrationInput) -> Result<Registration, 
             true
         }
     });
-    let password = match input.password.as_deref() {
-        None => {
-            errors.add("password", REQUIRED);
-            None
-        }
-        Some("") => {
-            errors.add("password", BLANK);
-            None
-        }
-        Some(p) => Some(p),
-    };
-    let confirm = match input.password_confirm.as_deref() {
-        None => {
-            errors.add("password_confirm", REQUIRED);
-            None
-        }
-        Some("") => {
-            errors.add("password_confirm", BLANK);
-            None
-        }
-        Some(p) => Some(p),
-    };
+    let password = required(&mut errors, "password", input.password.as_deref());
+    let confirm = required(&mut errors, "password_confirm", input.password_confirm.as_deref());
     if let Some(password) = password {
         for problem in password_problems(password, email.as_deref()) {
             errors.add("password", problem);

@@ -58,17 +58,7 @@ fn vendor_message(row: VendorRow) -> pb::Vendor {
 }
 
 fn required_field(value: Option<String>, field: &str, errors: &mut FieldErrors) -> String {
-    match value {
-        None => {
-            errors.add(field, domain::REQUIRED);
-            String::new()
-        }
-        Some(v) if v.is_empty() => {
-            errors.add(field, domain::BLANK);
-            String::new()
-        }
-        Some(v) => v,
-    }
+    domain::required(errors, field, value.as_deref()).map(str::to_owned).unwrap_or_default()
 }
 
 fn token_invalid_unauthenticated() -> ApiError {

@@ -3,21 +3,7 @@ use common::config::{Infra, env_or};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let _telemetry = match common::telemetry::init("identity") {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("identity: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("identity: {e}");
-            eprintln!("identity: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::service_main("identity", run).await
 }
 
 async fn run() -> Result<(), common::StartupError> {

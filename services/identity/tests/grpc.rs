@@ -103,6 +103,13 @@ impl Ctx {
         .await
     }
 
+    async fn vendor_with_profile(&self) -> (pb::TokenPair, pb::Vendor) {
+        let vendor = self.user("vendor").await;
+        let request = pb::CreateVendorRequest { shop_name: Some(format!("Shop {}", uuid_suffix())), description: None };
+        let profile = call(self.client().create_vendor(authed(request, &vendor.access))).await.expect("profile");
+        (vendor, profile)
+    }
+
     async fn user(&self, role: &str) -> pb::TokenPair {
         let email = self.email(role);
         self.register(&email, role).await.expect("registered");
@@ -193,15 +200,7 @@ async fn vendor_rpcs_require_the_vendor_role(ctx: Arc<Ctx>) {
 }
 
 async fn verify_requires_an_admin(ctx: Arc<Ctx>) {
-    let vendor = ctx.user("vendor").await;
-    let name = format!("Grpc Shop {}", uuid_suffix());
-    let profile =
-        call(ctx.client().create_vendor(authed(
-            pb::CreateVendorRequest { shop_name: Some(name), description: None },
-            &vendor.access,
-        )))
-        .await
-        .expect("profile");
+    let (vendor, profile) = ctx.vendor_with_profile().await;
     let denied = call(
         ctx.client()
             .verify_vendor(authed(pb::VerifyVendorRequest { vendor_id: profile.id, status: None }, &vendor.access)),
@@ -220,15 +219,7 @@ async fn verify_requires_an_admin(ctx: Arc<Ctx>) {
 }
 
 async fn get_vendors_returns_any_status(ctx: Arc<Ctx>) {
-    let vendor = ctx.user("vendor").await;
-    let name = format!("Pending Shop {}", uuid_suffix());
-    let profile =
-        call(ctx.client().create_vendor(authed(
-            pb::CreateVendorRequest { shop_name: Some(name), description: None },
-            &vendor.access,
-        )))
-        .await
-        .expect("profile");
+    let (_, profile) = ctx.vendor_with_profile().await;
     let found = call(ctx.client().get_vendors(pb::GetVendorsRequest { ids: vec![profile.id, 987_654_321] }))
         .await
         .expect("vendors");
