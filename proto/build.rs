@@ -4,7 +4,11 @@
 //! gRPC reflection.
 use prost::Message;
 
-const PROTOS: &[&str] = &["marketplace/identity/v1/identity.proto"];
+const PROTOS: &[&str] = &[
+    "marketplace/identity/v1/identity.proto",
+    "marketplace/catalog/v1/catalog.proto",
+    "marketplace/order/v1/order.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=marketplace");

@@ -50,7 +50,10 @@ async fn serve() -> Result<(), StartupError> {
     println!("  Swagger UI     {base}/api/docs/");
     println!("  OpenAPI        {base}/api/schema/");
     println!("  health         {base}/healthz  {base}/readyz  {base}/metrics");
-    println!("  identity gRPC  {}", fleet.identity_addr);
+    println!(
+        "  gRPC           identity {}  catalog {}  order {}",
+        fleet.identity_addr, fleet.catalog_addr, fleet.order_addr
+    );
     println!("Ctrl-C stops it.");
     fleet.run_until(common::shutdown::on_os_signal()).await
 }

@@ -11,6 +11,8 @@ use crate::AppState;
 use crate::error::HttpError;
 
 pub struct AuthUser(pub Principal);
+/// The caller when a token is sent (an invalid one is still a 401).
+pub struct MaybeUser(pub Option<Principal>);
 pub struct CustomerUser(pub Principal);
 pub struct VendorUser(pub Principal);
 pub struct AdminUser(pub Principal);
@@ -38,6 +40,18 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         principal(parts, state).await.map(AuthUser)
+    }
+}
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            principal(parts, state).await.map(|p| MaybeUser(Some(p)))
+        } else {
+            Ok(MaybeUser(None))
+        }
     }
 }
 

@@ -104,6 +104,58 @@ impl Form {
         self.string_inner(name, true)
     }
 
+    /// A number sent as a JSON number or a numeric string, as its text
+    /// (validated by the service that owns the field).
+    pub fn number_text(&mut self, name: &str) -> Option<String> {
+        match self.map.get(name)? {
+            Value::Number(n) => Some(n.to_string()),
+            Value::String(s) => Some(s.clone()),
+            Value::Null => {
+                self.errors.add(name, "This field may not be null.");
+                None
+            }
+            _ => {
+                self.errors.add(name, "A valid number is required.");
+                None
+            }
+        }
+    }
+
+    /// A related object's id, or `"null"` when the client sent null.
+    pub fn id_or_null(&mut self, name: &str) -> Option<String> {
+        match self.map.get(name)? {
+            Value::Null => Some("null".to_owned()),
+            Value::Number(n) if n.is_i64() => Some(n.to_string()),
+            Value::String(s) if s.trim().parse::<i64>().is_ok() => Some(s.trim().to_owned()),
+            other => {
+                self.errors.add(name, format!("Incorrect type. Expected pk value, received {}.", type_name(other)));
+                None
+            }
+        }
+    }
+
+    /// A boolean (`true`/`false`, and the strings and numbers DRF accepts).
+    pub fn boolean(&mut self, name: &str) -> Option<bool> {
+        let value = match self.map.get(name)? {
+            Value::Bool(b) => Some(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(1) => Some(true),
+                Some(0) => Some(false),
+                _ => None,
+            },
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Some(true),
+                "false" | "0" | "no" | "off" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        };
+        if value.is_none() {
+            self.errors.add(name, "Must be a valid boolean.");
+        }
+        value
+    }
+
     /// Fails with every type error found, or hands back nothing.
     pub fn finish(self) -> Result<(), HttpError> {
         self.errors.into_result().map_err(HttpError::Api)

@@ -5,14 +5,26 @@ use std::time::Duration;
 use common::ApiError;
 use common::StartupError;
 use common::grpc_client::{call, lazy_channel, request};
+use proto::catalog::v1::catalog_client::CatalogClient;
 use proto::identity::v1::identity_client::IdentityClient;
+use proto::order::v1::order_client::OrderClient;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
+/// Where each downstream service listens.
+#[derive(Debug, Clone)]
+pub struct Addresses {
+    pub identity: String,
+    pub catalog: String,
+    pub order: String,
+}
+
 #[derive(Clone)]
 pub struct Downstream {
     pub identity: IdentityClient<Channel>,
+    pub catalog: CatalogClient<Channel>,
+    pub order: OrderClient<Channel>,
     identity_channel: Channel,
     /// `(name, channel)` of every downstream service, for readiness.
     channels: Vec<(&'static str, Channel)>,
@@ -20,12 +32,16 @@ pub struct Downstream {
 }
 
 impl Downstream {
-    pub fn new(identity_addr: &str, deadline: Duration) -> Result<Self, StartupError> {
-        let identity = lazy_channel(identity_addr)?;
+    pub fn new(addresses: &Addresses, deadline: Duration) -> Result<Self, StartupError> {
+        let identity = lazy_channel(&addresses.identity)?;
+        let catalog = lazy_channel(&addresses.catalog)?;
+        let order = lazy_channel(&addresses.order)?;
         Ok(Self {
             identity: IdentityClient::new(identity.clone()),
+            catalog: CatalogClient::new(catalog.clone()),
+            order: OrderClient::new(order.clone()),
             identity_channel: identity.clone(),
-            channels: vec![("identity", identity)],
+            channels: vec![("identity", identity), ("catalog", catalog), ("order", order)],
             deadline,
         })
     }

@@ -11,6 +11,7 @@ pub mod client_ip;
 pub mod clients;
 pub mod conventions;
 pub mod error;
+pub mod list_cache;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
@@ -35,13 +36,13 @@ use tower::ServiceExt as _;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::client_ip::Cidr;
-use crate::clients::Downstream;
+use crate::clients::{Addresses, Downstream};
 use crate::rate_limit::RateLimiter;
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub infra: Infra,
-    pub identity_addr: String,
+    pub services: Addresses,
     /// Deadline of every downstream call.
     pub downstream_timeout: Duration,
     /// Failed logins per IP or email in 60 s before 429 (0 = off).
@@ -56,7 +57,11 @@ impl Config {
         let proxies: String = env_or("TRUSTED_PROXIES", String::new())?;
         Ok(Self {
             infra,
-            identity_addr: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
+            services: Addresses {
+                identity: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
+                catalog: env_or("CATALOG_ADDR", "127.0.0.1:50052".to_owned())?,
+                order: env_or("ORDER_ADDR", "127.0.0.1:50054".to_owned())?,
+            },
             downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
             login_failure_limit: env_or("LOGIN_FAILURE_LIMIT", 10)?,
             register_rate_limit: env_or("REGISTER_RATE_LIMIT", 300)?,
@@ -71,6 +76,11 @@ pub struct Shared {
     pub keys: Arc<KeyRing>,
     pub downstream: Downstream,
     pub limiter: RateLimiter,
+    /// Reads the catalog version (and nothing else: the listing cache
+    /// itself is in-process).
+    pub cache: common::cache::Cache,
+    pub catalog_version_key: String,
+    pub list_cache: list_cache::ListCache,
     pub metrics: PrometheusHandle,
     pub openapi_json: serde_json::Value,
 }
@@ -89,7 +99,11 @@ impl std::ops::Deref for AppState {
 
 /// Every documented route, with its OpenAPI description.
 fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(routes::users::router()).merge(routes::vendors::router())
+    OpenApiRouter::new()
+        .merge(routes::users::router())
+        .merge(routes::vendors::router())
+        .merge(routes::categories::router())
+        .merge(routes::products::router())
 }
 
 /// The OpenAPI document, without needing a running gateway.
@@ -105,13 +119,16 @@ impl Gateway {
     /// Connects to Redis and prepares (lazy) channels to every service.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let redis = common::redis_conn::connect(&config.infra.redis_url).await?;
-        let downstream = Downstream::new(&config.identity_addr, config.downstream_timeout)?;
+        let downstream = Downstream::new(&config.services, config.downstream_timeout)?;
         let keys = KeyRing::fetching(IdentityKeySource::new(downstream.identity_channel()));
         let (api, openapi) = api_routes().split_for_parts();
         let openapi_json = serde_json::to_value(openapi::document(openapi))
             .map_err(|e| StartupError::Config(format!("OpenAPI document: {e}")))?;
         let state = AppState(Arc::new(Shared {
-            limiter: RateLimiter::new(redis, &config.infra.schema_prefix),
+            limiter: RateLimiter::new(redis.clone(), &config.infra.schema_prefix),
+            cache: common::cache::Cache::new(redis, "gateway"),
+            catalog_version_key: common::cache::catalog_version_key(&config.infra.schema_prefix),
+            list_cache: list_cache::ListCache::default(),
             config,
             keys,
             downstream,

@@ -71,6 +71,21 @@ fn page_url(uri: &Uri, headers: &HeaderMap, limit: i64, offset: Option<i64>) -> 
     format!("{}{}?{query}", origin(headers), uri.path())
 }
 
+/// The request's own absolute URL with `name` set to `value` (or removed).
+pub fn with_param(uri: &Uri, headers: &HeaderMap, name: &str, value: Option<&str>) -> String {
+    let mut pairs: Vec<(String, String)> = query_pairs(uri).into_iter().filter(|(k, _)| k != name).collect();
+    if let Some(value) = value {
+        pairs.push((name.to_owned(), value.to_owned()));
+    }
+    let query = pairs
+        .iter()
+        .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") })
+        .collect::<Vec<_>>()
+        .join("&");
+    let path = uri.path();
+    if query.is_empty() { format!("{}{path}", origin(headers)) } else { format!("{}{path}?{query}", origin(headers)) }
+}
+
 /// `http://host[:port]` of the request, from its Host header.
 pub fn origin(headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");

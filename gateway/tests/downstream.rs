@@ -18,7 +18,7 @@ impl Running {
         let mut infra = Infra::from_env().expect("infra");
         infra.schema_prefix = common::testkit::unique_prefix("gwdown");
         let mut config = gateway::Config::from_env(infra.clone()).expect("config");
-        config.identity_addr = identity_addr;
+        config.services.identity = identity_addr;
         config.downstream_timeout = Duration::from_millis(300);
         let gateway = gateway::Gateway::build(config).await.expect("gateway builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -8,5 +8,17 @@ pub mod identity {
     }
 }
 
+pub mod catalog {
+    pub mod v1 {
+        tonic::include_proto!("marketplace.catalog.v1");
+    }
+}
+
+pub mod order {
+    pub mod v1 {
+        tonic::include_proto!("marketplace.order.v1");
+    }
+}
+
 /// Every marketplace proto, encoded, for `grpc.reflection`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("marketplace_descriptor");

@@ -1,6 +1,8 @@
 //! One module per REST resource; request and response shapes live beside
 //! the handlers that use them.
+pub mod categories;
 pub mod ops;
+pub mod products;
 pub mod users;
 pub mod vendors;
 

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use proto::catalog::v1 as catalog_pb;
 use proto::identity::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -72,6 +73,17 @@ struct VerifyBody {
     status: Option<String>,
 }
 
+/// Tells catalog a vendor changed, so its products' public visibility and
+/// `vendor_name` follow at once. Catalog also reconciles periodically, so a
+/// failure here is logged, not fatal.
+async fn refresh_catalog(state: &AppState, vendor_id: i64) {
+    let mut client = state.downstream.catalog.clone();
+    let message = catalog_pb::RefreshVendorRequest { vendor_id };
+    if let Err(error) = state.downstream.call(client.refresh_vendor(state.downstream.request(message, None))).await {
+        tracing::warn!(vendor_id, %error, "catalog did not take the vendor change yet; its reconciliation will");
+    }
+}
+
 /// Approved vendors, by id.
 #[utoipa::path(get, path = "/vendors/", tag = "vendors",
     params(("limit" = Option<i64>, Query, description = "default 20, max 100"), ("offset" = Option<i64>, Query)),
@@ -138,6 +150,7 @@ async fn update_my_vendor(
     let mut client = state.downstream.identity.clone();
     let vendor =
         state.downstream.call(client.update_my_vendor(state.downstream.request(message, Some(&user.token)))).await?;
+    refresh_catalog(&state, vendor.id).await;
     Ok(Json(vendor.into()))
 }
 
@@ -158,5 +171,6 @@ async fn verify_vendor(
     let mut client = state.downstream.identity.clone();
     let vendor =
         state.downstream.call(client.verify_vendor(state.downstream.request(message, Some(&admin.token)))).await?;
+    refresh_catalog(&state, vendor.id).await;
     Ok(Json(vendor.into()))
 }

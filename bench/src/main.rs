@@ -1,0 +1,74 @@
+//! `bench`: seeds a running marketplace through its REST API, then drives it
+//! with concurrent clients and checks what it answers. This file: arguments
+//! to a run, the run's order (preflight, seed, scenarios) and the exit code.
+mod checks;
+mod cli;
+mod client;
+mod error;
+mod rng;
+mod scenarios;
+mod seed;
+mod stats;
+mod words;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::cli::{Args, Command, USAGE};
+use crate::client::Api;
+use crate::error::{BenchError, Result};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match cli::parse(&argv, |name| std::env::var(name).ok()) {
+        Ok(Command::Run(args)) => args,
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("bench: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args).await {
+        Ok(0) => {
+            println!("bench: no errors");
+            ExitCode::SUCCESS
+        }
+        Ok(errors) => {
+            eprintln!("bench: {errors} errors (5xx, transport errors or contract mismatches), see above");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The whole run; the total error count of the scenarios.
+async fn run(args: Args) -> Result<u64> {
+    let api = Api::new(&args.base_url, args.clients)?;
+    preflight(&api).await?;
+    let plan = seed::Plan { vendors: args.vendors, categories: args.categories, products: args.products };
+    let catalog = seed::seed(&api, plan, &args.admin_email, &args.admin_password).await?;
+    let duration = Duration::from_secs(args.duration_secs);
+    let reports = scenarios::run_all(&api, catalog, &args.scenarios, args.clients, duration).await;
+    Ok(reports.iter().map(|r| r.errors).sum())
+}
+
+/// Something must answer /healthz before we seed anything.
+async fn preflight(api: &Api) -> Result<()> {
+    let url = api.url("/healthz");
+    match api.get(&url).await {
+        Ok((200, _)) => Ok(()),
+        Ok((status, _)) => Err(BenchError::new(format!("GET {url} answered {status}: is the fleet healthy?"))),
+        Err(e) => Err(BenchError::new(format!(
+            "nothing answers at {}: start the fleet with `make run` ({})",
+            api.origin(),
+            error::chain(&e)
+        ))),
+    }
+}

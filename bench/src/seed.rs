@@ -1,0 +1,326 @@
+//! Seeding through the public API only: the admin logs in, vendors register,
+//! create their shop and get approved, the admin builds a category tree, and
+//! the vendors create the products with bounded concurrency. Every run uses
+//! its own tag in emails, shop, category and product names and SKUs, so runs
+//! never collide with each other or with real data.
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use crate::client::{Api, id_of};
+use crate::error::{BenchError, Result};
+use crate::rng::Rng;
+use crate::words::WORDS;
+
+/// Vendor onboardings in flight (registration and login hash passwords: CPU-bound on the server).
+const VENDOR_CONCURRENCY: usize = 4;
+/// Product creations in flight.
+const PRODUCT_CONCURRENCY: usize = 16;
+/// Password of every seeded vendor: valid by the contract's rules and unlike the seeded emails.
+const VENDOR_PASSWORD: &str = "Quartz-Harbor-5813";
+
+/// How much to seed.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub vendors: usize,
+    pub categories: usize,
+    pub products: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Category {
+    pub id: i64,
+    pub parent: Option<i64>,
+}
+
+/// What this run put into the marketplace, for the scenarios to query.
+#[derive(Debug)]
+pub struct Catalog {
+    pub tag: String,
+    pub vendor_ids: Vec<i64>,
+    pub categories: Vec<Category>,
+    pub product_ids: Vec<i64>,
+}
+
+impl Catalog {
+    /// `id` and every category below it (the `category` filter includes descendants).
+    pub fn subtree(&self, id: i64) -> HashSet<i64> {
+        let mut members = HashSet::from([id]);
+        // Parents are created before children, so one pass in creation order suffices.
+        for category in &self.categories {
+            if category.parent.is_some_and(|p| members.contains(&p)) {
+                members.insert(category.id);
+            }
+        }
+        members
+    }
+}
+
+/// A seeded vendor account and its current access token (renewed on 401).
+struct Vendor {
+    id: i64,
+    email: String,
+    token: Mutex<String>,
+}
+
+impl Vendor {
+    fn token(&self) -> String {
+        self.token.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    async fn relogin(&self, api: &Api) -> Result<String> {
+        let token = login(api, &self.email, VENDOR_PASSWORD).await?;
+        if let Ok(mut slot) = self.token.lock() {
+            slot.clone_from(&token);
+        }
+        Ok(token)
+    }
+}
+
+/// Seeds `plan` under a fresh tag and reports the time taken.
+pub async fn seed(api: &Api, plan: Plan, admin_email: &str, admin_password: &str) -> Result<Catalog> {
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    println!(
+        "seeding tag {tag}: {} vendors, {} categories, {} products at {}",
+        plan.vendors,
+        plan.categories,
+        plan.products,
+        api.origin()
+    );
+    let started = Instant::now();
+    let admin = login(api, admin_email, admin_password).await.map_err(|e| {
+        BenchError::new(format!(
+            "{e}\nhint: start the fleet with ADMIN_EMAIL/ADMIN_PASSWORD set (or `cargo run -p fleet -- create-admin`) \
+             and give the same credentials to the bench (--admin-email/--admin-password or the same env vars)"
+        ))
+    })?;
+
+    let phase = Instant::now();
+    let vendors = onboard_vendors(api, &admin, &tag, plan.vendors).await?;
+    let vendors_secs = phase.elapsed().as_secs_f64();
+
+    let phase = Instant::now();
+    let mut rng = Rng::from_clock(0);
+    let categories = create_categories(api, &admin, &tag, plan.categories, &mut rng).await?;
+    let categories_secs = phase.elapsed().as_secs_f64();
+
+    let phase = Instant::now();
+    let vendors = Arc::new(vendors);
+    let product_ids = create_products(api, &vendors, &categories, &tag, plan.products, &mut rng).await?;
+    let products_secs = phase.elapsed().as_secs_f64();
+
+    println!(
+        "seeded tag {tag} in {:.2} s: vendors {vendors_secs:.2} s, categories {categories_secs:.2} s, \
+         products {products_secs:.2} s ({:.0} products/s)",
+        started.elapsed().as_secs_f64(),
+        plan.products as f64 / products_secs.max(1e-9),
+    );
+    Ok(Catalog { tag, vendor_ids: vendors.iter().map(|v| v.id).collect(), categories, product_ids })
+}
+
+/// POST /users/login/ → the access token.
+async fn login(api: &Api, email: &str, password: &str) -> Result<String> {
+    let call = format!("POST /users/login/ as {email}");
+    let body = api
+        .call(Method::POST, "/users/login/", None, &json!({"email": email, "password": password}))
+        .await?
+        .expect(200, &call)?;
+    body.get("access")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| BenchError::new(format!("{call}: no \"access\" token in {body}")))
+}
+
+/// Registers, logs in, creates the shop of and approves each vendor.
+async fn onboard_vendors(api: &Api, admin: &str, tag: &str, count: usize) -> Result<Vec<Vendor>> {
+    bounded(count, VENDOR_CONCURRENCY, |i| {
+        let (api, admin, tag) = (api.clone(), admin.to_owned(), tag.to_owned());
+        async move {
+            let email = format!("bench-{tag}-v{i}@example.com");
+            let register = json!({
+                "email": email,
+                "password": VENDOR_PASSWORD,
+                "password_confirm": VENDOR_PASSWORD,
+                "role": "vendor",
+            });
+            api.call(Method::POST, "/users/register/", None, &register).await?.expect(
+                201,
+                &format!(
+                    "POST /users/register/ for {email} (429 means REGISTER_RATE_LIMIT per IP per hour was reached)"
+                ),
+            )?;
+            let token = login(&api, &email, VENDOR_PASSWORD).await?;
+            let shop = json!({"shop_name": format!("Bench {tag} Shop {i}"), "description": "Seeded by the bench."});
+            let call = format!("POST /vendors/create/ for {email}");
+            let created = api.call(Method::POST, "/vendors/create/", Some(&token), &shop).await?.expect(201, &call)?;
+            let id = id_of(&created, &call)?;
+            let path = format!("/vendors/{id}/verify/");
+            let call = format!("PATCH {path}");
+            let verified = api.call(Method::PATCH, &path, Some(&admin), &json!({})).await?.expect(200, &call)?;
+            if verified.get("status").and_then(Value::as_str) != Some("approved") {
+                return Err(BenchError::new(format!("{call}: vendor not approved: {verified}")));
+            }
+            Ok(Vendor { id, email, token: Mutex::new(token) })
+        }
+    })
+    .await
+}
+
+/// Creates `count` categories one by one: the first third are roots, the
+/// others hang below a random earlier one, forming a tree.
+async fn create_categories(api: &Api, admin: &str, tag: &str, count: usize, rng: &mut Rng) -> Result<Vec<Category>> {
+    let roots = count.div_ceil(3).max(1);
+    let mut categories: Vec<Category> = Vec::with_capacity(count);
+    for i in 0..count {
+        let parent = if i < roots { None } else { rng.pick(&categories).map(|c| c.id) };
+        let word = rng.pick(WORDS).copied().unwrap_or("misc");
+        let name = format!("{} {tag} {i}", capitalised(word));
+        let call = format!("POST /products/categories/ {name:?}");
+        let body = api
+            .call(Method::POST, "/products/categories/", Some(admin), &json!({"name": name, "parent": parent}))
+            .await?
+            .expect(201, &call)?;
+        let id = id_of(&body, &call)?;
+        if body.get("parent").and_then(Value::as_i64) != parent {
+            return Err(BenchError::new(format!("{call}: parent should be {parent:?}: {body}")));
+        }
+        categories.push(Category { id, parent });
+    }
+    Ok(categories)
+}
+
+/// Creates the products, spread round-robin over vendors and randomly over categories.
+async fn create_products(
+    api: &Api,
+    vendors: &Arc<Vec<Vendor>>,
+    categories: &[Category],
+    tag: &str,
+    count: usize,
+    rng: &mut Rng,
+) -> Result<Vec<i64>> {
+    bounded(count, PRODUCT_CONCURRENCY, |i| {
+        let (api, vendors) = (api.clone(), Arc::clone(vendors));
+        let product = product_body(rng, categories, tag, i);
+        async move {
+            let vendor = vendors.get(i % vendors.len().max(1)).ok_or_else(|| BenchError::new("no vendors seeded"))?;
+            let call = format!("POST /products/ as {}", vendor.email);
+            let mut reply = api.call(Method::POST, "/products/", Some(&vendor.token()), &product).await?;
+            if reply.status == 401 {
+                // The access token expired during a long seeding: log in again, once.
+                let token = vendor.relogin(&api).await?;
+                reply = api.call(Method::POST, "/products/", Some(&token), &product).await?;
+            }
+            id_of(&reply.expect(201, &call)?, &call)
+        }
+    })
+    .await
+}
+
+/// The create body of product number `i`.
+fn product_body(rng: &mut Rng, categories: &[Category], tag: &str, i: usize) -> Value {
+    let mut words = |n: usize| (0..n).map(|_| *rng.pick(WORDS).unwrap_or(&"item")).collect::<Vec<_>>().join(" ");
+    let name = format!("{} {tag}", words(2));
+    let description = format!("{} {}.", capitalised(&words(6)), words(3));
+    let cents = rng.between(100, 50_000);
+    json!({
+        "name": name,
+        "description": description,
+        "price": format!("{}.{:02}", cents / 100, cents % 100),
+        "stock": rng.between(0, 100),
+        "category": rng.pick(categories).map(|c| c.id),
+        "sku": format!("{tag}-{i:06}"),
+    })
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Runs `make(0..count)` with at most `in_flight` futures at once; results in
+/// index order. After the first error no new work starts; the ones in flight finish.
+async fn bounded<T, F, Fut>(count: usize, in_flight: usize, mut make: F) -> Result<Vec<T>>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut results: Vec<Option<T>> = std::iter::repeat_with(|| None).take(count).collect();
+    let mut running = JoinSet::new();
+    let mut first_error: Option<BenchError> = None;
+    let mut next = 0;
+    loop {
+        while next < count && running.len() < in_flight && first_error.is_none() {
+            let work = make(next);
+            let index = next;
+            running.spawn(async move { (index, work.await) });
+            next += 1;
+        }
+        match running.join_next().await {
+            Some(Ok((index, Ok(value)))) => {
+                if let Some(slot) = results.get_mut(index) {
+                    *slot = Some(value);
+                }
+            }
+            Some(Ok((_, Err(error)))) => {
+                first_error.get_or_insert(error);
+            }
+            Some(Err(join)) => {
+                first_error.get_or_insert(BenchError::new(format!("seeding task failed: {join}")));
+            }
+            None => break,
+        }
+    }
+    if let Some(error) = first_error {
+        return Err(error);
+    }
+    results.into_iter().map(|r| r.ok_or_else(|| BenchError::new("seeding task lost its result"))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subtree_follows_parents() {
+        let c = |id, parent| Category { id, parent };
+        let catalog = Catalog {
+            tag: "t".into(),
+            vendor_ids: vec![],
+            categories: vec![c(1, None), c(2, None), c(3, Some(1)), c(4, Some(3)), c(5, Some(2))],
+            product_ids: vec![],
+        };
+        assert_eq!(catalog.subtree(1), HashSet::from([1, 3, 4]));
+        assert_eq!(catalog.subtree(4), HashSet::from([4]));
+        assert_eq!(catalog.subtree(2), HashSet::from([2, 5]));
+    }
+
+    #[test]
+    fn product_bodies_follow_the_contract() {
+        let mut rng = Rng::seeded(7);
+        let categories = [Category { id: 9, parent: None }];
+        for i in 0..200 {
+            let body = product_body(&mut rng, &categories, "abcd1234", i);
+            let price = body["price"].as_str().unwrap_or_default();
+            let cents = crate::checks::cents(price).unwrap_or(-1);
+            assert!((100..=50_000).contains(&cents), "{price}");
+            assert!((0..=100).contains(&body["stock"].as_i64().unwrap_or(-1)));
+            assert!(body["name"].as_str().is_some_and(|n| n.ends_with(" abcd1234")));
+            assert_eq!(body["category"], 9);
+        }
+    }
+
+    #[tokio::test]
+    async fn bounded_keeps_order_and_reports_errors() {
+        let ok = bounded(50, 4, |i| async move { Ok(i * 2) }).await;
+        assert_eq!(ok.ok(), Some((0..50).map(|i| i * 2).collect()));
+        let failed =
+            bounded(50, 4, |i| async move { if i == 7 { Err(BenchError::new("seven")) } else { Ok(i) } }).await;
+        assert_eq!(failed.err().map(|e| e.0), Some("seven".to_owned()));
+    }
+}

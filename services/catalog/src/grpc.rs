@@ -1,0 +1,407 @@
+//! The Catalog gRPC service: proto <-> domain, who may do what, and the
+//! cache around the reads. Rules live in `domain`, SQL in `store`.
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::ApiError;
+use common::auth::{KeyRing, Principal, Role};
+use common::cache::Cache;
+use prost::Message;
+use proto::catalog::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use crate::clients::Identity;
+use crate::domain::{self, Cursor, ListQuery, RawListQuery, RawProduct};
+use crate::store::{CategoryRow, Page, ProductRow, Scope, Store, VendorRow};
+
+const CACHE_TTL: Duration = Duration::from_secs(60);
+
+type RpcResult<T> = Result<Response<T>, Status>;
+
+pub struct CatalogService {
+    store: Store,
+    keys: Arc<KeyRing>,
+    identity: Identity,
+    cache: Cache,
+    prefix: String,
+    version_key: String,
+}
+
+/// Who may write products: an admin, or an approved vendor.
+enum Writer {
+    Admin,
+    Vendor(VendorRow),
+}
+
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+}
+
+fn not_approved() -> ApiError {
+    ApiError::new(common::ErrorKind::PermissionDenied, "Your vendor profile is not approved.")
+        .with_code("vendor_not_approved")
+}
+
+pub fn product_message(row: ProductRow) -> pb::Product {
+    pb::Product {
+        id: row.id,
+        vendor: row.vendor_id,
+        vendor_name: row.vendor_name,
+        category: row.category_id,
+        category_name: row.category_name,
+        name: row.name,
+        slug: row.slug,
+        description: row.description,
+        sku: row.sku,
+        price: domain::money_text(row.price),
+        is_active: row.is_active,
+        created_at: Some(timestamp(row.created_at)),
+        updated_at: Some(timestamp(row.updated_at)),
+        vendor_status: row.vendor_status,
+    }
+}
+
+fn category_message(row: CategoryRow, children: Vec<i64>) -> pb::Category {
+    pb::Category {
+        id: row.id,
+        name: row.name,
+        slug: row.slug,
+        parent: row.parent_id,
+        children,
+        created_at: Some(timestamp(row.created_at)),
+    }
+}
+
+fn raw_product(fields: Option<pb::ProductFields>) -> RawProduct {
+    let f = fields.unwrap_or_default();
+    RawProduct {
+        name: f.name,
+        price: f.price,
+        stock: f.stock,
+        category: f.category,
+        description: f.description,
+        sku: f.sku,
+        is_active: f.is_active,
+    }
+}
+
+fn decode<T: Message + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    T::decode(bytes).map_err(ApiError::internal)
+}
+
+impl CatalogService {
+    pub fn new(store: Store, keys: Arc<KeyRing>, identity: Identity, cache: Cache, prefix: &str) -> Self {
+        Self {
+            store,
+            keys,
+            identity,
+            cache,
+            prefix: prefix.to_owned(),
+            version_key: common::cache::catalog_version_key(prefix),
+        }
+    }
+
+    async fn principal<T>(&self, request: &Request<T>) -> Result<Option<Principal>, ApiError> {
+        self.keys.principal_from_metadata(request.metadata()).await
+    }
+
+    async fn admin<T>(&self, request: &Request<T>) -> Result<Principal, ApiError> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        principal.require_role(Role::Admin)?;
+        Ok(principal)
+    }
+
+    async fn bump(&self) {
+        self.cache.bump(&self.version_key).await;
+    }
+
+    /// Records what identity says of a vendor; a change shows in listings
+    /// at once (the version bump).
+    async fn remember_vendor(&self, vendor: &VendorRow) -> Result<(), ApiError> {
+        if self.store.upsert_vendor(vendor).await? {
+            self.bump().await;
+        }
+        Ok(())
+    }
+
+    /// The caller as a product writer. A vendor's profile and status are
+    /// asked of identity now, so a suspension acts on tokens already issued.
+    async fn writer(&self, principal: &Principal) -> Result<Writer, ApiError> {
+        match principal.role {
+            Role::Admin => Ok(Writer::Admin),
+            Role::Customer => Err(ApiError::forbidden()),
+            Role::Vendor => {
+                let vendor = self.identity.my_vendor(&principal.token).await?.ok_or_else(not_approved)?;
+                self.remember_vendor(&vendor).await?;
+                if vendor.status == "approved" { Ok(Writer::Vendor(vendor)) } else { Err(not_approved()) }
+            }
+        }
+    }
+
+    /// A live product the caller may write (owner or admin; a non-owner
+    /// vendor is told it does not exist).
+    async fn writable_product(&self, principal: &Principal, id: i64) -> Result<ProductRow, ApiError> {
+        let writer = self.writer(principal).await?;
+        let product = self.store.product(id).await?.ok_or_else(ApiError::not_found)?;
+        match writer {
+            Writer::Admin => Ok(product),
+            Writer::Vendor(vendor) if vendor.id == product.vendor_id => Ok(product),
+            Writer::Vendor(_) => Err(ApiError::not_found()),
+        }
+    }
+
+    /// A product row through the cache (any state but deleted).
+    async fn product_row(&self, id: i64) -> Result<Option<pb::Product>, ApiError> {
+        let Some(version) = self.cache.version(&self.version_key).await else {
+            return Ok(self.store.product(id).await?.map(product_message));
+        };
+        let key = format!("{}catalog:v{version}:product:{id}", self.prefix);
+        let loaded = self
+            .cache
+            .get_or_load(&key, CACHE_TTL, || async {
+                match self.store.product(id).await? {
+                    Some(row) => Ok(product_message(row).encode_to_vec()),
+                    None => Err(ApiError::not_found()),
+                }
+            })
+            .await;
+        match loaded {
+            Ok(bytes) => decode(&bytes).map(Some),
+            Err(e) if e.kind == common::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn page(&self, scope: Scope, query: &ListQuery) -> Result<pb::ProductPage, ApiError> {
+        let categories = match (&query.category, &query.category_slug) {
+            (Some(id), _) => {
+                let ids = self.store.category_with_descendants(*id).await?;
+                if ids.is_empty() {
+                    return Err(ApiError::field(
+                        "category",
+                        "Select a valid choice. That choice is not one of the available choices.",
+                    ));
+                }
+                Some(ids)
+            }
+            (None, Some(slug)) => match self.store.category_id_by_slug(slug).await? {
+                Some(id) => Some(self.store.category_with_descendants(id).await?),
+                None => return Ok(pb::ProductPage::default()),
+            },
+            (None, None) => None,
+        };
+        let Page { rows, more } = self.store.list_products(scope, query, categories.as_deref()).await?;
+        let backwards = query.cursor.as_ref().is_some_and(|c| c.backwards);
+        let key = query.ordering.key();
+        let cursor_at = |row: &ProductRow, backwards: bool| {
+            Cursor { ordering: query.ordering, value: row.sort_value(key).cursor_text(), id: row.id, backwards }
+                .encode()
+        };
+        let (has_next, has_previous) = if backwards { (true, more) } else { (more, query.cursor.is_some()) };
+        let next_cursor = rows.last().filter(|_| has_next).map(|r| cursor_at(r, false)).unwrap_or_default();
+        let previous_cursor = rows.first().filter(|_| has_previous).map(|r| cursor_at(r, true)).unwrap_or_default();
+        Ok(pb::ProductPage { products: rows.into_iter().map(product_message).collect(), next_cursor, previous_cursor })
+    }
+
+    async fn public_page(&self, query: &ListQuery) -> Result<pb::ProductPage, ApiError> {
+        let Some(version) = self.cache.version(&self.version_key).await else {
+            return self.page(Scope::Public, query).await;
+        };
+        let key = format!("{}catalog:v{version}:list:{query:?}", self.prefix);
+        let bytes = self
+            .cache
+            .get_or_load(&key, CACHE_TTL, || async { Ok(self.page(Scope::Public, query).await?.encode_to_vec()) })
+            .await?;
+        decode(&bytes)
+    }
+
+    async fn category(&self, id: i64) -> Result<pb::Category, ApiError> {
+        let row = self.store.category(id).await?.ok_or_else(ApiError::not_found)?;
+        let children = self.store.children(id).await?;
+        Ok(category_message(row, children))
+    }
+
+    /// Re-reads every known vendor from identity, so a status change that
+    /// no `RefreshVendor` reported (a crash between the two) still reaches
+    /// the listings.
+    pub async fn reconcile_vendors(&self) -> Result<(), ApiError> {
+        let mut after = 0;
+        loop {
+            let known = self.store.vendors_after(after, 200).await?;
+            let Some(last) = known.last() else {
+                return Ok(());
+            };
+            after = last.id;
+            let fresh = self.identity.vendors(known.iter().map(|v| v.id).collect()).await?;
+            for vendor in fresh {
+                self.remember_vendor(&vendor).await?;
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::catalog_server::Catalog for CatalogService {
+    async fn list_categories(&self, _request: Request<pb::ListCategoriesRequest>) -> RpcResult<pb::CategoryList> {
+        let rows = self.store.categories().await?;
+        let mut children: std::collections::HashMap<i64, Vec<i64>> = std::collections::HashMap::new();
+        for row in &rows {
+            if let Some(parent) = row.parent_id {
+                children.entry(parent).or_default().push(row.id);
+            }
+        }
+        let categories = rows
+            .into_iter()
+            .map(|row| {
+                let mut kids = children.remove(&row.id).unwrap_or_default();
+                kids.sort_unstable();
+                category_message(row, kids)
+            })
+            .collect();
+        Ok(Response::new(pb::CategoryList { categories }))
+    }
+
+    async fn get_category(&self, request: Request<pb::GetCategoryRequest>) -> RpcResult<pb::Category> {
+        Ok(Response::new(self.category(request.into_inner().id).await?))
+    }
+
+    async fn create_category(&self, request: Request<pb::CreateCategoryRequest>) -> RpcResult<pb::Category> {
+        self.admin(&request).await?;
+        let body = request.into_inner();
+        let name = domain::validate_category_name(body.name.as_deref(), true)?.unwrap_or_default();
+        let row = self.store.create_category(&name, body.parent).await?;
+        self.bump().await;
+        Ok(Response::new(category_message(row, Vec::new())))
+    }
+
+    async fn update_category(&self, request: Request<pb::UpdateCategoryRequest>) -> RpcResult<pb::Category> {
+        self.admin(&request).await?;
+        let body = request.into_inner();
+        let name = domain::validate_category_name(body.name.as_deref(), false)?;
+        let parent = if body.clear_parent { Some(None) } else { body.parent.map(Some) };
+        self.store.update_category(body.id, name.as_deref(), parent).await?;
+        self.bump().await;
+        Ok(Response::new(self.category(body.id).await?))
+    }
+
+    async fn delete_category(
+        &self,
+        request: Request<pb::DeleteCategoryRequest>,
+    ) -> RpcResult<pb::DeleteCategoryResponse> {
+        self.admin(&request).await?;
+        self.store.delete_category(request.into_inner().id).await?;
+        self.bump().await;
+        Ok(Response::new(pb::DeleteCategoryResponse {}))
+    }
+
+    async fn list_products(&self, request: Request<pb::ListProductsRequest>) -> RpcResult<pb::ProductPage> {
+        let principal = self.principal(&request).await?;
+        let body = request.into_inner();
+        let query = domain::parse_list_query(&RawListQuery {
+            search: body.search,
+            category: body.category,
+            category_slug: body.category_slug,
+            vendor: body.vendor,
+            min_price: body.min_price,
+            max_price: body.max_price,
+            ordering: body.ordering,
+            cursor: body.cursor,
+            page_size: body.page_size,
+        })?;
+        if !body.mine {
+            return Ok(Response::new(self.public_page(&query).await?));
+        }
+        let principal = principal.ok_or_else(ApiError::not_authenticated)?;
+        principal.require_role(Role::Vendor)?;
+        let page = match self.store.vendor_of_user(principal.user_id).await? {
+            Some(vendor) => self.page(Scope::Vendor(vendor.id), &query).await?,
+            None => pb::ProductPage::default(),
+        };
+        Ok(Response::new(page))
+    }
+
+    async fn get_product(&self, request: Request<pb::GetProductRequest>) -> RpcResult<pb::Product> {
+        let principal = self.principal(&request).await?;
+        let product = self.product_row(request.into_inner().id).await?.ok_or_else(ApiError::not_found)?;
+        let visible = (product.is_active && product.vendor_status == "approved")
+            || match &principal {
+                Some(p) if p.is_admin() => true,
+                Some(p) if p.role == Role::Vendor => {
+                    self.store.vendor_of_user(p.user_id).await?.is_some_and(|v| v.id == product.vendor)
+                }
+                _ => false,
+            };
+        if visible { Ok(Response::new(product)) } else { Err(ApiError::not_found().into()) }
+    }
+
+    async fn create_product(&self, request: Request<pb::CreateProductRequest>) -> RpcResult<pb::Product> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        let Writer::Vendor(vendor) = self.writer(&principal).await? else {
+            return Err(ApiError::forbidden().into());
+        };
+        let change = domain::validate_product(&raw_product(request.into_inner().fields), true)?;
+        let terms = domain::product_terms(
+            change.name.as_deref().unwrap_or_default(),
+            change.description.as_deref().unwrap_or_default(),
+            change.sku.as_deref().unwrap_or_default(),
+        );
+        let id = self.store.create_product(vendor.id, &change, &terms).await?;
+        self.bump().await;
+        let row = self.store.product(id).await?.ok_or_else(|| ApiError::internal("created product vanished"))?;
+        Ok(Response::new(product_message(row)))
+    }
+
+    async fn update_product(&self, request: Request<pb::UpdateProductRequest>) -> RpcResult<pb::Product> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        let body = request.into_inner();
+        let current = self.writable_product(&principal, body.id).await?;
+        let change = domain::validate_product(&raw_product(body.fields), false)?;
+        let searchable = change.name.is_some() || change.description.is_some() || change.sku.is_some();
+        let terms = searchable.then(|| {
+            domain::product_terms(
+                change.name.as_deref().unwrap_or(&current.name),
+                change.description.as_deref().unwrap_or(&current.description),
+                change.sku.as_deref().unwrap_or(&current.sku),
+            )
+        });
+        self.store.update_product(body.id, &change, terms.as_deref()).await?;
+        self.bump().await;
+        let row = self.store.product(body.id).await?.ok_or_else(ApiError::not_found)?;
+        Ok(Response::new(product_message(row)))
+    }
+
+    async fn delete_product(&self, request: Request<pb::DeleteProductRequest>) -> RpcResult<pb::DeleteProductResponse> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        let id = request.into_inner().id;
+        self.writable_product(&principal, id).await?;
+        self.store.delete_product(id).await?;
+        self.bump().await;
+        Ok(Response::new(pb::DeleteProductResponse {}))
+    }
+
+    async fn authorize_product_write(
+        &self,
+        request: Request<pb::AuthorizeProductWriteRequest>,
+    ) -> RpcResult<pb::AuthorizeProductWriteResponse> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        let product = self.writable_product(&principal, request.into_inner().product_id).await?;
+        Ok(Response::new(pb::AuthorizeProductWriteResponse { vendor_id: product.vendor_id }))
+    }
+
+    async fn get_products(&self, request: Request<pb::GetProductsRequest>) -> RpcResult<pb::ProductList> {
+        let ids = request.into_inner().ids;
+        if ids.len() > 500 {
+            return Err(ApiError::field("ids", "Ask for at most 500 products at a time.").into());
+        }
+        let rows = self.store.products_by_ids(&ids).await?;
+        Ok(Response::new(pb::ProductList { products: rows.into_iter().map(product_message).collect() }))
+    }
+
+    async fn refresh_vendor(&self, request: Request<pb::RefreshVendorRequest>) -> RpcResult<pb::RefreshVendorResponse> {
+        let id = request.into_inner().vendor_id;
+        for vendor in self.identity.vendors(vec![id]).await? {
+            self.remember_vendor(&vendor).await?;
+        }
+        Ok(Response::new(pb::RefreshVendorResponse {}))
+    }
+}

@@ -1,0 +1,106 @@
+//! Catalog service: the category tree and vendor-owned products, searched
+//! through a term index, listed in keyset cursor pages, cached in Redis
+//! behind a version counter that every relevant write bumps.
+//!
+//! Vendor names and statuses are kept locally (listings filter on them in
+//! SQL): refreshed from identity when a vendor writes, when the gateway
+//! reports an admin's change (`RefreshVendor`), and by a periodic
+//! reconciliation that catches anything in between.
+pub mod clients;
+pub mod domain;
+pub mod grpc;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::StartupError;
+use common::auth::KeyRing;
+use common::cache::Cache;
+use common::config::{Infra, env_or};
+use common::identity_keys::IdentityKeySource;
+use common::shutdown::CancellationToken;
+use proto::catalog::v1::catalog_server::CatalogServer;
+use sqlx::MySqlPool;
+use tokio::net::TcpListener;
+
+use crate::clients::Identity;
+use crate::grpc::CatalogService;
+use crate::store::Store;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+pub const SCHEMA: &str = "catalog";
+pub const GRPC_NAME: &str = "marketplace.catalog.v1.Catalog";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub infra: Infra,
+    pub identity_addr: String,
+    pub downstream_timeout: Duration,
+    pub vendor_reconcile_interval: Duration,
+    pub max_db_connections: u32,
+}
+
+impl Config {
+    pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
+        Ok(Self {
+            infra,
+            identity_addr: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
+            downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
+            vendor_reconcile_interval: Duration::from_secs(env_or("VENDOR_RECONCILE_SECS", 30)?),
+            max_db_connections: env_or("CATALOG_DB_CONNECTIONS", 16)?,
+        })
+    }
+}
+
+pub struct Catalog {
+    pool: MySqlPool,
+    service: Arc<CatalogService>,
+    reconcile_interval: Duration,
+}
+
+pub async fn start(config: &Config) -> Result<Catalog, StartupError> {
+    let pool = common::db::connect(
+        &config.infra.mysql_url,
+        &config.infra.schema(SCHEMA),
+        config.max_db_connections,
+        &MIGRATOR,
+    )
+    .await?;
+    let redis = common::redis_conn::connect(&config.infra.redis_url).await?;
+    let identity_channel = common::grpc_client::lazy_channel(&config.identity_addr)?;
+    let keys = KeyRing::fetching(IdentityKeySource::new(identity_channel.clone()));
+    let service = CatalogService::new(
+        Store::new(pool.clone()),
+        keys,
+        Identity::new(identity_channel, config.downstream_timeout),
+        Cache::new(redis, "catalog"),
+        &config.infra.schema_prefix,
+    );
+    Ok(Catalog { pool, service: Arc::new(service), reconcile_interval: config.vendor_reconcile_interval })
+}
+
+impl Catalog {
+    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
+        let reconciler = {
+            let service = self.service.clone();
+            let shutdown = shutdown.clone();
+            let interval = self.reconcile_interval;
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(interval) => {}
+                    }
+                    if let Err(error) = service.reconcile_vendors().await {
+                        tracing::warn!(%error, "vendor reconciliation failed; will try again");
+                    }
+                }
+            })
+        };
+        let routes = tonic::service::Routes::new(CatalogServer::from_arc(self.service));
+        let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
+        reconciler.abort();
+        result
+    }
+}
