@@ -38,6 +38,7 @@ pub fn run_suite(tag: &str, cases: Vec<Case<Ctx>>, configure: impl FnOnce(&mut F
         }
     };
     runtime.block_on(async move {
+        let _telemetry = common::telemetry::init_with_filter(tag, "warn,sqlx=error");
         let mut config = FleetConfig::for_tests(tag).expect("test config");
         let prefix = config.infra.schema_prefix.clone();
         let admin_email = format!("admin-{}@example.com", prefix.trim_end_matches('_').replace('_', "-"));
@@ -209,6 +210,40 @@ impl Api {
         let id = profile["id"].as_i64().expect("id");
         let profile = self.patch(&format!("/vendors/{id}/verify/"), Some(&admin.access), json!({})).await.expect(200);
         (vendor, profile)
+    }
+}
+
+impl Api {
+    /// A product by `vendor`, with `extra` fields over a valid default.
+    pub async fn product(&self, vendor: &User, extra: Value) -> Value {
+        let mut body = json!({"name": format!("Item {}", uuid::Uuid::new_v4().simple()), "price": "10.00", "stock": 5});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+        self.post("/products/", Some(&vendor.access), body).await.expect(201)
+    }
+
+    pub async fn category(&self, admin: &User, name: &str, parent: Option<i64>) -> Value {
+        self.post("/products/categories/", Some(&admin.access), json!({"name": name, "parent": parent}))
+            .await
+            .expect(201)
+    }
+
+    /// Every product of a cursor walk from `path`, following `next`.
+    pub async fn walk(&self, path: &str, token: Option<&str>) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut reply = self.get(path, token).await.expect(200);
+        for _ in 0..1000 {
+            all.extend(reply["results"].as_array().expect("results").iter().cloned());
+            let Some(next) = reply["next"].as_str() else {
+                return all;
+            };
+            let path = next.strip_prefix(&self.ctx.base).expect("same origin").to_owned();
+            reply = self.get(&path, token).await.expect(200);
+        }
+        panic!("the walk never ended");
     }
 }
 

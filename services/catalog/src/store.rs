@@ -17,7 +17,7 @@ use crate::domain::{ListQuery, ProductChange, SortKey, SortValue};
 const ER_NO_REFERENCED_ROW: u16 = 1452;
 const SLUG_ATTEMPTS: u32 = 8;
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct VendorRow {
     pub id: i64,
     pub user_id: i64,
@@ -123,20 +123,32 @@ impl Store {
 
     // ---- vendors ----
 
+    /// Records a vendor as identity described it; true when that changed
+    /// anything. Unchanged vendors (the common case) cost one read.
     pub async fn upsert_vendor(&self, vendor: &VendorRow) -> Result<bool, ApiError> {
-        let done = sqlx::query(
-            "INSERT INTO vendors (id, user_id, shop_name, status) VALUES (?, ?, ?, ?) \
-             ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), shop_name = VALUES(shop_name), \
-             status = VALUES(status), refreshed_at = CURRENT_TIMESTAMP(6)",
-        )
-        .bind(vendor.id)
-        .bind(vendor.user_id)
-        .bind(&vendor.shop_name)
-        .bind(&vendor.status)
-        .execute(&self.pool)
+        let current: Option<VendorRow> =
+            sqlx::query_as("SELECT id, user_id, shop_name, status FROM vendors WHERE id = ?")
+                .bind(vendor.id)
+                .fetch_optional(&self.pool)
+                .await?;
+        if current.as_ref() == Some(vendor) {
+            return Ok(false);
+        }
+        retry_transient(|| async {
+            sqlx::query(
+                "INSERT INTO vendors (id, user_id, shop_name, status) VALUES (?, ?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), shop_name = VALUES(shop_name), \
+                 status = VALUES(status), refreshed_at = CURRENT_TIMESTAMP(6)",
+            )
+            .bind(vendor.id)
+            .bind(vendor.user_id)
+            .bind(&vendor.shop_name)
+            .bind(&vendor.status)
+            .execute(&self.pool)
+            .await
+        })
         .await?;
-        // 1 = inserted, 2 = changed, 0 = identical (refreshed_at aside).
-        Ok(done.rows_affected() != 0)
+        Ok(true)
     }
 
     pub async fn vendor_of_user(&self, user_id: i64) -> Result<Option<VendorRow>, ApiError> {
@@ -362,12 +374,16 @@ impl Store {
         Ok(slug::next_free(base, &taken.into_iter().map(|(s,)| s).collect::<Vec<_>>()))
     }
 
+    /// Replaces a product's terms (`fresh`: it has none yet).
     async fn write_terms(
         tx: &mut Transaction<'_, MySql>,
         product_id: i64,
         terms: &[String],
+        fresh: bool,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM product_terms WHERE product_id = ?").bind(product_id).execute(&mut **tx).await?;
+        if !fresh {
+            sqlx::query("DELETE FROM product_terms WHERE product_id = ?").bind(product_id).execute(&mut **tx).await?;
+        }
         if terms.is_empty() {
             return Ok(());
         }
@@ -416,7 +432,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 let id = done.last_insert_id() as i64;
-                Self::write_terms(&mut tx, id, terms).await?;
+                Self::write_terms(&mut tx, id, terms, true).await?;
                 tx.commit().await?;
                 Ok(id)
             })
@@ -464,7 +480,7 @@ impl Store {
                 return Ok(false);
             }
             if let Some(terms) = terms {
-                Self::write_terms(&mut tx, id, terms).await?;
+                Self::write_terms(&mut tx, id, terms, false).await?;
             }
             tx.commit().await?;
             Ok(true)

@@ -64,6 +64,16 @@ pub async fn connect(
     let pool = MySqlPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // READ COMMITTED: InnoDB then takes no gap locks on plain index
+        // scans, which removes most lock-order deadlocks between concurrent
+        // inserts; every invariant here is held by unique keys, row locks
+        // and conditional updates, none by repeatable reads.
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                sqlx::query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").execute(connection).await?;
+                Ok(())
+            })
+        })
         .connect_with(options.database(schema))
         .await
         .map_err(|e| StartupError::Database(format!("connecting to schema {schema}: {e}")))?;

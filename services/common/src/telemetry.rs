@@ -27,8 +27,13 @@ impl Drop for Telemetry {
 
 /// Installs the global subscriber. Call once per process, inside the runtime.
 pub fn init(service_name: &str) -> Result<Telemetry, StartupError> {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,h2=warn,tower=warn"));
+    init_with_filter(service_name, "info,sqlx=warn,h2=warn,tower=warn")
+}
+
+/// Like `init`, with another default filter (`RUST_LOG` still wins): test
+/// harnesses log only warnings and errors unless asked.
+pub fn init_with_filter(service_name: &str, default_filter: &str) -> Result<Telemetry, StartupError> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let json = env_opt("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
     let fmt = if json {
         tracing_subscriber::fmt::layer().json().flatten_event(true).boxed()
