@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test services deploy-check fmt
+.PHONY: run demo test services deploy-check fmt
 .DEFAULT_GOAL := run
 
 ## make sure MariaDB and Redis answer on loopback (start or install them)
@@ -12,6 +12,10 @@ services:
 ## run the whole marketplace in one process (REST on :8000)
 run: services
 	$(CARGO) run -p fleet
+
+## run it seeded with a small demo marketplace (prints the logins)
+demo: services
+	$(CARGO) run -p fleet -- --demo
 
 ## validate the deployment files that cannot run here (no Docker engine)
 deploy-check:

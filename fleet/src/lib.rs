@@ -3,6 +3,8 @@
 //! the local default (`cargo run -p fleet`) and the harness the end-to-end
 //! tests start (`Fleet::start` on port 0 with uniquely prefixed schemas,
 //! `Fleet::drop_schemas` afterwards).
+pub mod demo;
+
 use std::net::SocketAddr;
 
 use common::StartupError;
@@ -46,16 +48,21 @@ impl FleetConfig {
         })
     }
 
+    /// Changes the shared infrastructure settings of every service alike.
+    pub fn edit_infra(&mut self, edit: impl Fn(&mut Infra)) {
+        edit(&mut self.infra);
+        edit(&mut self.identity.infra);
+        edit(&mut self.catalog.infra);
+        edit(&mut self.order.infra);
+        edit(&mut self.gateway.infra);
+    }
+
     /// For tests: the environment's servers, ephemeral ports, and a unique
     /// schema/key prefix so runs never meet.
     pub fn for_tests(tag: &str) -> Result<Self, StartupError> {
         let mut config = Self::from_env()?;
         let prefix = common::testkit::unique_prefix(tag);
-        config.infra.schema_prefix = prefix.clone();
-        config.identity.infra.schema_prefix = prefix.clone();
-        config.catalog.infra.schema_prefix = prefix.clone();
-        config.order.infra.schema_prefix = prefix.clone();
-        config.gateway.infra.schema_prefix = prefix;
+        config.edit_infra(|infra| infra.schema_prefix = prefix.clone());
         config.http_addr = "127.0.0.1:0".into();
         config.identity_grpc_addr = "127.0.0.1:0".into();
         config.catalog_grpc_addr = "127.0.0.1:0".into();

@@ -11,6 +11,7 @@ use common::config::{Infra, env_opt};
 use fleet::{Fleet, FleetConfig};
 
 const USAGE: &str = "usage: fleet                                   run every service and the gateway
+       fleet --demo                            the same, seeded with a small demo marketplace (idempotent)
        fleet create-admin --email E [--password P]   create an admin (password also from ADMIN_PASSWORD or stdin)";
 
 #[tokio::main]
@@ -24,7 +25,8 @@ async fn main() -> ExitCode {
         }
     };
     let result = match args.first().map(String::as_str) {
-        None => serve().await,
+        None => serve(false).await,
+        Some("--demo") => serve(true).await,
         Some("create-admin") => create_admin(&args[1..]).await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
@@ -41,8 +43,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve() -> Result<(), StartupError> {
+async fn serve(demo: bool) -> Result<(), StartupError> {
     let config = FleetConfig::from_env()?;
+    if demo {
+        fleet::create_admin(&config.infra, fleet::demo::DEMO_ADMIN_EMAIL, fleet::demo::DEMO_PASSWORD).await?;
+    }
     let fleet = Fleet::start(config).await?;
     let base = fleet.base_url();
     println!("Marketplace fleet is up");
@@ -54,6 +59,10 @@ async fn serve() -> Result<(), StartupError> {
         "  gRPC           identity {}  catalog {}  order {}",
         fleet.identity_addr, fleet.catalog_addr, fleet.order_addr
     );
+    if demo {
+        let logins = fleet::demo::seed(&base).await.map_err(|e| StartupError::Serve(format!("demo seeding: {e}")))?;
+        fleet::demo::print_logins(&base, &logins);
+    }
     println!("Ctrl-C stops it.");
     fleet.run_until(common::shutdown::on_os_signal()).await
 }

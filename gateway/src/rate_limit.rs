@@ -84,6 +84,15 @@ fn uuid_like() -> String {
     format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A Redis call cut short after a moment: a limit that cannot be checked
+/// quickly is not checked (fail open).
+async fn bounded<T>(call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, String> {
+    match tokio::time::timeout(std::time::Duration::from_millis(250), call).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err("timed out".to_owned()),
+    }
+}
+
 /// Whole seconds to wait, at least one.
 fn seconds(wait_ms: i64) -> u64 {
     ((wait_ms.max(1) + 999) / 1000) as u64
@@ -108,7 +117,7 @@ impl RateLimiter {
             invocation.key(key);
         }
         invocation.arg(now_ms()).arg(window_secs * 1000).arg(limit);
-        match invocation.invoke_async::<i64>(&mut self.redis.clone()).await {
+        match bounded(invocation.invoke_async::<i64>(&mut self.redis.clone())).await {
             Ok(0) => None,
             Ok(wait) => Some(seconds(wait)),
             Err(error) => {
@@ -129,7 +138,7 @@ impl RateLimiter {
             invocation.key(key);
         }
         invocation.arg(now).arg(window_secs * 1000).arg(member(now));
-        if let Err(error) = invocation.invoke_async::<i64>(&mut self.redis.clone()).await {
+        if let Err(error) = bounded(invocation.invoke_async::<i64>(&mut self.redis.clone())).await {
             tracing::warn!(%error, "rate limit record failed");
         }
     }
@@ -140,14 +149,10 @@ impl RateLimiter {
             return None;
         }
         let now = now_ms();
-        let result = TAKE
-            .key(format!("{}{key}", self.prefix))
-            .arg(now)
-            .arg(window_secs * 1000)
-            .arg(limit)
-            .arg(member(now))
-            .invoke_async::<i64>(&mut self.redis.clone())
-            .await;
+        let mut conn = self.redis.clone();
+        let mut invocation = TAKE.key(format!("{}{key}", self.prefix));
+        invocation.arg(now).arg(window_secs * 1000).arg(limit).arg(member(now));
+        let result = bounded(invocation.invoke_async::<i64>(&mut conn)).await;
         match result {
             Ok(0) => None,
             Ok(wait) => Some(seconds(wait)),

@@ -181,8 +181,10 @@ async fn list_products(
     if let Some(version) = version
         && let Some(hit) = state.list_cache.get(version, &key)
     {
+        metrics::counter!("list_cache_hits_total").increment(1);
         return Ok(json_bytes(hit));
     }
+    metrics::counter!("list_cache_misses_total").increment(1);
     let mut client = state.downstream.catalog.clone();
     let page = state
         .downstream

@@ -60,14 +60,8 @@ pub struct Catalog {
 }
 
 pub async fn start(config: &Config) -> Result<Catalog, StartupError> {
-    let pool = common::db::connect(
-        &config.infra.mysql_url,
-        &config.infra.schema(SCHEMA),
-        config.max_db_connections,
-        &MIGRATOR,
-    )
-    .await?;
-    let redis = common::redis_conn::connect(&config.infra.redis_url).await?;
+    let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
+    let redis = config.infra.redis().await?;
     let identity_channel = common::grpc_client::lazy_channel(&config.identity_addr)?;
     let keys = KeyRing::fetching(IdentityKeySource::new(identity_channel.clone()));
     let service = CatalogService::new(

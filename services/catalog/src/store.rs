@@ -213,21 +213,12 @@ impl Store {
         Ok(())
     }
 
-    async fn free_category_slug(tx: &mut Transaction<'_, MySql>, base: &str) -> Result<String, sqlx::Error> {
-        let taken: Vec<(String,)> = sqlx::query_as("SELECT slug FROM categories WHERE slug = ? OR slug LIKE ?")
-            .bind(slug::candidate(base, 1))
-            .bind(slug::numbered_pattern(base))
-            .fetch_all(&mut **tx)
-            .await?;
-        Ok(slug::next_free(base, &taken.into_iter().map(|(s,)| s).collect::<Vec<_>>()))
-    }
-
     pub async fn create_category(&self, name: &str, parent: Option<i64>) -> Result<CategoryRow, ApiError> {
         let base = slug::slugify(name);
         let id = retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
             Self::lock_tree(&mut tx).await?;
-            let slug = Self::free_category_slug(&mut tx, &base).await?;
+            let slug = free_slug(&mut tx, "SELECT slug FROM categories WHERE slug = ? OR slug LIKE ?", &base).await?;
             let done = sqlx::query("INSERT INTO categories (name, slug, parent_id) VALUES (?, ?, ?)")
                 .bind(name)
                 .bind(&slug)
@@ -365,15 +356,6 @@ impl Store {
         Ok(query.build_query_as().fetch_all(&self.pool).await?)
     }
 
-    async fn free_product_slug(tx: &mut Transaction<'_, MySql>, base: &str) -> Result<String, sqlx::Error> {
-        let taken: Vec<(String,)> = sqlx::query_as("SELECT slug FROM products WHERE slug = ? OR slug LIKE ?")
-            .bind(slug::candidate(base, 1))
-            .bind(slug::numbered_pattern(base))
-            .fetch_all(&mut **tx)
-            .await?;
-        Ok(slug::next_free(base, &taken.into_iter().map(|(s,)| s).collect::<Vec<_>>()))
-    }
-
     /// Replaces a product's terms (`fresh`: it has none yet).
     async fn write_terms(
         tx: &mut Transaction<'_, MySql>,
@@ -416,7 +398,7 @@ impl Store {
         for _ in 0..SLUG_ATTEMPTS {
             let attempt = retry_transient(|| async {
                 let mut tx = self.pool.begin().await?;
-                let slug = Self::free_product_slug(&mut tx, &base).await?;
+                let slug = free_slug(&mut tx, "SELECT slug FROM products WHERE slug = ? OR slug LIKE ?", &base).await?;
                 let done = sqlx::query(
                     "INSERT INTO products (vendor_id, category_id, name, slug, description, sku, price, is_active) \
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -582,6 +564,23 @@ impl Store {
         }
         Ok(Page { rows, more })
     }
+}
+
+/// The first free slug for `base` (`base`, else one past the highest
+/// `base-N`), read with `taken_query`: the table's slugs equal to `base` or
+/// like `base-%`. A concurrent insert may still take it: the unique key
+/// then refuses and the caller tries again.
+async fn free_slug(
+    tx: &mut Transaction<'_, MySql>,
+    taken_query: &'static str,
+    base: &str,
+) -> Result<String, sqlx::Error> {
+    let taken: Vec<(String,)> = sqlx::query_as(taken_query)
+        .bind(slug::candidate(base, 1))
+        .bind(slug::numbered_pattern(base))
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(slug::next_free(base, &taken.into_iter().map(|(s,)| s).collect::<Vec<_>>()))
 }
 
 fn push_sort_value(sql: &mut QueryBuilder<MySql>, value: &SortValue) {

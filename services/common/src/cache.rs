@@ -5,7 +5,7 @@
 //! after a successful write misses; identical concurrent misses are
 //! coalesced so the query behind them runs once per process.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +43,8 @@ struct Inner {
     redis: ConnectionManager,
     service: &'static str,
     skip_until_ms: AtomicI64,
+    hits: AtomicU64,
+    misses: AtomicU64,
     in_flight: Mutex<HashMap<String, SharedLoad>>,
     pending_bumps: Mutex<Vec<String>>,
 }
@@ -54,6 +56,8 @@ impl Cache {
                 redis,
                 service,
                 skip_until_ms: AtomicI64::new(0),
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
                 in_flight: Mutex::new(HashMap::new()),
                 pending_bumps: Mutex::new(Vec::new()),
             }),
@@ -151,6 +155,19 @@ impl Cache {
         self.run("set", async move { conn.set_ex::<_, _, ()>(key, value, seconds).await }).await;
     }
 
+    /// Counts a lookup and publishes the hit ratio so far.
+    fn count(&self, hit: bool) {
+        let service = self.inner.service;
+        let (hits, misses) = if hit {
+            metrics::counter!("cache_hits_total", "service" => service).increment(1);
+            (self.inner.hits.fetch_add(1, Ordering::Relaxed) + 1, self.inner.misses.load(Ordering::Relaxed))
+        } else {
+            metrics::counter!("cache_misses_total", "service" => service).increment(1);
+            (self.inner.hits.load(Ordering::Relaxed), self.inner.misses.fetch_add(1, Ordering::Relaxed) + 1)
+        };
+        metrics::gauge!("cache_hit_ratio", "service" => service).set(hits as f64 / (hits + misses) as f64);
+    }
+
     /// The cached bytes under `key`, or `load`'s, stored for `ttl`.
     /// Concurrent misses of one key in this process share one `load`.
     pub async fn get_or_load<F, Fut>(&self, key: &str, ttl: Duration, load: F) -> Result<Vec<u8>, ApiError>
@@ -159,10 +176,10 @@ impl Cache {
         Fut: Future<Output = Result<Vec<u8>, ApiError>>,
     {
         if let Some(hit) = self.get(key).await {
-            metrics::counter!("cache_hits_total", "service" => self.inner.service).increment(1);
+            self.count(true);
             return Ok(hit);
         }
-        metrics::counter!("cache_misses_total", "service" => self.inner.service).increment(1);
+        self.count(false);
         let cell = {
             let mut in_flight = self.inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
             in_flight.entry(key.to_owned()).or_default().clone()
@@ -171,6 +188,7 @@ impl Cache {
         let result = cell
             .get_or_init(|| {
                 loaded_here = true;
+                metrics::counter!("cache_loads_total", "service" => self.inner.service).increment(1);
                 async {
                     let loaded = load().await;
                     if let Ok(bytes) = &loaded {

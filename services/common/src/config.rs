@@ -60,4 +60,18 @@ impl Infra {
     pub fn schema(&self, service: &str) -> String {
         format!("{}{service}", self.schema_prefix)
     }
+
+    /// A pool on the service's own schema, created and migrated.
+    pub async fn mysql_pool(
+        &self,
+        service_schema: &str,
+        max_connections: u32,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Result<sqlx::MySqlPool, StartupError> {
+        crate::db::connect(&self.mysql_url, &self.schema(service_schema), max_connections, migrator).await
+    }
+
+    pub async fn redis(&self) -> Result<redis::aio::ConnectionManager, StartupError> {
+        crate::redis_conn::connect(&self.redis_url).await
+    }
 }

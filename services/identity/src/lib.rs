@@ -77,8 +77,7 @@ pub struct Identity {
 }
 
 pub async fn connect(config: &Config) -> Result<MySqlPool, StartupError> {
-    common::db::connect(&config.infra.mysql_url, &config.infra.schema(SCHEMA), config.max_db_connections, &MIGRATOR)
-        .await
+    config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await
 }
 
 fn startup(e: common::ApiError) -> StartupError {

@@ -52,14 +52,8 @@ pub struct Order {
 }
 
 pub async fn start(config: &Config) -> Result<Order, StartupError> {
-    let pool = common::db::connect(
-        &config.infra.mysql_url,
-        &config.infra.schema(SCHEMA),
-        config.max_db_connections,
-        &MIGRATOR,
-    )
-    .await?;
-    let redis = common::redis_conn::connect(&config.infra.redis_url).await?;
+    let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
+    let redis = config.infra.redis().await?;
     let keys = KeyRing::fetching(IdentityKeySource::new(common::grpc_client::lazy_channel(&config.identity_addr)?));
     let catalog = Catalog::new(common::grpc_client::lazy_channel(&config.catalog_addr)?, config.downstream_timeout);
     let service = OrderService::new(

@@ -1,0 +1,89 @@
+//! The fleet on a Redis of its own (never the machine's shared one), which
+//! the test stops and starts again: reads keep answering from MariaDB,
+//! writes still land and are visible, and the limits fail open.
+mod support;
+
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use common::cases;
+use serde_json::json;
+use support::{Ctx, PASSWORD};
+
+static REDIS: Mutex<Option<Child>> = Mutex::new(None);
+static PORT: OnceLock<u16> = OnceLock::new();
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn start_redis(port: u16) {
+    let mut child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            *REDIS.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("redis-server did not start on port {port}");
+}
+
+fn stop_redis() {
+    if let Some(mut child) = REDIS.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn main() -> ExitCode {
+    let port = *PORT.get_or_init(free_port);
+    start_redis(port);
+    let code = support::run_suite("redisout", cases![Ctx; reads_and_writes_survive_a_redis_outage], |config| {
+        config.edit_infra(|infra| infra.redis_url = format!("redis://127.0.0.1:{port}"))
+    });
+    stop_redis();
+    code
+}
+
+async fn reads_and_writes_survive_a_redis_outage(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let (vendor, profile) = api.approved_vendor().await;
+    let product = api.product(&vendor, json!({"price": "10.00"})).await;
+    let list = format!("/products/?vendor={}", profile["id"]);
+    let path = format!("/products/{}/", product["id"]);
+    api.get(&list, None).await.expect(200);
+
+    stop_redis();
+
+    // Reads answer from MariaDB.
+    assert_eq!(api.get(&list, None).await.expect(200)["results"][0]["price"], "10.00");
+    assert_eq!(api.get(&path, None).await.expect(200)["price"], "10.00");
+    api.get("/products/categories/", None).await.expect(200);
+    // Limits fail open; accounts still work.
+    let email = ctx.unique_email("outage");
+    api.register(&email, "customer").await.expect(201);
+    api.login(&email, PASSWORD).await.expect(200);
+    // A write lands and is visible at once.
+    api.patch(&path, Some(&vendor.access), json!({"price": "11.00"})).await.expect(200);
+    assert_eq!(api.get(&list, None).await.expect(200)["results"][0]["price"], "11.00");
+
+    // Redis comes back (empty, as after a restart): the caches refill and
+    // the next write is again visible on the very next read.
+    start_redis(*PORT.get().expect("port"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for price in ["12.00", "13.00"] {
+        api.get(&list, None).await.expect(200);
+        api.patch(&path, Some(&vendor.access), json!({"price": price})).await.expect(200);
+        assert_eq!(api.get(&list, None).await.expect(200)["results"][0]["price"], price);
+        assert_eq!(api.get(&path, None).await.expect(200)["price"], price);
+    }
+}
