@@ -398,6 +398,22 @@ pub fn product_terms(name: &str, description: &str, sku: &str) -> Vec<String> {
     terms
 }
 
+/// A category and every category below it, from `(id, parent)` pairs.
+pub fn subtree(tree: &[(i64, Option<i64>)], root: i64) -> Vec<i64> {
+    let mut found = vec![root];
+    let mut next = 0;
+    while next < found.len() {
+        let parent = found[next];
+        found.extend(tree.iter().filter(|(_, p)| *p == Some(parent)).map(|(id, _)| *id));
+        next += 1;
+        // A tree has no cycles (the store refuses them); stop regardless.
+        if found.len() > tree.len() + 1 {
+            break;
+        }
+    }
+    found
+}
+
 /// Money on the wire: a decimal string with two places.
 pub fn money_text(amount: Decimal) -> String {
     format!("{:.2}", amount.round_dp(2))
@@ -466,6 +482,15 @@ mod tests {
     fn terms_are_lower_case_words_once() {
         assert_eq!(tokenize("Blue TV, blue-ray SKU-42"), ["blue", "tv", "ray", "sku", "42"]);
         assert_eq!(product_terms("Café", "", "X1"), ["café", "x1"]);
+    }
+
+    #[test]
+    fn subtrees_hold_every_descendant() {
+        let tree = [(1, None), (2, Some(1)), (3, Some(2)), (4, None), (5, Some(1))];
+        let mut below_one = subtree(&tree, 1);
+        below_one.sort();
+        assert_eq!(below_one, [1, 2, 3, 5]);
+        assert_eq!(subtree(&tree, 4), [4]);
     }
 
     #[test]

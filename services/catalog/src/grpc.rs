@@ -25,6 +25,9 @@ pub struct CatalogService {
     cache: Cache,
     prefix: String,
     version_key: String,
+    /// The category tree as of a catalog version: listings filter by a
+    /// category's subtree on every request, and the tree changes rarely.
+    tree: std::sync::Mutex<Option<(u64, Arc<Vec<CategoryRow>>)>>,
 }
 
 /// Who may write products: an admin, or an approved vendor.
@@ -98,6 +101,7 @@ impl CatalogService {
             cache,
             prefix: prefix.to_owned(),
             version_key: common::cache::catalog_version_key(prefix),
+            tree: std::sync::Mutex::new(None),
         }
     }
 
@@ -172,22 +176,43 @@ impl CatalogService {
         }
     }
 
-    async fn page(&self, scope: Scope, query: &ListQuery) -> Result<pb::ProductPage, ApiError> {
+    /// Every category, from memory while the catalog version holds.
+    async fn category_tree(&self, version: Option<u64>) -> Result<Arc<Vec<CategoryRow>>, ApiError> {
+        if let Some(version) = version
+            && let Some((at, tree)) = self.tree.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && *at == version
+        {
+            return Ok(tree.clone());
+        }
+        let tree = Arc::new(self.store.categories().await?);
+        if let Some(version) = version {
+            *self.tree.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, tree.clone()));
+        }
+        Ok(tree)
+    }
+
+    async fn page(&self, scope: Scope, query: &ListQuery, version: Option<u64>) -> Result<pb::ProductPage, ApiError> {
+        let subtree = |root: i64, tree: &[CategoryRow]| {
+            domain::subtree(&tree.iter().map(|c| (c.id, c.parent_id)).collect::<Vec<_>>(), root)
+        };
         let categories = match (&query.category, &query.category_slug) {
             (Some(id), _) => {
-                let ids = self.store.category_with_descendants(*id).await?;
-                if ids.is_empty() {
+                let tree = self.category_tree(version).await?;
+                if !tree.iter().any(|c| c.id == *id) {
                     return Err(ApiError::field(
                         "category",
                         "Select a valid choice. That choice is not one of the available choices.",
                     ));
                 }
-                Some(ids)
+                Some(subtree(*id, &tree))
             }
-            (None, Some(slug)) => match self.store.category_id_by_slug(slug).await? {
-                Some(id) => Some(self.store.category_with_descendants(id).await?),
-                None => return Ok(pb::ProductPage::default()),
-            },
+            (None, Some(slug)) => {
+                let tree = self.category_tree(version).await?;
+                match tree.iter().find(|c| c.slug == *slug) {
+                    Some(category) => Some(subtree(category.id, &tree)),
+                    None => return Ok(pb::ProductPage::default()),
+                }
+            }
             (None, None) => None,
         };
         let Page { rows, more } = self.store.list_products(scope, query, categories.as_deref()).await?;
@@ -205,12 +230,14 @@ impl CatalogService {
 
     async fn public_page(&self, query: &ListQuery) -> Result<pb::ProductPage, ApiError> {
         let Some(version) = self.cache.version(&self.version_key).await else {
-            return self.page(Scope::Public, query).await;
+            return self.page(Scope::Public, query, None).await;
         };
         let key = format!("{}catalog:v{version}:list:{query:?}", self.prefix);
         let bytes = self
             .cache
-            .get_or_load(&key, CACHE_TTL, || async { Ok(self.page(Scope::Public, query).await?.encode_to_vec()) })
+            .get_or_load(&key, CACHE_TTL, || async {
+                Ok(self.page(Scope::Public, query, Some(version)).await?.encode_to_vec())
+            })
             .await?;
         decode(&bytes)
     }
@@ -314,7 +341,10 @@ impl pb::catalog_server::Catalog for CatalogService {
         let principal = principal.ok_or_else(ApiError::not_authenticated)?;
         principal.require_role(Role::Vendor)?;
         let page = match self.store.vendor_of_user(principal.user_id).await? {
-            Some(vendor) => self.page(Scope::Vendor(vendor.id), &query).await?,
+            Some(vendor) => {
+                let version = self.cache.version(&self.version_key).await;
+                self.page(Scope::Vendor(vendor.id), &query, version).await?
+            }
             None => pb::ProductPage::default(),
         };
         Ok(Response::new(page))

@@ -189,24 +189,6 @@ impl Store {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    /// A category and every category below it.
-    pub async fn category_with_descendants(&self, id: i64) -> Result<Vec<i64>, ApiError> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "WITH RECURSIVE tree (id) AS (SELECT id FROM categories WHERE id = ? \
-             UNION ALL SELECT c.id FROM categories c JOIN tree ON c.parent_id = tree.id) SELECT id FROM tree",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
-
-    pub async fn category_id_by_slug(&self, slug: &str) -> Result<Option<i64>, ApiError> {
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM categories WHERE slug = ?").bind(slug).fetch_optional(&self.pool).await?;
-        Ok(row.map(|(id,)| id))
-    }
-
     /// Takes the tree lock: every change of parents runs under it.
     async fn lock_tree(tx: &mut Transaction<'_, MySql>) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT id FROM category_tree_lock WHERE id = 1 FOR UPDATE").execute(&mut **tx).await?;

@@ -74,7 +74,9 @@ pub async fn connect(
                 Ok(())
             })
         })
-        .connect_with(options.database(schema))
+        // Listings build a few hundred distinct statements (filters ×
+        // orderings × list lengths); keep them all prepared.
+        .connect_with(options.database(schema).statement_cache_capacity(STATEMENT_CACHE))
         .await
         .map_err(|e| StartupError::Database(format!("connecting to schema {schema}: {e}")))?;
     migrator.run(&pool).await.map_err(|e| StartupError::Database(format!("migrating schema {schema}: {e}")))?;
@@ -92,6 +94,7 @@ pub async fn drop_schema(mysql_url: &str, schema: &str) -> Result<(), StartupErr
     Ok(())
 }
 
+const STATEMENT_CACHE: usize = 1024;
 pub const ER_DUP_ENTRY: u16 = 1062;
 pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 pub const ER_LOCK_DEADLOCK: u16 = 1213;
