@@ -151,18 +151,34 @@ impl Gateway {
 
     /// Serves until `shutdown`, then finishes in-flight requests.
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
+        // Histogram samples are folded into buckets by the exporter's
+        // upkeep; run it even when nobody scrapes /metrics.
+        let upkeep = {
+            let handle = metrics::handle();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => handle.run_upkeep(),
+                    }
+                }
+            })
+        };
         let app = self.router.map_request(conventions::add_trailing_slash);
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             if let Err(error) = tcp.set_nodelay(true) {
                 tracing::debug!(%error, "could not set TCP_NODELAY");
             }
         });
-        axum::serve(
+        let served = axum::serve(
             listener,
             axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
         )
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
-        .map_err(|e| StartupError::Serve(format!("gateway: {e}")))
+        .map_err(|e| StartupError::Serve(format!("gateway: {e}")));
+        upkeep.abort();
+        served
     }
 }
