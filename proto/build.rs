@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "marketplace/identity/v1/identity.proto",
     "marketplace/catalog/v1/catalog.proto",
     "marketplace/order/v1/order.proto",
+    "marketplace/cart/v1/cart.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// Every schema the fleet's services own.
-pub const SCHEMAS: &[&str] = &[identity::SCHEMA, catalog::SCHEMA, order::SCHEMA];
+pub const SCHEMAS: &[&str] = &[identity::SCHEMA, catalog::SCHEMA, cart::SCHEMA, order::SCHEMA];
 
 #[derive(Debug, Clone)]
 pub struct FleetConfig {
@@ -23,9 +23,11 @@ pub struct FleetConfig {
     pub http_addr: String,
     pub identity_grpc_addr: String,
     pub catalog_grpc_addr: String,
+    pub cart_grpc_addr: String,
     pub order_grpc_addr: String,
     pub identity: identity::Config,
     pub catalog: catalog::Config,
+    pub cart: cart::Config,
     pub order: order::Config,
     pub gateway: gateway::Config,
 }
@@ -39,9 +41,11 @@ impl FleetConfig {
             http_addr: format!("127.0.0.1:{port}"),
             identity_grpc_addr: env_or("IDENTITY_GRPC_ADDR", "127.0.0.1:50051".to_owned())?,
             catalog_grpc_addr: env_or("CATALOG_GRPC_ADDR", "127.0.0.1:50052".to_owned())?,
+            cart_grpc_addr: env_or("CART_GRPC_ADDR", "127.0.0.1:50053".to_owned())?,
             order_grpc_addr: env_or("ORDER_GRPC_ADDR", "127.0.0.1:50054".to_owned())?,
             identity: identity::Config::from_env(infra.clone())?,
             catalog: catalog::Config::from_env(infra.clone())?,
+            cart: cart::Config::from_env(infra.clone())?,
             order: order::Config::from_env(infra.clone())?,
             gateway: gateway::Config::from_env(infra.clone())?,
             infra,
@@ -53,6 +57,7 @@ impl FleetConfig {
         edit(&mut self.infra);
         edit(&mut self.identity.infra);
         edit(&mut self.catalog.infra);
+        edit(&mut self.cart.infra);
         edit(&mut self.order.infra);
         edit(&mut self.gateway.infra);
     }
@@ -66,6 +71,7 @@ impl FleetConfig {
         config.http_addr = "127.0.0.1:0".into();
         config.identity_grpc_addr = "127.0.0.1:0".into();
         config.catalog_grpc_addr = "127.0.0.1:0".into();
+        config.cart_grpc_addr = "127.0.0.1:0".into();
         config.order_grpc_addr = "127.0.0.1:0".into();
         Ok(config)
     }
@@ -76,6 +82,7 @@ pub struct Fleet {
     pub rest_addr: SocketAddr,
     pub identity_addr: SocketAddr,
     pub catalog_addr: SocketAddr,
+    pub cart_addr: SocketAddr,
     pub order_addr: SocketAddr,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<Result<(), StartupError>>>,
@@ -92,21 +99,28 @@ impl Fleet {
         let shutdown = CancellationToken::new();
         let identity_listener = bind(&config.identity_grpc_addr).await?;
         let catalog_listener = bind(&config.catalog_grpc_addr).await?;
+        let cart_listener = bind(&config.cart_grpc_addr).await?;
         let order_listener = bind(&config.order_grpc_addr).await?;
         let identity_addr = identity_listener.local_addr()?;
         let catalog_addr = catalog_listener.local_addr()?;
+        let cart_addr = cart_listener.local_addr()?;
         let order_addr = order_listener.local_addr()?;
         // Every service finds the others where this process bound them.
         config.catalog.identity_addr = identity_addr.to_string();
         config.order.identity_addr = identity_addr.to_string();
         config.order.catalog_addr = catalog_addr.to_string();
+        config.cart.identity_addr = identity_addr.to_string();
+        config.cart.catalog_addr = catalog_addr.to_string();
+        config.cart.order_addr = order_addr.to_string();
         config.gateway.services = gateway::clients::Addresses {
             identity: identity_addr.to_string(),
             catalog: catalog_addr.to_string(),
+            cart: cart_addr.to_string(),
             order: order_addr.to_string(),
         };
         let identity = identity::start(&config.identity).await?;
         let catalog = catalog::start(&config.catalog).await?;
+        let cart = cart::start(&config.cart).await?;
         let order = order::start(&config.order).await?;
         let gateway = gateway::Gateway::build(config.gateway.clone()).await?;
         let rest_listener = bind(&config.http_addr).await?;
@@ -114,10 +128,11 @@ impl Fleet {
         let tasks = vec![
             tokio::spawn(identity.serve(identity_listener, shutdown.clone())),
             tokio::spawn(catalog.serve(catalog_listener, shutdown.clone())),
+            tokio::spawn(cart.serve(cart_listener, shutdown.clone())),
             tokio::spawn(order.serve(order_listener, shutdown.clone())),
             tokio::spawn(gateway.serve(rest_listener, shutdown.clone())),
         ];
-        Ok(Self { rest_addr, identity_addr, catalog_addr, order_addr, shutdown, tasks })
+        Ok(Self { rest_addr, identity_addr, catalog_addr, cart_addr, order_addr, shutdown, tasks })
     }
 
     pub fn base_url(&self) -> String {

@@ -5,6 +5,7 @@ use std::time::Duration;
 use common::ApiError;
 use common::StartupError;
 use common::grpc_client::{call, lazy_channel, request};
+use proto::cart::v1::cart_client::CartClient;
 use proto::catalog::v1::catalog_client::CatalogClient;
 use proto::identity::v1::identity_client::IdentityClient;
 use proto::order::v1::order_client::OrderClient;
@@ -17,6 +18,7 @@ use tonic_health::pb::health_client::HealthClient;
 pub struct Addresses {
     pub identity: String,
     pub catalog: String,
+    pub cart: String,
     pub order: String,
 }
 
@@ -24,6 +26,7 @@ pub struct Addresses {
 pub struct Downstream {
     pub identity: IdentityClient<Channel>,
     pub catalog: CatalogClient<Channel>,
+    pub cart: CartClient<Channel>,
     pub order: OrderClient<Channel>,
     identity_channel: Channel,
     /// `(name, channel)` of every downstream service, for readiness.
@@ -35,13 +38,15 @@ impl Downstream {
     pub fn new(addresses: &Addresses, deadline: Duration) -> Result<Self, StartupError> {
         let identity = lazy_channel(&addresses.identity)?;
         let catalog = lazy_channel(&addresses.catalog)?;
+        let cart = lazy_channel(&addresses.cart)?;
         let order = lazy_channel(&addresses.order)?;
         Ok(Self {
             identity: IdentityClient::new(identity.clone()),
             catalog: CatalogClient::new(catalog.clone()),
+            cart: CartClient::new(cart.clone()),
             order: OrderClient::new(order.clone()),
             identity_channel: identity.clone(),
-            channels: vec![("identity", identity), ("catalog", catalog), ("order", order)],
+            channels: vec![("identity", identity), ("catalog", catalog), ("cart", cart), ("order", order)],
             deadline,
         })
     }

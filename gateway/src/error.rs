@@ -65,28 +65,35 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response {
     response
 }
 
+impl HttpError {
+    /// The status and DRF body this error answers with.
+    pub fn parts(&self) -> (StatusCode, Value) {
+        match self {
+            HttpError::Api(error) => (status_of(error.kind), drf_body(error)),
+            HttpError::Plain(status, detail) => (*status, json!({ "detail": detail })),
+            HttpError::Throttled { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({ "detail": format!("Request was throttled. Expected available in {retry_after_secs} seconds.") }),
+            ),
+        }
+    }
+}
+
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
+        let (status, body) = self.parts();
+        let mut response = json_response(status, &body);
         match self {
-            HttpError::Api(error) => {
-                let status = status_of(error.kind);
-                let mut response = json_response(status, &drf_body(&error));
-                if status == StatusCode::UNAUTHORIZED {
-                    response
-                        .headers_mut()
-                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));
-                }
+            HttpError::Api(_) if status == StatusCode::UNAUTHORIZED => {
                 response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));
             }
-            HttpError::Plain(status, detail) => json_response(status, &json!({ "detail": detail })),
             HttpError::Throttled { retry_after_secs } => {
-                let body = json!({
-                    "detail": format!("Request was throttled. Expected available in {retry_after_secs} seconds.")
-                });
-                let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, &body);
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-                response
             }
+            _ => {}
         }
+        response
     }
 }

@@ -11,6 +11,7 @@ pub mod client_ip;
 pub mod clients;
 pub mod conventions;
 pub mod error;
+pub mod idempotency;
 pub mod list_cache;
 pub mod metrics;
 pub mod openapi;
@@ -60,6 +61,7 @@ impl Config {
             services: Addresses {
                 identity: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
                 catalog: env_or("CATALOG_ADDR", "127.0.0.1:50052".to_owned())?,
+                cart: env_or("CART_ADDR", "127.0.0.1:50053".to_owned())?,
                 order: env_or("ORDER_ADDR", "127.0.0.1:50054".to_owned())?,
             },
             downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
@@ -76,6 +78,7 @@ pub struct Shared {
     pub keys: Arc<KeyRing>,
     pub downstream: Downstream,
     pub limiter: RateLimiter,
+    pub redis: redis::aio::ConnectionManager,
     /// Reads the catalog version (and nothing else: the listing cache
     /// itself is in-process).
     pub cache: common::cache::Cache,
@@ -104,6 +107,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::vendors::router())
         .merge(routes::categories::router())
         .merge(routes::products::router())
+        .merge(routes::cart::router())
+        .merge(routes::orders::router())
 }
 
 /// The OpenAPI document, without needing a running gateway.
@@ -126,6 +131,7 @@ impl Gateway {
             .map_err(|e| StartupError::Config(format!("OpenAPI document: {e}")))?;
         let state = AppState(Arc::new(Shared {
             limiter: RateLimiter::new(redis.clone(), &config.infra.schema_prefix),
+            redis: redis.clone(),
             cache: common::cache::Cache::new(redis, "gateway"),
             catalog_version_key: common::cache::catalog_version_key(&config.infra.schema_prefix),
             list_cache: list_cache::ListCache::default(),

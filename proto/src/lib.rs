@@ -20,5 +20,11 @@ pub mod order {
     }
 }
 
+pub mod cart {
+    pub mod v1 {
+        tonic::include_proto!("marketplace.cart.v1");
+    }
+}
+
 /// Every marketplace proto, encoded, for `grpc.reflection`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("marketplace_descriptor");

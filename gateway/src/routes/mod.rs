@@ -1,7 +1,9 @@
 //! One module per REST resource; request and response shapes live beside
 //! the handlers that use them.
+pub mod cart;
 pub mod categories;
 pub mod ops;
+pub mod orders;
 pub mod products;
 pub mod users;
 pub mod vendors;

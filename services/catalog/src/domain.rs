@@ -414,11 +414,6 @@ pub fn subtree(tree: &[(i64, Option<i64>)], root: i64) -> Vec<i64> {
     found
 }
 
-/// Money on the wire: a decimal string with two places.
-pub fn money_text(amount: Decimal) -> String {
-    format!("{:.2}", amount.round_dp(2))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,11 +486,5 @@ mod tests {
         below_one.sort();
         assert_eq!(below_one, [1, 2, 3, 5]);
         assert_eq!(subtree(&tree, 4), [4]);
-    }
-
-    #[test]
-    fn money_has_two_places() {
-        assert_eq!(money_text(Decimal::new(5, 0)), "5.00");
-        assert_eq!(money_text(Decimal::new(1999, 2)), "19.99");
     }
 }

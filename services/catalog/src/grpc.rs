@@ -56,7 +56,7 @@ pub fn product_message(row: ProductRow) -> pb::Product {
         slug: row.slug,
         description: row.description,
         sku: row.sku,
-        price: domain::money_text(row.price),
+        price: common::money::to_text(row.price),
         is_active: row.is_active,
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),
@@ -425,6 +425,14 @@ impl pb::catalog_server::Catalog for CatalogService {
         }
         let rows = self.store.products_by_ids(&ids).await?;
         Ok(Response::new(pb::ProductList { products: rows.into_iter().map(product_message).collect() }))
+    }
+
+    async fn get_caller_vendor(&self, request: Request<pb::GetCallerVendorRequest>) -> RpcResult<pb::CallerVendor> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        principal.require_role(Role::Vendor)?;
+        let vendor = self.identity.my_vendor(&principal.token).await?.ok_or_else(ApiError::not_found)?;
+        self.remember_vendor(&vendor).await?;
+        Ok(Response::new(pb::CallerVendor { vendor_id: vendor.id, status: vendor.status }))
     }
 
     async fn refresh_vendor(&self, request: Request<pb::RefreshVendorRequest>) -> RpcResult<pb::RefreshVendorResponse> {

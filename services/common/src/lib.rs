@@ -1,7 +1,7 @@
 //! The kit every marketplace service shares, written once: configuration,
 //! telemetry, the MySQL pool and migrations, Redis, the gRPC server and
 //! client plumbing, access-token principals, the error type that crosses
-//! gRPC, slugs, and the test harness.
+//! gRPC, slugs, money, and the test harness.
 pub mod auth;
 pub mod base64url;
 pub mod cache;
@@ -11,6 +11,7 @@ pub mod error;
 pub mod grpc_client;
 pub mod grpc_server;
 pub mod identity_keys;
+pub mod money;
 pub mod redis_conn;
 pub mod shutdown;
 pub mod slug;

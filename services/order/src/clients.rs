@@ -1,5 +1,6 @@
-//! The order service's downstream: catalog, asked whether a caller may
-//! change a product.
+//! The order service's downstream: catalog — whether a caller may change a
+//! product, the product snapshot taken at checkout, and a vendor caller's
+//! own profile.
 use std::time::Duration;
 
 use common::ApiError;
@@ -7,6 +8,8 @@ use common::grpc_client::{call, request};
 use proto::catalog::v1 as pb;
 use proto::catalog::v1::catalog_client::CatalogClient;
 use tonic::transport::Channel;
+
+use crate::domain::Snapshot;
 
 #[derive(Clone)]
 pub struct Catalog {
@@ -26,5 +29,37 @@ impl Catalog {
         let answer =
             call(self.deadline, client.authorize_product_write(request(message, self.deadline, Some(token)))).await?;
         Ok(answer.vendor_id)
+    }
+
+    /// What catalog says of these products now (deleted ones are absent).
+    pub async fn snapshot(&self, ids: Vec<i64>) -> Result<Vec<Snapshot>, ApiError> {
+        let mut client = self.client.clone();
+        let list =
+            call(self.deadline, client.get_products(request(pb::GetProductsRequest { ids }, self.deadline, None)))
+                .await?;
+        Ok(list
+            .products
+            .into_iter()
+            .map(|p| Snapshot {
+                product_id: p.id,
+                buyable: p.is_active && p.vendor_status == "approved",
+                price: common::money::from_text(&p.price).unwrap_or_default(),
+                name: p.name,
+                sku: p.sku,
+                vendor_id: p.vendor,
+                vendor_name: p.vendor_name,
+            })
+            .collect())
+    }
+
+    /// The calling vendor's id and status, or `None` without a profile.
+    pub async fn caller_vendor(&self, token: &str) -> Result<Option<(i64, String)>, ApiError> {
+        let mut client = self.client.clone();
+        let message = pb::GetCallerVendorRequest {};
+        match call(self.deadline, client.get_caller_vendor(request(message, self.deadline, Some(token)))).await {
+            Ok(v) => Ok(Some((v.vendor_id, v.status))),
+            Err(e) if e.kind == common::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -1,5 +1,10 @@
-//! Inventory rules: what a stock level may be.
+//! Order rules as pure functions: stock levels, the order status machine,
+//! and turning a cart plus a catalog snapshot into an order (lines, one
+//! sub-order per vendor, totals) or the reason it cannot be placed.
+use std::collections::BTreeMap;
+
 use common::ApiError;
+use rust_decimal::Decimal;
 
 pub const MAX_STOCK: i64 = 1_000_000;
 
@@ -14,9 +19,162 @@ pub fn validate_stock(available: i64) -> Result<u32, ApiError> {
     u32::try_from(available).map_err(ApiError::internal)
 }
 
+/// An order's status. `pending → paid → cancelled`, `pending → cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "pending" => Some(OrderStatus::Pending),
+            "paid" => Some(OrderStatus::Paid),
+            "cancelled" => Some(OrderStatus::Cancelled),
+            _ => None,
+        }
+    }
+
+    /// Whether a refund (or expiry) may cancel an order in this status.
+    pub fn cancellable(self) -> bool {
+        matches!(self, OrderStatus::Pending | OrderStatus::Paid)
+    }
+}
+
+/// What catalog says of a product at checkout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub product_id: i64,
+    pub name: String,
+    pub sku: String,
+    pub vendor_id: i64,
+    pub vendor_name: String,
+    pub price: Decimal,
+    pub buyable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemDraft {
+    pub product_id: i64,
+    pub name: String,
+    pub sku: String,
+    pub vendor_id: i64,
+    pub vendor_name: String,
+    pub unit_price: Decimal,
+    pub quantity: i64,
+    pub line_total: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorDraft {
+    pub vendor_id: i64,
+    pub vendor_name: String,
+    pub subtotal: Decimal,
+    pub items: Vec<ItemDraft>,
+}
+
+/// An order ready to be written: sub-orders by vendor id, items by product id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderDraft {
+    pub total: Decimal,
+    pub vendors: Vec<VendorDraft>,
+}
+
+impl OrderDraft {
+    /// Every (product, quantity), in product-id order: the order in which
+    /// stock rows are locked, so concurrent checkouts never deadlock.
+    pub fn decrements(&self) -> Vec<(i64, i64)> {
+        let mut all: Vec<(i64, i64)> =
+            self.vendors.iter().flat_map(|v| v.items.iter().map(|i| (i.product_id, i.quantity))).collect();
+        all.sort_unstable();
+        all
+    }
+}
+
+pub fn cart_empty() -> ApiError {
+    ApiError::bad_request("Cart is empty.", "cart_empty")
+}
+
+pub fn insufficient_stock(name: &str, product_id: i64, requested: i64, available: i64) -> ApiError {
+    ApiError::conflict(
+        format!("Not enough stock for '{name}': requested {requested}, available {available}."),
+        "insufficient_stock",
+    )
+    .with_extra("products", serde_json::json!([product_id]))
+}
+
+/// Builds the order from the cart's lines and the catalog's snapshot:
+/// every product must be there and buyable, else `product_unavailable`
+/// names all that are not.
+pub fn draft_order(lines: &[(i64, i64)], snapshots: &[Snapshot]) -> Result<OrderDraft, ApiError> {
+    let mut wanted: BTreeMap<i64, i64> = BTreeMap::new();
+    for (product, quantity) in lines {
+        if *quantity > 0 {
+            *wanted.entry(*product).or_default() += quantity;
+        }
+    }
+    if wanted.is_empty() {
+        return Err(cart_empty());
+    }
+    let unavailable: Vec<i64> =
+        wanted.keys().filter(|id| !snapshots.iter().any(|s| s.product_id == **id && s.buyable)).copied().collect();
+    if !unavailable.is_empty() {
+        return Err(ApiError::bad_request("Some products in the cart are no longer available.", "product_unavailable")
+            .with_extra("products", serde_json::json!(unavailable)));
+    }
+    let mut vendors: BTreeMap<i64, VendorDraft> = BTreeMap::new();
+    for (product_id, quantity) in wanted {
+        let Some(s) = snapshots.iter().find(|s| s.product_id == product_id) else {
+            continue;
+        };
+        let line_total = s.price * Decimal::from(quantity);
+        let vendor = vendors.entry(s.vendor_id).or_insert_with(|| VendorDraft {
+            vendor_id: s.vendor_id,
+            vendor_name: s.vendor_name.clone(),
+            subtotal: Decimal::ZERO,
+            items: Vec::new(),
+        });
+        vendor.subtotal += line_total;
+        vendor.items.push(ItemDraft {
+            product_id,
+            name: s.name.clone(),
+            sku: s.sku.clone(),
+            vendor_id: s.vendor_id,
+            vendor_name: s.vendor_name.clone(),
+            unit_price: s.price,
+            quantity,
+            line_total,
+        });
+    }
+    let vendors: Vec<VendorDraft> = vendors.into_values().collect();
+    Ok(OrderDraft { total: vendors.iter().map(|v| v.subtotal).sum(), vendors })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn snapshot(product_id: i64, vendor_id: i64, price: i64, buyable: bool) -> Snapshot {
+        Snapshot {
+            product_id,
+            name: format!("P{product_id}"),
+            sku: String::new(),
+            vendor_id,
+            vendor_name: format!("V{vendor_id}"),
+            price: Decimal::new(price, 2),
+            buyable,
+        }
+    }
 
     #[test]
     fn stock_is_bounded() {
@@ -24,5 +182,35 @@ mod tests {
         assert_eq!(validate_stock(MAX_STOCK).ok(), Some(1_000_000));
         assert!(validate_stock(-1).is_err());
         assert!(validate_stock(MAX_STOCK + 1).is_err());
+    }
+
+    #[test]
+    fn orders_split_by_vendor_and_sum_exactly() {
+        let draft = draft_order(
+            &[(3, 2), (1, 1), (2, 3), (3, 1)],
+            &[snapshot(1, 10, 1999, true), snapshot(2, 20, 250, true), snapshot(3, 10, 1, true)],
+        )
+        .expect("draft");
+        assert_eq!(draft.total, Decimal::new(1999 + 750 + 3, 2));
+        assert_eq!(draft.vendors.iter().map(|v| v.vendor_id).collect::<Vec<_>>(), [10, 20]);
+        assert_eq!(draft.vendors[0].subtotal, Decimal::new(2002, 2));
+        assert_eq!(draft.decrements(), [(1, 1), (2, 3), (3, 3)]);
+    }
+
+    #[test]
+    fn an_empty_cart_or_unavailable_products_are_refused() {
+        assert_eq!(draft_order(&[], &[]).expect_err("empty").code.as_deref(), Some("cart_empty"));
+        let error = draft_order(&[(1, 1), (2, 1), (3, 1)], &[snapshot(1, 10, 100, true), snapshot(2, 10, 100, false)])
+            .expect_err("unavailable");
+        assert_eq!(error.code.as_deref(), Some("product_unavailable"));
+        assert_eq!(error.extra, vec![("products".to_owned(), serde_json::json!([2, 3]))]);
+    }
+
+    #[test]
+    fn statuses_move_forward_only() {
+        assert!(OrderStatus::Pending.cancellable());
+        assert!(OrderStatus::Paid.cancellable());
+        assert!(!OrderStatus::Cancelled.cancellable());
+        assert_eq!(OrderStatus::parse("PAID"), Some(OrderStatus::Paid));
     }
 }

@@ -1,15 +1,18 @@
-//! The Order gRPC service: inventory reads and vendor stock writes.
+//! The Order gRPC service: checkout, order reads, refunds, and the
+//! inventory reads and vendor stock writes. Rules live in `domain`, SQL in
+//! `store`.
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use common::ApiError;
-use common::auth::KeyRing;
+use common::auth::{KeyRing, Principal, Role};
 use common::cache::Cache;
 use proto::order::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use crate::clients::Catalog;
-use crate::domain;
-use crate::store::Store;
+use crate::domain::{self, OrderStatus};
+use crate::store::{self, Cancelled, FullOrder, ItemRow, Placed, Store};
 
 type RpcResult<T> = Result<Response<T>, Status>;
 
@@ -21,11 +24,108 @@ pub struct OrderService {
     catalog: Catalog,
     cache: Cache,
     catalog_version_key: String,
+    currency: String,
+    reservation: chrono::Duration,
+}
+
+fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+}
+
+fn item_message(item: &ItemRow) -> pb::OrderItem {
+    pb::OrderItem {
+        id: item.id,
+        product: item.product_id,
+        product_name: item.product_name.clone(),
+        sku: item.sku.clone(),
+        vendor: item.vendor_id,
+        vendor_name: item.vendor_name.clone(),
+        unit_price: common::money::to_text(item.unit_price),
+        quantity: item.quantity,
+        line_total: common::money::to_text(item.line_total),
+    }
+}
+
+pub fn order_message(full: &FullOrder) -> pb::OrderMessage {
+    let o = &full.order;
+    pb::OrderMessage {
+        id: o.id,
+        user: o.user_id,
+        status: o.status.clone(),
+        total_price: common::money::to_text(o.total_price),
+        currency: o.currency.clone(),
+        items: full.items.iter().map(item_message).collect(),
+        vendor_orders: full
+            .vendor_orders
+            .iter()
+            .map(|v| pb::VendorOrderSummary {
+                id: v.id,
+                vendor: v.vendor_id,
+                vendor_name: v.vendor_name.clone(),
+                subtotal: common::money::to_text(v.subtotal),
+                status: v.status.clone(),
+            })
+            .collect(),
+        payment_status: o.payment_status.clone(),
+        created_at: Some(timestamp(o.created_at)),
+        updated_at: Some(timestamp(o.updated_at)),
+        expires_at: Some(timestamp(o.expires_at)),
+    }
+}
+
+fn not_approved() -> ApiError {
+    ApiError::new(common::ErrorKind::PermissionDenied, "Your vendor profile is not approved.")
+        .with_code("vendor_not_approved")
 }
 
 impl OrderService {
-    pub fn new(store: Store, keys: Arc<KeyRing>, catalog: Catalog, cache: Cache, prefix: &str) -> Self {
-        Self { store, keys, catalog, cache, catalog_version_key: common::cache::catalog_version_key(prefix) }
+    pub fn new(
+        store: Store,
+        keys: Arc<KeyRing>,
+        catalog: Catalog,
+        cache: Cache,
+        prefix: &str,
+        currency: String,
+        reservation: chrono::Duration,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            catalog,
+            cache,
+            catalog_version_key: common::cache::catalog_version_key(prefix),
+            currency,
+            reservation,
+        }
+    }
+
+    async fn load(&self, id: i64) -> Result<FullOrder, ApiError> {
+        self.store.order(id).await?.ok_or_else(ApiError::not_found)
+    }
+
+    /// An order its owner or an admin may see; vendors never own orders.
+    async fn visible_order(&self, principal: &Principal, id: i64) -> Result<FullOrder, ApiError> {
+        match principal.role {
+            Role::Vendor => Err(ApiError::forbidden()),
+            Role::Admin => self.load(id).await,
+            Role::Customer => {
+                let order = self.load(id).await?;
+                if order.order.user_id == principal.user_id { Ok(order) } else { Err(ApiError::not_found()) }
+            }
+        }
+    }
+
+    /// Cancels pending orders whose reservation ran out; safe with several
+    /// replicas (each cancellation locks its order and re-checks it).
+    pub async fn reap_expired(&self) -> Result<usize, ApiError> {
+        let mut cancelled = 0;
+        for id in self.store.expired_orders(Utc::now(), 100).await? {
+            if matches!(self.store.cancel(id, &[OrderStatus::Pending]).await?, Cancelled::Done) {
+                tracing::info!(order = id, "reservation expired; order cancelled and stock released");
+                cancelled += 1;
+            }
+        }
+        Ok(cancelled)
     }
 }
 
@@ -58,5 +158,113 @@ impl pb::order_server::Order for OrderService {
             })
             .collect();
         Ok(Response::new(pb::StockLevels { levels }))
+    }
+
+    async fn place_order(&self, request: Request<pb::PlaceOrderRequest>) -> RpcResult<pb::OrderMessage> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        principal.require_role(Role::Customer)?;
+        let body = request.into_inner();
+        let key = body.idempotency_key.filter(|k| !k.is_empty());
+        // A replay must not depend on the cart or the stock of now.
+        if let Some(key) = &key
+            && let Some(id) = self.store.order_by_key(principal.user_id, key).await?
+        {
+            return Ok(Response::new(order_message(&self.load(id).await?)));
+        }
+        let lines: Vec<(i64, i64)> = body.lines.iter().map(|l| (l.product, l.quantity)).collect();
+        if lines.iter().all(|(_, q)| *q <= 0) {
+            return Err(domain::cart_empty().into());
+        }
+        let snapshot = self.catalog.snapshot(lines.iter().map(|(p, _)| *p).collect()).await?;
+        let draft = domain::draft_order(&lines, &snapshot)?;
+        let placed =
+            self.store.place_order(principal.user_id, &draft, &self.currency, self.reservation, key.as_deref()).await?;
+        let id = match placed {
+            Placed::Created(id) | Placed::Replayed(id) => id,
+            Placed::Short { product_id, requested } => {
+                return Err(store::short_error(&self.store, &draft, product_id, requested).await.into());
+            }
+        };
+        Ok(Response::new(order_message(&self.load(id).await?)))
+    }
+
+    async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> RpcResult<pb::OrderMessage> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        let order = self.visible_order(&principal, request.into_inner().id).await?;
+        Ok(Response::new(order_message(&order)))
+    }
+
+    async fn list_orders(&self, request: Request<pb::ListOrdersRequest>) -> RpcResult<pb::OrderPage> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        let body = request.into_inner();
+        let mut errors = common::FieldErrors::new();
+        let status = body.status.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|s| {
+            let parsed = OrderStatus::parse(s);
+            if parsed.is_none() {
+                errors.add("status", format!("Select a valid choice. {s} is not one of the available choices."));
+            }
+            parsed
+        });
+        let user_filter = body.user.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|s| {
+            let parsed = s.parse::<i64>().ok();
+            if parsed.is_none() {
+                errors.add("user", "Enter a whole number.");
+            }
+            parsed
+        });
+        errors.into_result()?;
+        let user = match principal.role {
+            Role::Vendor => return Err(ApiError::forbidden().into()),
+            Role::Customer => Some(principal.user_id),
+            Role::Admin => user_filter,
+        };
+        let (count, ids) = self.store.order_ids(user, status, body.limit.clamp(1, 100), body.offset.max(0)).await?;
+        let mut orders = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(order) = self.store.order(id).await? {
+                orders.push(order_message(&order));
+            }
+        }
+        Ok(Response::new(pb::OrderPage { count, orders }))
+    }
+
+    async fn list_vendor_orders(
+        &self,
+        request: Request<pb::ListVendorOrdersRequest>,
+    ) -> RpcResult<pb::VendorOrderPage> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        principal.require_role(Role::Vendor)?;
+        let (vendor_id, status) = self.catalog.caller_vendor(&principal.token).await?.ok_or_else(not_approved)?;
+        if status != "approved" {
+            return Err(not_approved().into());
+        }
+        let body = request.into_inner();
+        let (count, rows) = self.store.vendor_orders(vendor_id, body.limit.clamp(1, 100), body.offset.max(0)).await?;
+        let vendor_orders = rows
+            .into_iter()
+            .map(|(row, items)| pb::VendorOrder {
+                id: row.id,
+                order: row.order_id,
+                status: row.status,
+                items: items.iter().map(item_message).collect(),
+                subtotal: common::money::to_text(row.subtotal),
+                created_at: Some(timestamp(row.created_at)),
+            })
+            .collect();
+        Ok(Response::new(pb::VendorOrderPage { count, vendor_orders }))
+    }
+
+    async fn refund_order(&self, request: Request<pb::RefundOrderRequest>) -> RpcResult<pb::OrderMessage> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        principal.require_role(Role::Admin)?;
+        let id = request.into_inner().id;
+        match self.store.cancel(id, &[OrderStatus::Pending, OrderStatus::Paid]).await? {
+            Cancelled::Done => {}
+            Cancelled::NotFound => return Err(ApiError::not_found().into()),
+            Cancelled::NotCancellable => {
+                return Err(ApiError::conflict("Order is already cancelled.", "order_not_refundable").into());
+            }
+        }
+        Ok(Response::new(order_message(&self.load(id).await?)))
     }
 }

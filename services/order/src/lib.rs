@@ -1,10 +1,13 @@
-//! Order service: owns the inventory (stock per product) because checkout
-//! takes its row locks; orders themselves arrive with the checkout work.
+//! Order service: orders (placed all or nothing against the inventory,
+//! refunded exactly once, cancelled when their reservation expires) and
+//! the inventory itself, which lives here because checkout takes its row
+//! locks.
 pub mod clients;
 pub mod domain;
 pub mod grpc;
 pub mod store;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::StartupError;
@@ -32,6 +35,11 @@ pub struct Config {
     pub catalog_addr: String,
     pub downstream_timeout: Duration,
     pub max_db_connections: u32,
+    pub currency: String,
+    /// How long an unpaid order holds its stock.
+    pub reservation_ttl: Duration,
+    /// How often expired reservations are looked for.
+    pub reaper_interval: Duration,
 }
 
 impl Config {
@@ -42,13 +50,17 @@ impl Config {
             catalog_addr: env_or("CATALOG_ADDR", "127.0.0.1:50052".to_owned())?,
             downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
             max_db_connections: env_or("ORDER_DB_CONNECTIONS", 16)?,
+            currency: env_or("CURRENCY", "USD".to_owned())?,
+            reservation_ttl: Duration::from_secs(env_or("RESERVATION_TTL", 1800)?),
+            reaper_interval: Duration::from_millis(env_or("REAPER_INTERVAL_MS", 5000)?),
         })
     }
 }
 
 pub struct Order {
     pool: MySqlPool,
-    service: OrderService,
+    service: Arc<OrderService>,
+    reaper_interval: Duration,
 }
 
 pub async fn start(config: &Config) -> Result<Order, StartupError> {
@@ -56,19 +68,41 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
     let redis = config.infra.redis().await?;
     let keys = KeyRing::fetching(IdentityKeySource::new(common::grpc_client::lazy_channel(&config.identity_addr)?));
     let catalog = Catalog::new(common::grpc_client::lazy_channel(&config.catalog_addr)?, config.downstream_timeout);
+    let reservation = chrono::Duration::from_std(config.reservation_ttl)
+        .map_err(|_| StartupError::Config("RESERVATION_TTL is too large".into()))?;
     let service = OrderService::new(
         Store::new(pool.clone()),
         keys,
         catalog,
         Cache::new(redis, "order"),
         &config.infra.schema_prefix,
+        config.currency.clone(),
+        reservation,
     );
-    Ok(Order { pool, service })
+    Ok(Order { pool, service: Arc::new(service), reaper_interval: config.reaper_interval })
 }
 
 impl Order {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let routes = tonic::service::Routes::new(OrderServer::new(self.service));
-        common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await
+        let reaper = {
+            let service = self.service.clone();
+            let shutdown = shutdown.clone();
+            let interval = self.reaper_interval;
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(interval) => {}
+                    }
+                    if let Err(error) = service.reap_expired().await {
+                        tracing::warn!(%error, "reservation reaper failed; will try again");
+                    }
+                }
+            })
+        };
+        let routes = tonic::service::Routes::new(OrderServer::from_arc(self.service));
+        let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
+        reaper.abort();
+        result
     }
 }

@@ -1,6 +1,106 @@
-//! All of the order service's SQL (inventory so far).
+//! All of the order service's SQL: inventory, and orders with their items
+//! and sub-orders.
+//!
+//! Lock order, everywhere: an order row (`FOR UPDATE`) before inventory
+//! rows, and inventory rows in product-id order. Checkout writes the order
+//! first and decrements stock last, so a hot product's row is held only
+//! for its own decrement and the commit.
+use chrono::{DateTime, Utc};
 use common::ApiError;
-use sqlx::{MySql, MySqlPool, QueryBuilder};
+use common::db::retry_transient;
+use common::error::unique_violation;
+use rust_decimal::Decimal;
+use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder, Transaction};
+
+use crate::domain::{self, OrderDraft, OrderStatus};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OrderRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub status: String,
+    pub total_price: Decimal,
+    pub currency: String,
+    pub payment_status: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ItemRow {
+    pub id: i64,
+    pub order_id: i64,
+    pub vendor_order_id: i64,
+    pub product_id: i64,
+    pub product_name: String,
+    pub sku: String,
+    pub vendor_id: i64,
+    pub vendor_name: String,
+    pub unit_price: Decimal,
+    pub quantity: i64,
+    pub line_total: Decimal,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct VendorOrderRow {
+    pub id: i64,
+    pub order_id: i64,
+    pub vendor_id: i64,
+    pub vendor_name: String,
+    pub subtotal: Decimal,
+    pub created_at: DateTime<Utc>,
+    /// The order's status (a sub-order follows its order).
+    pub status: String,
+}
+
+/// An order with everything shown about it.
+#[derive(Debug, Clone)]
+pub struct FullOrder {
+    pub order: OrderRow,
+    pub items: Vec<ItemRow>,
+    pub vendor_orders: Vec<VendorOrderRow>,
+}
+
+/// How placing an order ended.
+pub enum Placed {
+    Created(i64),
+    /// The idempotency key was used before: that order.
+    Replayed(i64),
+    /// A product did not have the units: nothing was written.
+    Short {
+        product_id: i64,
+        requested: i64,
+    },
+}
+
+/// How a cancellation ended.
+pub enum Cancelled {
+    Done,
+    NotFound,
+    /// Already cancelled (or otherwise not cancellable).
+    NotCancellable,
+}
+
+macro_rules! select_orders {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, user_id, status, total_price, currency, payment_status, created_at, updated_at, expires_at ",
+            "FROM orders ",
+            $rest
+        )
+    };
+}
+
+macro_rules! select_items {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, order_id, vendor_order_id, product_id, product_name, sku, vendor_id, vendor_name, unit_price, ",
+            "CAST(quantity AS SIGNED) AS quantity, line_total FROM order_items ",
+            $rest
+        )
+    };
+}
 
 #[derive(Clone)]
 pub struct Store {
@@ -11,6 +111,12 @@ impl Store {
     pub fn new(pool: MySqlPool) -> Self {
         Self { pool }
     }
+
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    // ---- inventory ----
 
     /// Sets a product's stock (one statement: an upsert is atomic).
     pub async fn set_stock(&self, product_id: i64, vendor_id: i64, available: u32) -> Result<(), ApiError> {
@@ -41,4 +147,264 @@ impl Store {
         query.push(")");
         Ok(query.build_query_as().fetch_all(&self.pool).await?)
     }
+
+    // ---- orders ----
+
+    pub async fn order_by_key(&self, user_id: i64, key: &str) -> Result<Option<i64>, ApiError> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM orders WHERE user_id = ? AND idempotency_key = ?")
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(id,)| id))
+    }
+
+    /// Writes the order, its sub-orders and items, then — last — takes
+    /// the stock: one conditional decrement per product in product-id
+    /// order. A product without the units rolls everything back.
+    pub async fn place_order(
+        &self,
+        user_id: i64,
+        draft: &OrderDraft,
+        currency: &str,
+        reservation: chrono::Duration,
+        key: Option<&str>,
+    ) -> Result<Placed, ApiError> {
+        let attempt = retry_transient(|| async {
+            let mut tx = self.pool.begin().await?;
+            let now = Utc::now();
+            let done = sqlx::query(
+                "INSERT INTO orders (user_id, status, total_price, currency, idempotency_key, created_at, updated_at, \
+                 expires_at) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(user_id)
+            .bind(draft.total)
+            .bind(currency)
+            .bind(key)
+            .bind(now)
+            .bind(now)
+            .bind(now + reservation)
+            .execute(&mut *tx)
+            .await?;
+            let order_id = done.last_insert_id() as i64;
+            for vendor in &draft.vendors {
+                let done = sqlx::query(
+                    "INSERT INTO vendor_orders (order_id, vendor_id, vendor_name, subtotal, created_at) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(order_id)
+                .bind(vendor.vendor_id)
+                .bind(&vendor.vendor_name)
+                .bind(vendor.subtotal)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let vendor_order_id = done.last_insert_id() as i64;
+                let mut insert = QueryBuilder::<MySql>::new(
+                    "INSERT INTO order_items (order_id, vendor_order_id, product_id, product_name, sku, vendor_id, \
+                     vendor_name, unit_price, quantity, line_total) ",
+                );
+                insert.push_values(&vendor.items, |mut row, item| {
+                    row.push_bind(order_id)
+                        .push_bind(vendor_order_id)
+                        .push_bind(item.product_id)
+                        .push_bind(&item.name)
+                        .push_bind(&item.sku)
+                        .push_bind(item.vendor_id)
+                        .push_bind(&item.vendor_name)
+                        .push_bind(item.unit_price)
+                        .push_bind(item.quantity)
+                        .push_bind(item.line_total);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            for (product_id, quantity) in draft.decrements() {
+                let taken = sqlx::query(
+                    "UPDATE inventory SET available = available - ? WHERE product_id = ? AND available >= ?",
+                )
+                .bind(quantity)
+                .bind(product_id)
+                .bind(quantity)
+                .execute(&mut *tx)
+                .await?;
+                if taken.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(Placed::Short { product_id, requested: quantity });
+                }
+            }
+            tx.commit().await?;
+            Ok(Placed::Created(order_id))
+        })
+        .await;
+        match attempt {
+            Ok(placed) => Ok(placed),
+            // The same key raced us: the other request's order is the answer.
+            Err(e) if unique_violation(&e).as_deref() == Some("orders_user_key") => {
+                let id = self.order_by_key(user_id, key.unwrap_or_default()).await?.ok_or_else(ApiError::not_found)?;
+                Ok(Placed::Replayed(id))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn order(&self, id: i64) -> Result<Option<FullOrder>, ApiError> {
+        let Some(order) =
+            sqlx::query_as::<_, OrderRow>(select_orders!("WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?
+        else {
+            return Ok(None);
+        };
+        let items =
+            sqlx::query_as(select_items!("WHERE order_id = ? ORDER BY id")).bind(id).fetch_all(&self.pool).await?;
+        let vendor_orders = sqlx::query_as(
+            "SELECT vo.id, vo.order_id, vo.vendor_id, vo.vendor_name, vo.subtotal, vo.created_at, o.status \
+             FROM vendor_orders vo JOIN orders o ON o.id = vo.order_id WHERE vo.order_id = ? ORDER BY vo.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(FullOrder { order, items, vendor_orders }))
+    }
+
+    /// A page of order ids, newest first, with the total count.
+    pub async fn order_ids(
+        &self,
+        user: Option<i64>,
+        status: Option<OrderStatus>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<i64>), ApiError> {
+        let filter = |query: &mut QueryBuilder<MySql>| {
+            query.push(" WHERE 1 = 1");
+            if let Some(user) = user {
+                query.push(" AND user_id = ").push_bind(user);
+            }
+            if let Some(status) = status {
+                query.push(" AND status = ").push_bind(status.as_str());
+            }
+        };
+        let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM orders");
+        filter(&mut count);
+        let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+        let mut page = QueryBuilder::<MySql>::new("SELECT id FROM orders");
+        filter(&mut page);
+        page.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+        let ids: Vec<(i64,)> = page.build_query_as().fetch_all(&self.pool).await?;
+        Ok((total, ids.into_iter().map(|(id,)| id).collect()))
+    }
+
+    /// A vendor's sub-orders, newest first, each with only its own items.
+    pub async fn vendor_orders(
+        &self,
+        vendor_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<(VendorOrderRow, Vec<ItemRow>)>), ApiError> {
+        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM vendor_orders WHERE vendor_id = ?")
+            .bind(vendor_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows: Vec<VendorOrderRow> = sqlx::query_as(
+            "SELECT vo.id, vo.order_id, vo.vendor_id, vo.vendor_name, vo.subtotal, vo.created_at, o.status \
+             FROM vendor_orders vo JOIN orders o ON o.id = vo.order_id WHERE vo.vendor_id = ? \
+             ORDER BY vo.created_at DESC, vo.id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(vendor_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut page = Vec::with_capacity(rows.len());
+        for row in rows {
+            let items = sqlx::query_as(select_items!("WHERE vendor_order_id = ? ORDER BY id"))
+                .bind(row.id)
+                .fetch_all(&self.pool)
+                .await?;
+            page.push((row, items));
+        }
+        Ok((total, page))
+    }
+
+    /// Cancels an order and puts every line's stock back, exactly once:
+    /// the order row is locked and its status checked, so of two
+    /// concurrent cancellations one finds it already cancelled. `only`
+    /// restricts which statuses may be cancelled (the reaper: pending).
+    pub async fn cancel(&self, id: i64, only: &[OrderStatus]) -> Result<Cancelled, ApiError> {
+        Ok(retry_transient(|| async {
+            let mut tx = self.pool.begin().await?;
+            let outcome = Self::cancel_in(&mut tx, id, only).await?;
+            tx.commit().await?;
+            Ok(outcome)
+        })
+        .await?)
+    }
+
+    async fn cancel_in(
+        tx: &mut Transaction<'_, MySql>,
+        id: i64,
+        only: &[OrderStatus],
+    ) -> Result<Cancelled, sqlx::Error> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT status FROM orders WHERE id = ? FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let Some((status,)) = row else {
+            return Ok(Cancelled::NotFound);
+        };
+        let status = OrderStatus::parse(&status);
+        if !status.is_some_and(|s| s.cancellable() && only.contains(&s)) {
+            return Ok(Cancelled::NotCancellable);
+        }
+        sqlx::query(
+            "UPDATE orders SET status = 'cancelled', updated_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND status <> 'cancelled'",
+        )
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        let lines: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT product_id, CAST(SUM(quantity) AS SIGNED) FROM order_items WHERE order_id = ? \
+             GROUP BY product_id ORDER BY product_id",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (product_id, quantity) in lines {
+            sqlx::query("UPDATE inventory SET available = available + ? WHERE product_id = ?")
+                .bind(quantity)
+                .bind(product_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(Cancelled::Done)
+    }
+
+    /// Pending orders whose reservation ran out, oldest first.
+    pub async fn expired_orders(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>, ApiError> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT id FROM orders WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}
+
+/// The name a product had in an order draft (for the stock error).
+pub fn product_name(draft: &OrderDraft, product_id: i64) -> String {
+    draft
+        .vendors
+        .iter()
+        .flat_map(|v| &v.items)
+        .find(|i| i.product_id == product_id)
+        .map(|i| i.name.clone())
+        .unwrap_or_default()
+}
+
+/// The stock error for a short product, with what is available now.
+pub async fn short_error(store: &Store, draft: &OrderDraft, product_id: i64, requested: i64) -> ApiError {
+    let available = match store.stock(&[product_id]).await {
+        Ok(levels) => levels.first().map_or(0, |(_, a)| *a),
+        Err(e) => return e,
+    };
+    domain::insufficient_stock(&product_name(draft, product_id), product_id, requested, available)
 }

@@ -1,0 +1,282 @@
+//! `/orders/*` and `/vendors/me/orders/`: checkout (cart → order →
+//! cart), order reads, refunds; `Idempotency-Key` on checkout and refund.
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use common::ApiError;
+use proto::cart::v1 as cart_pb;
+use proto::order::v1 as pb;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{path_id, rfc3339};
+use crate::AppState;
+use crate::auth::{AdminUser, AuthUser, CustomerUser, VendorUser};
+use crate::body::JsonBody;
+use crate::error::HttpResult;
+use crate::idempotency;
+use crate::pagination::{LimitOffset, Page};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_order))
+        .routes(routes!(list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(refund_order))
+        .routes(routes!(vendor_orders))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderItem {
+    id: i64,
+    product: i64,
+    product_name: String,
+    sku: String,
+    vendor: i64,
+    vendor_name: String,
+    unit_price: String,
+    quantity: i64,
+    line_total: String,
+}
+
+impl From<pb::OrderItem> for OrderItem {
+    fn from(i: pb::OrderItem) -> Self {
+        Self {
+            id: i.id,
+            product: i.product,
+            product_name: i.product_name,
+            sku: i.sku,
+            vendor: i.vendor,
+            vendor_name: i.vendor_name,
+            unit_price: i.unit_price,
+            quantity: i.quantity,
+            line_total: i.line_total,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubOrder {
+    id: i64,
+    vendor: i64,
+    vendor_name: String,
+    subtotal: String,
+    status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Order {
+    id: i64,
+    user: i64,
+    /// `pending`, `paid` or `cancelled`.
+    status: String,
+    total_price: String,
+    currency: String,
+    items: Vec<OrderItem>,
+    vendor_orders: Vec<SubOrder>,
+    /// The latest payment's status, null before any payment.
+    payment_status: Option<String>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+    expires_at: Option<String>,
+}
+
+impl From<pb::OrderMessage> for Order {
+    fn from(o: pb::OrderMessage) -> Self {
+        Self {
+            id: o.id,
+            user: o.user,
+            status: o.status,
+            total_price: o.total_price,
+            currency: o.currency,
+            items: o.items.into_iter().map(OrderItem::from).collect(),
+            vendor_orders: o
+                .vendor_orders
+                .into_iter()
+                .map(|v| SubOrder {
+                    id: v.id,
+                    vendor: v.vendor,
+                    vendor_name: v.vendor_name,
+                    subtotal: v.subtotal,
+                    status: v.status,
+                })
+                .collect(),
+            payment_status: o.payment_status,
+            created_at: rfc3339(o.created_at.as_ref()),
+            updated_at: rfc3339(o.updated_at.as_ref()),
+            expires_at: rfc3339(o.expires_at.as_ref()),
+        }
+    }
+}
+
+/// A vendor's part of an order: only its own lines.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VendorOrder {
+    id: i64,
+    order: i64,
+    status: String,
+    items: Vec<OrderItem>,
+    subtotal: String,
+    created_at: Option<String>,
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(ApiError::internal)
+}
+
+/// The checkout: the cart's lines become one order (all or nothing), and
+/// exactly those lines leave the cart — units added meanwhile survive.
+async fn checkout(state: &AppState, token: &str, key: Option<String>) -> HttpResult<(StatusCode, Value)> {
+    let d = &state.downstream;
+    let mut cart = d.cart.clone();
+    let contents = d.call(cart.get_cart(d.request(cart_pb::GetCartRequest {}, Some(token)))).await?;
+    let lines = contents.lines.iter().map(|l| pb::OrderLine { product: l.product, quantity: l.quantity }).collect();
+    let mut orders = d.order.clone();
+    let placed =
+        d.call(orders.place_order(d.request(pb::PlaceOrderRequest { lines, idempotency_key: key }, Some(token)))).await;
+    let order = match placed {
+        Ok(order) => order,
+        Err(error) => {
+            if error.code.as_deref() == Some("product_unavailable")
+                && let Some((_, Value::Array(ids))) = error.extra.iter().find(|(k, _)| k == "products")
+            {
+                // Lines that can never be bought leave the cart.
+                let lines =
+                    ids.iter().filter_map(Value::as_i64).map(|product| cart_pb::StoredLine { product, quantity: 0 });
+                let prune = cart_pb::RemoveItemsRequest { lines: lines.collect(), order_id: None };
+                if let Err(e) = d.call(cart.remove_items(d.request(prune, Some(token)))).await {
+                    tracing::warn!(error = %e, "could not prune unavailable products from a cart");
+                }
+            }
+            return Err(error.into());
+        }
+    };
+    let ordered =
+        order.items.iter().map(|i| cart_pb::StoredLine { product: i.product, quantity: i.quantity }).collect();
+    let remove = cart_pb::RemoveItemsRequest { lines: ordered, order_id: Some(order.id) };
+    if let Err(error) = d.call(cart.remove_items(d.request(remove, Some(token)))).await {
+        // The order stands; cart's OrderPlaced consumer takes the lines out.
+        tracing::warn!(order = order.id, %error, "ordered lines stay in the cart until the event backstop");
+    }
+    Ok((StatusCode::CREATED, to_json(&Order::from(order))?))
+}
+
+/// Place an order from the whole cart.
+#[utoipa::path(post, path = "/orders/create/", tag = "orders", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer for 24 h")),
+    responses((status = 201, description = "Created", body = Order), (status = 400, description = "Cart empty or product unavailable"),
+        (status = 401, description = "Not authenticated"), (status = 403, description = "Not a customer"),
+        (status = 409, description = "Not enough stock, or the key is in flight"), (status = 422, description = "Key reused")))]
+async fn create_order(
+    State(state): State<AppState>,
+    CustomerUser(user): CustomerUser,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> HttpResult<Response> {
+    let key = idempotency::key_of(&headers)?;
+    let body = Value::Object(body.0);
+    let run = || checkout(&state, &user.token, key.clone());
+    Ok(idempotency::once(&state, user.user_id, key.clone(), "POST", "/orders/create/", &body, run).await)
+}
+
+/// Own orders (customer) or all orders (admin, `?status=`, `?user=`), newest first.
+#[utoipa::path(get, path = "/orders/", tag = "orders", security(("bearer" = [])),
+    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query), ("status" = Option<String>, Query),
+        ("user" = Option<i64>, Query, description = "admins only")),
+    responses((status = 200, description = "OK", body = Page<Order>), (status = 400, description = "Bad filter"),
+        (status = 401, description = "Not authenticated"), (status = 403, description = "A vendor")))]
+async fn list_orders(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> HttpResult<Json<Page<Order>>> {
+    let page = LimitOffset::from_uri(&uri);
+    let message = pb::ListOrdersRequest {
+        limit: page.limit,
+        offset: page.offset,
+        status: params.get("status").cloned(),
+        user: params.get("user").cloned(),
+    };
+    let d = &state.downstream;
+    let mut client = d.order.clone();
+    let answer = d.call(client.list_orders(d.request(message, Some(&user.token)))).await?;
+    Ok(Json(page.page(answer.count, answer.orders.into_iter().map(Order::from).collect(), &uri, &headers)))
+}
+
+/// One order (its owner or an admin).
+#[utoipa::path(get, path = "/orders/{id}/", tag = "orders", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, description = "OK", body = Order), (status = 401, description = "Not authenticated"),
+        (status = 403, description = "A vendor"), (status = 404, description = "Not found, or not yours")))]
+async fn get_order(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> HttpResult<Json<Order>> {
+    let message = pb::GetOrderRequest { id: path_id(&id)? };
+    let d = &state.downstream;
+    let mut client = d.order.clone();
+    Ok(Json(d.call(client.get_order(d.request(message, Some(&user.token)))).await?.into()))
+}
+
+/// Cancel a pending or paid order and restore its stock (admin).
+#[utoipa::path(post, path = "/orders/{id}/refund/", tag = "orders", security(("bearer" = [])),
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, description = "The cancelled order", body = Order), (status = 401, description = "Not authenticated"),
+        (status = 403, description = "Not an admin"), (status = 404, description = "Not found"),
+        (status = 409, description = "Already cancelled")))]
+async fn refund_order(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> HttpResult<Response> {
+    let key = idempotency::key_of(&headers)?;
+    let body = Value::Object(body.0);
+    let path = format!("/orders/{id}/refund/");
+    let run = || async {
+        let message = pb::RefundOrderRequest { id: path_id(&id)? };
+        let d = &state.downstream;
+        let mut client = d.order.clone();
+        let order = d.call(client.refund_order(d.request(message, Some(&admin.token)))).await?;
+        Ok((StatusCode::OK, to_json(&Order::from(order))?))
+    };
+    Ok(idempotency::once(&state, admin.user_id, key.clone(), "POST", &path, &body, run).await)
+}
+
+/// The calling vendor's sub-orders with only its own lines (approved vendors).
+#[utoipa::path(get, path = "/vendors/me/orders/", tag = "vendors", security(("bearer" = [])),
+    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, description = "OK", body = Page<VendorOrder>), (status = 401, description = "Not authenticated"),
+        (status = 403, description = "Not an approved vendor")))]
+async fn vendor_orders(
+    State(state): State<AppState>,
+    VendorUser(vendor): VendorUser,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> HttpResult<Json<Page<VendorOrder>>> {
+    let page = LimitOffset::from_uri(&uri);
+    let message = pb::ListVendorOrdersRequest { limit: page.limit, offset: page.offset };
+    let d = &state.downstream;
+    let mut client = d.order.clone();
+    let answer = d.call(client.list_vendor_orders(d.request(message, Some(&vendor.token)))).await?;
+    let results = answer
+        .vendor_orders
+        .into_iter()
+        .map(|v| VendorOrder {
+            id: v.id,
+            order: v.order,
+            status: v.status,
+            items: v.items.into_iter().map(OrderItem::from).collect(),
+            subtotal: v.subtotal,
+            created_at: rfc3339(v.created_at.as_ref()),
+        })
+        .collect();
+    Ok(Json(page.page(answer.count, results, &uri, &headers)))
+}

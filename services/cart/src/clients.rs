@@ -1,0 +1,47 @@
+//! Cart's downstreams: catalog (is the product buyable, at what price) and
+//! order (how many units are in stock).
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::ApiError;
+use common::grpc_client::{call, request};
+use proto::catalog::v1 as catalog_pb;
+use proto::catalog::v1::catalog_client::CatalogClient;
+use proto::order::v1 as order_pb;
+use proto::order::v1::order_client::OrderClient;
+use tonic::transport::Channel;
+
+#[derive(Clone)]
+pub struct Downstream {
+    catalog: CatalogClient<Channel>,
+    order: OrderClient<Channel>,
+    deadline: Duration,
+}
+
+impl Downstream {
+    pub fn new(catalog: Channel, order: Channel, deadline: Duration) -> Self {
+        Self { catalog: CatalogClient::new(catalog), order: OrderClient::new(order), deadline }
+    }
+
+    /// Products by id (deleted ones are absent).
+    pub async fn products(&self, ids: Vec<i64>) -> Result<HashMap<i64, catalog_pb::Product>, ApiError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut client = self.catalog.clone();
+        let message = catalog_pb::GetProductsRequest { ids };
+        let list = call(self.deadline, client.get_products(request(message, self.deadline, None))).await?;
+        Ok(list.products.into_iter().map(|p| (p.id, p)).collect())
+    }
+
+    /// Units in stock by product id.
+    pub async fn stock(&self, ids: Vec<i64>) -> Result<HashMap<i64, i64>, ApiError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut client = self.order.clone();
+        let message = order_pb::GetStockRequest { product_ids: ids };
+        let levels = call(self.deadline, client.get_stock(request(message, self.deadline, None))).await?;
+        Ok(levels.levels.into_iter().map(|l| (l.product_id, l.available)).collect())
+    }
+}

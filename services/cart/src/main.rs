@@ -1,0 +1,16 @@
+//! The cart service on its own: config from env, telemetry, serve.
+use common::config::{Infra, env_or};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    common::service_main("cart", run).await
+}
+
+async fn run() -> Result<(), common::StartupError> {
+    let config = cart::Config::from_env(Infra::from_env()?)?;
+    let addr: String = env_or("GRPC_ADDR", "0.0.0.0:50053".to_owned())?;
+    let service = cart::start(&config).await?;
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    tracing::info!(%addr, "cart serving gRPC");
+    service.serve(listener, common::shutdown::on_os_signal()).await
+}

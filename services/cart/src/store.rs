@@ -1,0 +1,187 @@
+//! All of cart's SQL. A line is unique per (customer, product); merging
+//! into it locks the row so the stock check and the new total are one step.
+use chrono::{DateTime, Utc};
+use common::ApiError;
+use common::db::retry_transient;
+use common::error::unique_violation;
+use sqlx::{FromRow, MySqlPool};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LineRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub product_id: i64,
+    pub quantity: i64,
+    pub added_at: DateTime<Utc>,
+}
+
+/// What adding did to the cart.
+pub enum Added {
+    Created(i64),
+    Merged(i64),
+    /// The merged total would exceed what `fits` allowed: nothing changed.
+    TooMany {
+        wanted: i64,
+    },
+}
+
+macro_rules! select_lines {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, user_id, product_id, CAST(quantity AS SIGNED) AS quantity, added_at FROM cart_items ",
+            $rest
+        )
+    };
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: MySqlPool,
+}
+
+impl Store {
+    pub fn new(pool: MySqlPool) -> Self {
+        Self { pool }
+    }
+
+    pub async fn lines(&self, user_id: i64) -> Result<Vec<LineRow>, ApiError> {
+        Ok(sqlx::query_as(select_lines!("WHERE user_id = ? ORDER BY added_at, id"))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    pub async fn line(&self, user_id: i64, id: i64) -> Result<Option<LineRow>, ApiError> {
+        Ok(sqlx::query_as(select_lines!("WHERE id = ? AND user_id = ?"))
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Adds `quantity` units, merging into an existing line (which keeps
+    /// its `added_at`), as long as the line's total stays within `limit`.
+    pub async fn add(&self, user_id: i64, product_id: i64, quantity: i64, limit: i64) -> Result<Added, ApiError> {
+        loop {
+            let attempt = retry_transient(|| async {
+                let mut tx = self.pool.begin().await?;
+                let existing: Option<(i64, i64)> = sqlx::query_as(
+                    "SELECT id, CAST(quantity AS SIGNED) FROM cart_items WHERE user_id = ? AND product_id = ? FOR UPDATE",
+                )
+                .bind(user_id)
+                .bind(product_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let added = match existing {
+                    Some((_, current)) if current + quantity > limit => Added::TooMany { wanted: current + quantity },
+                    Some((id, _)) => {
+                        sqlx::query("UPDATE cart_items SET quantity = quantity + ? WHERE id = ?")
+                            .bind(quantity)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        Added::Merged(id)
+                    }
+                    None if quantity > limit => Added::TooMany { wanted: quantity },
+                    None => {
+                        let done = sqlx::query("INSERT INTO cart_items (user_id, product_id, quantity) VALUES (?, ?, ?)")
+                            .bind(user_id)
+                            .bind(product_id)
+                            .bind(quantity)
+                            .execute(&mut *tx)
+                            .await?;
+                        Added::Created(done.last_insert_id() as i64)
+                    }
+                };
+                tx.commit().await?;
+                Ok(added)
+            })
+            .await;
+            match attempt {
+                // Another request created the line first: merge into it.
+                Err(e) if unique_violation(&e).as_deref() == Some("cart_items_user_product") => continue,
+                other => return other.map_err(ApiError::from),
+            }
+        }
+    }
+
+    pub async fn set_quantity(&self, user_id: i64, id: i64, quantity: i64) -> Result<bool, ApiError> {
+        let done = sqlx::query("UPDATE cart_items SET quantity = ? WHERE id = ? AND user_id = ?")
+            .bind(quantity)
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        // Setting the same quantity changes no row but the line exists.
+        Ok(done.rows_affected() == 1 || self.line(user_id, id).await?.is_some())
+    }
+
+    pub async fn remove(&self, user_id: i64, id: i64) -> Result<bool, ApiError> {
+        let done = sqlx::query("DELETE FROM cart_items WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes the lines of these products (they can no longer be bought).
+    pub async fn drop_products(&self, user_id: i64, product_ids: &[i64]) -> Result<(), ApiError> {
+        for product_id in product_ids {
+            sqlx::query("DELETE FROM cart_items WHERE user_id = ? AND product_id = ?")
+                .bind(user_id)
+                .bind(product_id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Takes ordered units out: each line loses `quantity` (0: all of it)
+    /// and disappears when nothing is left, in one transaction. With an
+    /// order id this happens once per order, whoever asks.
+    pub async fn take_out(&self, user_id: i64, order_id: Option<i64>, lines: &[(i64, i64)]) -> Result<(), ApiError> {
+        retry_transient(|| async {
+            let mut tx = self.pool.begin().await?;
+            if let Some(order_id) = order_id {
+                let first = sqlx::query("INSERT IGNORE INTO cart_removals (order_id, user_id) VALUES (?, ?)")
+                    .bind(order_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if first.rows_affected() == 0 {
+                    return tx.commit().await;
+                }
+            }
+            // Product order: two checkouts of one cart lock rows alike.
+            let mut sorted = lines.to_vec();
+            sorted.sort_unstable();
+            for (product_id, quantity) in sorted {
+                if quantity > 0 {
+                    sqlx::query(
+                        "UPDATE cart_items SET quantity = quantity - LEAST(quantity, ?) WHERE user_id = ? AND product_id = ?",
+                    )
+                    .bind(quantity)
+                    .bind(user_id)
+                    .bind(product_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM cart_items WHERE user_id = ? AND product_id = ? AND quantity = 0")
+                        .bind(user_id)
+                        .bind(product_id)
+                        .execute(&mut *tx)
+                        .await?;
+                } else {
+                    sqlx::query("DELETE FROM cart_items WHERE user_id = ? AND product_id = ?")
+                        .bind(user_id)
+                        .bind(product_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await
+        })
+        .await?;
+        Ok(())
+    }
+}

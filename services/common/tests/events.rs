@@ -1,0 +1,403 @@
+//! The outbox, relay and consumers against the real MariaDB and Redis:
+//! every committed event is applied exactly once, whatever crashes in
+//! between, and a rolled-back one never is. Each test owns a schema and a
+//! Redis key prefix, dropped at its end.
+use std::panic::AssertUnwindSafe;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::config::Infra;
+use common::events::{
+    Consumer, Event, Handler, HandlerError, OUTBOX_DDL, PARKED_EVENTS_DDL, PROCESSED_EVENTS_DDL, Relay, outbox,
+    stream_key,
+};
+use common::shutdown::CancellationToken;
+use futures::FutureExt;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use serde_json::json;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::{AssertSqlSafe, MySql, MySqlPool, Transaction};
+
+/// What the test handlers write: one row per application, so applying an
+/// event twice shows as two rows.
+const APPLIED_DDL: &str = "CREATE TABLE applied (
+    n BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    event_id CHAR(36) NOT NULL,
+    event_type VARCHAR(64) NOT NULL,
+    payload LONGTEXT NOT NULL,
+    traceparent VARCHAR(64) NULL
+)";
+
+const STREAM: &str = "order";
+const GROUP: &str = "cart";
+
+#[derive(Clone)]
+struct Fixture {
+    infra: Infra,
+    prefix: String,
+    schema: String,
+    pool: MySqlPool,
+    redis: ConnectionManager,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let infra = Infra::from_env().expect("infra");
+        let prefix = common::testkit::unique_prefix("events");
+        let schema = format!("{prefix}db");
+        let root = MySqlPoolOptions::new().max_connections(1).connect(&infra.mysql_url).await.expect("mysql");
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE `{schema}`"))).execute(&root).await.expect("create schema");
+        root.close().await;
+        let options = MySqlConnectOptions::from_str(&infra.mysql_url).expect("mysql url").database(&schema);
+        let pool = MySqlPoolOptions::new()
+            .max_connections(12)
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    sqlx::query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").execute(connection).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .expect("pool");
+        for ddl in [OUTBOX_DDL, PROCESSED_EVENTS_DDL, PARKED_EVENTS_DDL, APPLIED_DDL] {
+            sqlx::query(ddl).execute(&pool).await.expect("tables");
+        }
+        let redis = common::redis_conn::connect(&infra.redis_url).await.expect("redis");
+        Self { infra, prefix, schema, pool, redis }
+    }
+
+    async fn clean_up(self) {
+        self.pool.close().await;
+        common::db::drop_schema(&self.infra.mysql_url, &self.schema).await.expect("drop schema");
+        common::redis_conn::delete_prefixed(&mut self.redis.clone(), &self.prefix).await.expect("delete keys");
+    }
+
+    fn relay(&self) -> Relay {
+        Relay::new(self.pool.clone(), self.redis.clone(), self.prefix.clone(), "order")
+    }
+
+    /// A consumer in the `cart` group that re-claims at once (min-idle 0).
+    async fn consumer(&self) -> Consumer {
+        self.patient_consumer().await.min_idle(Duration::ZERO)
+    }
+
+    /// A consumer with the default min-idle of 30 s.
+    async fn patient_consumer(&self) -> Consumer {
+        let redis = common::redis_conn::connect(&self.infra.redis_url).await.expect("redis");
+        Consumer::new(self.pool.clone(), redis, self.prefix.clone(), STREAM, GROUP, uuid::Uuid::new_v4().to_string())
+    }
+
+    async fn enqueue_committed(&self, event_type: &str, payload: serde_json::Value) -> String {
+        let mut tx = self.pool.begin().await.expect("begin");
+        let id = outbox::enqueue(&mut tx, STREAM, event_type, &payload).await.expect("enqueue");
+        tx.commit().await.expect("commit");
+        id
+    }
+
+    /// How many times each event was applied, by event id.
+    async fn applications(&self) -> Vec<(String, i64)> {
+        sqlx::query_as("SELECT event_id, COUNT(*) FROM applied GROUP BY event_id ORDER BY event_id")
+            .fetch_all(&self.pool)
+            .await
+            .expect("applied")
+    }
+
+    async fn count(&self, table: &'static str) -> i64 {
+        let sql = match table {
+            "processed_events" => "SELECT COUNT(*) FROM processed_events",
+            "parked_events" => "SELECT COUNT(*) FROM parked_events",
+            _ => "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL",
+        };
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.expect("count")
+    }
+
+    async fn stream_length(&self) -> usize {
+        self.redis.clone().xlen(stream_key(&self.prefix, STREAM)).await.expect("xlen")
+    }
+
+    async fn pending(&self) -> usize {
+        let pending: redis::streams::StreamPendingReply =
+            self.redis.clone().xpending(stream_key(&self.prefix, STREAM), GROUP).await.expect("xpending");
+        pending.count()
+    }
+}
+
+/// Runs `test` on a fresh fixture and drops the fixture's schema and keys
+/// afterwards, also when the test fails.
+async fn with_fixture<F, Fut>(test: F)
+where
+    F: FnOnce(Fixture) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let fixture = Fixture::new().await;
+    let outcome = AssertUnwindSafe(test(fixture.clone())).catch_unwind().await;
+    fixture.clean_up().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn record(tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
+    sqlx::query("INSERT INTO applied (event_id, event_type, payload, traceparent) VALUES (?, ?, ?, ?)")
+        .bind(&event.id)
+        .bind(&event.event_type)
+        .bind(event.payload.to_string())
+        .bind(&event.traceparent)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Applies every event by recording it.
+struct Recorder;
+
+impl Handler for Recorder {
+    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
+        record(tx, event).await
+    }
+}
+
+/// Records, then fails (or panics) its first `failures` calls, so a
+/// failed attempt's writes must be rolled back.
+struct Flaky {
+    failures: AtomicUsize,
+    panics: bool,
+}
+
+impl Handler for Flaky {
+    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
+        record(tx, event).await?;
+        if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            if self.panics {
+                panic!("flaky handler panics");
+            }
+            return Err("flaky handler fails".into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_committed_event_is_delivered_once_and_a_rolled_back_one_never() {
+    with_fixture(|fx| async move {
+        let committed = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1, "total": "19.99"})).await;
+        let mut tx = fx.pool.begin().await.expect("begin");
+        outbox::enqueue(&mut tx, STREAM, "OrderPlaced", &json!({"order_id": 2})).await.expect("enqueue");
+        tx.rollback().await.expect("rollback");
+
+        let relay = fx.relay();
+        assert_eq!(relay.relay_once().await.expect("relay"), 1);
+        assert_eq!(relay.relay_once().await.expect("relay"), 0);
+        assert_eq!(fx.count("unpublished").await, 0);
+        let consumer = fx.consumer().await;
+        assert_eq!(consumer.consume_once(&Recorder).await.expect("consume"), 1);
+        assert_eq!(consumer.consume_once(&Recorder).await.expect("consume"), 0);
+
+        assert_eq!(fx.applications().await, vec![(committed.clone(), 1)]);
+        let (event_type, payload, traceparent): (String, String, Option<String>) =
+            sqlx::query_as("SELECT event_type, payload, traceparent FROM applied")
+                .fetch_one(&fx.pool)
+                .await
+                .expect("row");
+        assert_eq!(event_type, "OrderPlaced");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&payload).expect("json"),
+            json!({"order_id": 1, "total": "19.99"})
+        );
+        assert!(traceparent.is_some_and(|t| t.len() == 55 && t.starts_with("00-")));
+        assert_eq!(fx.count("processed_events").await, 1);
+        assert_eq!(fx.pending().await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_relay_crash_before_marking_republishes_but_applies_once() {
+    with_fixture(|fx| async move {
+        let id = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1})).await;
+        let relay = fx.relay();
+        assert_eq!(relay.relay_once_crashing_before_mark().await.expect("relay"), 1);
+        assert_eq!(fx.count("unpublished").await, 1);
+        // The next relay pass publishes the same event again.
+        assert_eq!(relay.relay_once().await.expect("relay"), 1);
+        assert_eq!(relay.relay_once().await.expect("relay"), 0);
+        assert_eq!(fx.stream_length().await, 2);
+
+        let consumer = fx.consumer().await;
+        assert_eq!(consumer.consume_once(&Recorder).await.expect("consume"), 2);
+        assert_eq!(fx.applications().await, vec![(id, 1)]);
+        assert_eq!(fx.pending().await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_consumer_crash_after_commit_before_ack_is_not_applied_twice() {
+    with_fixture(|fx| async move {
+        let id = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1})).await;
+        fx.relay().relay_once().await.expect("relay");
+        let crashing = fx.consumer().await;
+        assert_eq!(crashing.consume_once_crashing_before_ack(&Recorder).await.expect("consume"), 1);
+        assert_eq!(fx.applications().await, vec![(id.clone(), 1)]);
+        assert_eq!(fx.pending().await, 1);
+
+        // Not idle for 30 s yet: a default consumer leaves it alone.
+        assert_eq!(fx.patient_consumer().await.consume_once(&Recorder).await.expect("consume"), 0);
+        // Re-claimed by another consumer: acknowledged, not applied again.
+        let survivor = fx.consumer().await;
+        assert_eq!(survivor.consume_once(&Recorder).await.expect("consume"), 1);
+        assert_eq!(fx.applications().await, vec![(id, 1)]);
+        assert_eq!(fx.pending().await, 0);
+        assert_eq!(survivor.consume_once(&Recorder).await.expect("consume"), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_handler_failure_before_commit_is_retried_and_applied_once() {
+    with_fixture(|fx| async move {
+        let id = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1})).await;
+        fx.relay().relay_once().await.expect("relay");
+        let consumer = fx.consumer().await;
+        let handler = Flaky { failures: AtomicUsize::new(1), panics: false };
+        assert_eq!(consumer.consume_once(&handler).await.expect("consume"), 1);
+        assert_eq!(fx.applications().await, vec![], "the failed attempt was rolled back");
+        assert_eq!(fx.count("processed_events").await, 0);
+        assert_eq!(fx.pending().await, 1);
+
+        assert_eq!(consumer.consume_once(&handler).await.expect("consume"), 1);
+        assert_eq!(fx.applications().await, vec![(id, 1)]);
+        assert_eq!(fx.pending().await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_retried_and_applied_once() {
+    with_fixture(|fx| async move {
+        let id = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1})).await;
+        fx.relay().relay_once().await.expect("relay");
+        let handler = Flaky { failures: AtomicUsize::new(1), panics: true };
+        assert_eq!(fx.consumer().await.consume_once(&handler).await.expect("consume"), 1);
+        assert_eq!(fx.applications().await, vec![]);
+        // Another consumer re-claims it.
+        assert_eq!(fx.consumer().await.consume_once(&handler).await.expect("consume"), 1);
+        assert_eq!(fx.applications().await, vec![(id, 1)]);
+        assert_eq!(fx.pending().await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_handler_that_always_fails_is_parked_after_max_attempts() {
+    with_fixture(|fx| async move {
+        let poison = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1})).await;
+        let healthy = fx.enqueue_committed("OrderCancelled", json!({"order_id": 2})).await;
+        fx.relay().relay_once().await.expect("relay");
+        let consumer = fx.consumer().await.max_attempts(3);
+        struct PoisonIsFatal(String);
+        impl Handler for PoisonIsFatal {
+            async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
+                record(tx, event).await?;
+                if event.id == self.0 { Err("cannot apply this one".into()) } else { Ok(()) }
+            }
+        }
+        let handler = PoisonIsFatal(poison.clone());
+        for attempt in 1..=2 {
+            consumer.consume_once(&handler).await.expect("consume");
+            assert_eq!(fx.count("parked_events").await, 0, "attempt {attempt}");
+            assert_eq!(fx.pending().await, 1, "attempt {attempt}");
+        }
+        consumer.consume_once(&handler).await.expect("consume");
+        let parked: (String, String, String, String, i32) =
+            sqlx::query_as("SELECT event_id, event_type, payload, error, attempts FROM parked_events")
+                .fetch_one(&fx.pool)
+                .await
+                .expect("parked");
+        assert_eq!(parked.0, poison);
+        assert_eq!(parked.1, "OrderPlaced");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&parked.2).expect("json"), json!({"order_id": 1}));
+        assert_eq!(parked.3, "cannot apply this one");
+        assert_eq!(parked.4, 3);
+        assert_eq!(fx.pending().await, 0);
+        assert_eq!(consumer.consume_once(&handler).await.expect("consume"), 0);
+        assert_eq!(fx.applications().await, vec![(healthy, 1)]);
+        assert_eq!(fx.count("processed_events").await, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_malformed_entry_is_parked_at_once() {
+    with_fixture(|fx| async move {
+        let _: String = fx
+            .redis
+            .clone()
+            .xadd(stream_key(&fx.prefix, STREAM), "*", &[("type", "OrderPlaced"), ("payload", "{not json")])
+            .await
+            .expect("xadd");
+        let consumer = fx.consumer().await;
+        assert_eq!(consumer.consume_once(&Recorder).await.expect("consume"), 1);
+        let (event_type, error, attempts): (String, String, i32) =
+            sqlx::query_as("SELECT event_type, error, attempts FROM parked_events")
+                .fetch_one(&fx.pool)
+                .await
+                .expect("parked");
+        assert_eq!(event_type, "OrderPlaced");
+        assert!(error.contains("`id` is missing"), "{error}");
+        assert_eq!(attempts, 1);
+        assert_eq!(fx.pending().await, 0);
+        assert_eq!(fx.applications().await, vec![]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_and_ten_producers_deliver_every_event_exactly_once() {
+    with_fixture(|fx| async move {
+        let shutdown = CancellationToken::new();
+        let relays = [fx.relay(), fx.relay()];
+        let wakes: Vec<_> = relays.iter().map(Relay::notifier).collect();
+        let mut tasks: Vec<_> = relays.into_iter().map(|relay| tokio::spawn(relay.run(shutdown.clone()))).collect();
+        for _ in 0..2 {
+            let consumer = fx.patient_consumer().await;
+            tasks.push(tokio::spawn(consumer.run(Recorder, shutdown.clone())));
+        }
+
+        let producers = (0..10).map(|producer| {
+            let (fx, wakes) = (fx.clone(), wakes.clone());
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for n in 0..20 {
+                    ids.push(fx.enqueue_committed("OrderPlaced", json!({"producer": producer, "n": n})).await);
+                    wakes.iter().for_each(|wake| wake.notify_one());
+                }
+                ids
+            })
+        });
+        let mut enqueued: Vec<String> =
+            futures::future::join_all(producers).await.into_iter().flat_map(|ids| ids.expect("producer")).collect();
+        enqueued.sort();
+
+        let started = Instant::now();
+        while fx.applications().await.len() < enqueued.len() && started.elapsed() < Duration::from_secs(15) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shutdown.cancel();
+        for task in tasks {
+            task.await.expect("task");
+        }
+
+        let applications = fx.applications().await;
+        assert_eq!(applications.len(), 200);
+        assert!(applications.iter().all(|(_, times)| *times == 1), "{applications:?}");
+        assert_eq!(applications.into_iter().map(|(id, _)| id).collect::<Vec<_>>(), enqueued);
+        assert_eq!(fx.stream_length().await, 200, "one relay at a time: nothing published twice");
+        assert_eq!(fx.count("unpublished").await, 0);
+        assert_eq!(fx.pending().await, 0);
+    })
+    .await;
+}
