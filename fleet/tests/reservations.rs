@@ -24,7 +24,9 @@ async fn an_unpaid_order_expires_and_releases_its_stock(ctx: Arc<Ctx>) {
     let (vendor, _) = api.approved_vendor().await;
     let product = api.product(&vendor, json!({"stock": 5})).await;
     let path = format!("/products/{}/", product["id"]);
-    api.post("/carts/items/", Some(&customer.access), json!({"product": product["id"], "quantity": 3})).await.expect(201);
+    api.post("/carts/items/", Some(&customer.access), json!({"product": product["id"], "quantity": 3}))
+        .await
+        .expect(201);
     let order = api.post("/orders/create/", Some(&customer.access), json!({})).await.expect(201);
     assert_eq!(api.get(&path, None).await.expect(200)["stock"], 2);
     let order_path = format!("/orders/{}/", order["id"]);

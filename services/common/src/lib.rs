@@ -1,13 +1,14 @@
 //! The kit every marketplace service shares, written once: configuration,
 //! telemetry, the MySQL pool and migrations, Redis, the gRPC server and
 //! client plumbing, access-token principals, the error type that crosses
-//! gRPC, slugs, money, and the test harness.
+//! gRPC, the event outbox/relay/consumers, slugs, and the test harness.
 pub mod auth;
 pub mod base64url;
 pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod grpc_client;
 pub mod grpc_server;
 pub mod identity_keys;

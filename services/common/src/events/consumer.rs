@@ -1,0 +1,482 @@
+//! The consumer's half: reads a producer's stream in a consumer group and
+//! applies each event exactly once in effect. The `processed_events` row
+//! and the handler's writes share one transaction; XACK comes after the
+//! COMMIT. Whatever a crash leaves unacknowledged stays pending and is
+//! re-claimed (`XAUTOCLAIM`) once idle for `min_idle`; the row makes the
+//! replay a no-op. Handler failures leave the entry pending too, until its
+//! delivery count reaches `max_attempts`: then it is parked.
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use redis::streams::{
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamPendingReply,
+    StreamReadOptions, StreamReadReply,
+};
+use sqlx::{MySql, MySqlPool, Transaction};
+use tracing::Instrument;
+
+use super::{Event, EventsError, stopped_during, stream_key, trace};
+use crate::db::{is_transient, retry_transient};
+use crate::shutdown::CancellationToken;
+
+/// Entries taken per read, and per re-claim.
+const READ_COUNT: usize = 50;
+/// How long a read waits for new entries.
+const BLOCK: Duration = Duration::from_secs(1);
+const RETRY: Duration = Duration::from_secs(1);
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+const DEFAULT_MIN_IDLE: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_ATTEMPTS: usize = 5;
+
+/// What a handler may fail with: any error (`?` works on `sqlx::Error`,
+/// `ApiError`, `serde_json::Error`, and `String`/`&str` via `.into()`).
+/// A deadlock or lock-wait timeout (`sqlx::Error`) is retried at once; a
+/// lost database connection pauses the consumer; anything else counts as
+/// a failed attempt.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Applies one kind of stream to this service's state.
+///
+/// ```ignore
+/// impl Handler for PaymentEvents {
+///     async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
+///         match event.event_type.as_str() {
+///             "PaymentSucceeded" => store::mark_paid(tx, event.payload_as::<Paid>()?.order_id).await?,
+///             _ => {} // not ours: acknowledged and recorded as processed
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Handler: Send + Sync + 'static {
+    /// Applies the event inside the consumer's transaction (the
+    /// `processed_events` row is written in the same one). Do not commit
+    /// or roll back `tx`: the consumer does.
+    fn handle(
+        &self,
+        tx: &mut Transaction<'static, MySql>,
+        event: &Event,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// One consumer (process) in a consumer group reading one stream.
+pub struct Consumer {
+    pool: MySqlPool,
+    redis: ConnectionManager,
+    key: String,
+    stream: String,
+    group: &'static str,
+    name: String,
+    min_idle: Duration,
+    max_attempts: usize,
+}
+
+/// An entry taken from the stream, with its delivery count (this one included).
+struct Delivery {
+    entry: StreamId,
+    deliveries: usize,
+}
+
+enum Outcome {
+    Applied,
+    Duplicate,
+    Failed(String),
+}
+
+impl Consumer {
+    /// Reads the stream `stream` (the producer's name) as member
+    /// `consumer_name` (unique per process, e.g. a UUID) of the group
+    /// `group` (the consuming service, at most 64 characters; it is also
+    /// the `consumer` in `processed_events`).
+    ///
+    /// `redis` must be a connection of the consumer's own
+    /// (`infra.redis().await?`): a blocking XREADGROUP holds it for up to a
+    /// second, which would stall every other command multiplexed on it.
+    pub fn new(
+        pool: MySqlPool,
+        redis: ConnectionManager,
+        key_prefix: String,
+        stream: &str,
+        group: &'static str,
+        consumer_name: String,
+    ) -> Self {
+        Self {
+            pool,
+            redis,
+            key: stream_key(&key_prefix, stream),
+            stream: stream.to_owned(),
+            group,
+            name: consumer_name,
+            min_idle: DEFAULT_MIN_IDLE,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+
+    /// How long an entry must sit unacknowledged before another delivery
+    /// (default 30 s). Keep it well above the slowest handler.
+    pub fn min_idle(mut self, min_idle: Duration) -> Self {
+        self.min_idle = min_idle;
+        self
+    }
+
+    /// Deliveries before a failing event is parked (default 5).
+    pub fn max_attempts(mut self, max_attempts: usize) -> Self {
+        self.max_attempts = max_attempts.max(1);
+        self
+    }
+
+    /// Consumes until `shutdown`, finishing the entries in hand. Failures
+    /// are logged and retried after a second. On the way out the consumer
+    /// leaves the group if nothing is pending on it.
+    pub async fn run<H: Handler>(self, handler: H, shutdown: CancellationToken) {
+        while let Err(error) = self.create_group().await {
+            tracing::warn!(stream = %self.stream, group = self.group, %error, "cannot create the consumer group");
+            if stopped_during(&shutdown, RETRY).await {
+                return;
+            }
+        }
+        let mut purged: Option<Instant> = None;
+        loop {
+            let taken = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                taken = self.take(Some(BLOCK)) => taken,
+            };
+            let result = match taken {
+                Ok(deliveries) => self.process_all(&handler, deliveries, true).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = result {
+                tracing::warn!(stream = %self.stream, group = self.group, %error, "consuming events failed; retrying");
+                if let EventsError::Redis(e) = &error
+                    && e.code() == Some("NOGROUP")
+                {
+                    let _ = self.create_group().await;
+                }
+                if stopped_during(&shutdown, RETRY).await {
+                    break;
+                }
+            }
+            self.measure_pending().await;
+            if purged.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                if let Err(error) = self.purge().await {
+                    tracing::warn!(group = self.group, %error, "cannot purge processed_events");
+                }
+                purged = Some(Instant::now());
+            }
+        }
+        self.leave_group().await;
+    }
+
+    /// One pass without waiting: re-claims stale entries, reads new ones,
+    /// and processes them all. Returns how many entries it took.
+    pub async fn consume_once<H: Handler>(&self, handler: &H) -> Result<usize, EventsError> {
+        self.consume_once_inner(handler, true).await
+    }
+
+    /// A pass that "crashes" after each COMMIT and before its XACK, for the
+    /// tests that prove the crash is harmless.
+    #[doc(hidden)]
+    pub async fn consume_once_crashing_before_ack<H: Handler>(&self, handler: &H) -> Result<usize, EventsError> {
+        self.consume_once_inner(handler, false).await
+    }
+
+    async fn consume_once_inner<H: Handler>(&self, handler: &H, ack: bool) -> Result<usize, EventsError> {
+        self.create_group().await?;
+        let deliveries = self.take(None).await?;
+        let taken = deliveries.len();
+        self.process_all(handler, deliveries, ack).await?;
+        self.measure_pending().await;
+        Ok(taken)
+    }
+
+    /// `XGROUP CREATE <key> <group> 0 MKSTREAM`: a new group starts at the
+    /// beginning of the stream, so events published before the consuming
+    /// service first ran are not skipped.
+    async fn create_group(&self) -> Result<(), EventsError> {
+        match self.redis.clone().xgroup_create_mkstream::<_, _, _, ()>(&self.key, self.group, "0").await {
+            Err(error) if error.code() != Some("BUSYGROUP") => Err(error.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Stale pending entries (any consumer's, idle for `min_idle`) first,
+    /// then new ones; waits up to `block` only when nothing was stale.
+    async fn take(&self, block: Option<Duration>) -> Result<Vec<Delivery>, EventsError> {
+        let mut redis = self.redis.clone();
+        let claim = StreamAutoClaimOptions::default().count(READ_COUNT);
+        let min_idle = self.min_idle.as_millis() as u64;
+        let reclaimed: StreamAutoClaimReply =
+            redis.xautoclaim_options(&self.key, self.group, &self.name, min_idle, "0-0", claim).await?;
+        if !reclaimed.deleted_ids.is_empty() {
+            tracing::error!(
+                stream = %self.stream,
+                group = self.group,
+                entries = ?reclaimed.deleted_ids,
+                "pending events were trimmed from the stream before this group processed them"
+            );
+            metrics::counter!("events_lost_total", "consumer" => self.group, "stream" => self.stream.clone())
+                .increment(reclaimed.deleted_ids.len() as u64);
+        }
+        let mut taken = Vec::new();
+        if !reclaimed.claimed.is_empty() {
+            // XAUTOCLAIM counts the delivery but does not report the count.
+            let mut pipe = redis::pipe();
+            for entry in &reclaimed.claimed {
+                pipe.xpending_consumer_count(&self.key, self.group, &entry.id, &entry.id, 1, &self.name);
+            }
+            let counts: Vec<StreamPendingCountReply> = pipe.query_async(&mut redis).await?;
+            for (entry, count) in reclaimed.claimed.into_iter().zip(counts) {
+                let deliveries = count.ids.first().map_or(1, |pending| pending.times_delivered);
+                taken.push(Delivery { entry, deliveries });
+            }
+        }
+        let mut read = StreamReadOptions::default().group(self.group, &self.name).count(READ_COUNT);
+        if let Some(block) = block.filter(|_| taken.is_empty()) {
+            read = read.block(block.as_millis() as usize);
+        }
+        let fresh: Option<StreamReadReply> = redis.xread_options(&[&self.key], &[">"], &read).await?;
+        let fresh = fresh.into_iter().flat_map(|reply| reply.keys).flat_map(|key| key.ids);
+        taken.extend(fresh.map(|entry| Delivery { entry, deliveries: 1 }));
+        Ok(taken)
+    }
+
+    /// Processes entries in order; stops at the first failure of the
+    /// database or Redis (the rest stay pending and are re-claimed).
+    async fn process_all<H: Handler>(
+        &self,
+        handler: &H,
+        deliveries: Vec<Delivery>,
+        ack: bool,
+    ) -> Result<(), EventsError> {
+        for delivery in deliveries {
+            self.process(handler, delivery, ack).await?;
+        }
+        Ok(())
+    }
+
+    async fn process<H: Handler>(&self, handler: &H, delivery: Delivery, ack: bool) -> Result<(), EventsError> {
+        let event = match Event::from_stream_entry(&delivery.entry) {
+            Ok(event) => event,
+            Err(reason) => return self.park_malformed(&delivery, &reason).await,
+        };
+        let span = tracing::info_span!(
+            "event",
+            "type" = %event.event_type,
+            id = %event.id,
+            traceparent = event.traceparent.as_deref().unwrap_or(""),
+            stream = %self.stream,
+            consumer = self.group,
+        );
+        if let Some(traceparent) = &event.traceparent {
+            trace::continue_trace(&span, traceparent);
+        }
+        self.settle(handler, &event, &delivery, ack).instrument(span).await
+    }
+
+    async fn settle<H: Handler>(
+        &self,
+        handler: &H,
+        event: &Event,
+        delivery: &Delivery,
+        ack: bool,
+    ) -> Result<(), EventsError> {
+        let labels = [("consumer", self.group.to_owned()), ("stream", self.stream.clone())];
+        match retry_transient(|| self.apply(handler, event)).await? {
+            Outcome::Applied => metrics::counter!("events_consumed_total", &labels).increment(1),
+            Outcome::Duplicate => {
+                tracing::debug!("event already processed");
+                metrics::counter!("events_duplicate_total", &labels).increment(1);
+            }
+            Outcome::Failed(error) if delivery.deliveries >= self.max_attempts => {
+                let payload = event.payload.to_string();
+                return self.park(&event.id, &event.event_type, &payload, delivery, &error).await;
+            }
+            Outcome::Failed(error) => {
+                tracing::warn!(
+                    attempt = delivery.deliveries,
+                    max_attempts = self.max_attempts,
+                    %error,
+                    "event handler failed; the event stays pending and will be retried"
+                );
+                metrics::counter!("events_failed_total", &labels).increment(1);
+                return Ok(());
+            }
+        }
+        if ack {
+            self.ack(&delivery.entry.id).await?;
+        }
+        Ok(())
+    }
+
+    /// One transaction: the `processed_events` row, then the handler. An
+    /// `Err` is the database's failure (retried when transient), not the
+    /// event's.
+    async fn apply<H: Handler>(&self, handler: &H, event: &Event) -> Result<Outcome, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let first = sqlx::query("INSERT IGNORE INTO processed_events (consumer, event_id) VALUES (?, ?)")
+            .bind(self.group)
+            .bind(&event.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if !first {
+            tx.commit().await?;
+            return Ok(Outcome::Duplicate);
+        }
+        let handled = AssertUnwindSafe(handler.handle(&mut tx, event)).catch_unwind().await;
+        let failure = match handled {
+            Ok(Ok(())) => {
+                tx.commit().await?;
+                return Ok(Outcome::Applied);
+            }
+            Ok(Err(error)) => match error.downcast::<sqlx::Error>() {
+                Ok(error) if is_transient(&error) || is_outage(&error) => {
+                    let _ = tx.rollback().await;
+                    return Err(*error);
+                }
+                Ok(error) => error.to_string(),
+                Err(error) => error.to_string(),
+            },
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                format!("handler panicked: {message}")
+            }
+        };
+        let _ = tx.rollback().await;
+        Ok(Outcome::Failed(failure))
+    }
+
+    async fn ack(&self, entry_id: &str) -> Result<(), EventsError> {
+        self.redis.clone().xack::<_, _, _, ()>(&self.key, self.group, &[entry_id]).await?;
+        Ok(())
+    }
+
+    /// Records the event in `parked_events` (again, when a duplicate of it
+    /// failed as well), then acknowledges it.
+    async fn park(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        payload: &str,
+        delivery: &Delivery,
+        error: &str,
+    ) -> Result<(), EventsError> {
+        sqlx::query(
+            "INSERT INTO parked_events (consumer, event_id, stream, entry_id, event_type, payload, error, attempts) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON DUPLICATE KEY UPDATE entry_id = VALUES(entry_id), event_type = VALUES(event_type), \
+             payload = VALUES(payload), error = VALUES(error), attempts = VALUES(attempts), \
+             parked_at = CURRENT_TIMESTAMP(6)",
+        )
+        .bind(self.group)
+        .bind(clip(event_id, 64))
+        .bind(clip(&self.stream, 64))
+        .bind(clip(&delivery.entry.id, 64))
+        .bind(clip(event_type, 64))
+        .bind(payload)
+        .bind(clip(error, 4000))
+        .bind(u32::try_from(delivery.deliveries).unwrap_or(u32::MAX))
+        .execute(&self.pool)
+        .await?;
+        self.ack(&delivery.entry.id).await?;
+        tracing::error!(attempts = delivery.deliveries, %error, entry = %delivery.entry.id, "event parked");
+        metrics::counter!("events_parked_total", "consumer" => self.group, "stream" => self.stream.clone())
+            .increment(1);
+        Ok(())
+    }
+
+    /// An entry that is not an event is parked at once, under its `id`
+    /// field when it has a usable one, else its entry id, with its raw fields.
+    async fn park_malformed(&self, delivery: &Delivery, reason: &str) -> Result<(), EventsError> {
+        let entry = &delivery.entry;
+        let raw: serde_json::Map<String, serde_json::Value> =
+            entry.map.keys().map(|k| (k.clone(), entry.get::<String>(k).into())).collect();
+        let event_id = entry.get::<String>("id").filter(|id| !id.is_empty() && id.len() <= 64);
+        let event_type = entry.get::<String>("type").unwrap_or_default();
+        let error = format!("malformed entry: {reason}");
+        self.park(
+            event_id.as_deref().unwrap_or(&entry.id),
+            &event_type,
+            &serde_json::Value::from(raw).to_string(),
+            delivery,
+            &error,
+        )
+        .await
+    }
+
+    /// Sets `events_pending`: entries delivered to the group and not yet
+    /// acknowledged.
+    async fn measure_pending(&self) {
+        if let Ok(pending) = self.redis.clone().xpending::<_, _, StreamPendingReply>(&self.key, self.group).await {
+            metrics::gauge!("events_pending", "consumer" => self.group, "stream" => self.stream.clone())
+                .set(pending.count() as f64);
+        }
+    }
+
+    /// Forgets `processed_events` rows older than a week, a bounded slice
+    /// at a time: by then no redelivery of those events can arrive.
+    async fn purge(&self) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "DELETE FROM processed_events WHERE consumer = ? AND processed_at < NOW(6) - INTERVAL 7 DAY LIMIT 1000",
+        )
+        .bind(self.group)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes this consumer from the group when nothing is pending on it
+    /// (deleting a consumer drops its pending entries, so never otherwise).
+    async fn leave_group(&self) {
+        let mut redis = self.redis.clone();
+        let pending: Result<StreamPendingCountReply, _> =
+            redis.xpending_consumer_count(&self.key, self.group, "-", "+", 1, &self.name).await;
+        if pending.is_ok_and(|pending| pending.ids.is_empty()) {
+            let _ = redis.xgroup_delconsumer::<_, _, _, ()>(&self.key, self.group, &self.name).await;
+        }
+    }
+}
+
+/// The database is unreachable or the connection broke: the event is not
+/// to blame, so the attempt does not count as the handler failing.
+fn is_outage(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+    )
+}
+
+/// At most `max` characters of `text`, so a column limit cannot fail the insert.
+fn clip(text: &str, max: usize) -> &str {
+    text.char_indices().nth(max).map_or(text, |(end, _)| &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipping_counts_characters_not_bytes() {
+        assert_eq!(clip("héllo", 2), "hé");
+        assert_eq!(clip("short", 64), "short");
+    }
+
+    #[test]
+    fn only_a_broken_connection_is_an_outage() {
+        assert!(is_outage(&sqlx::Error::PoolTimedOut));
+        assert!(!is_outage(&sqlx::Error::RowNotFound));
+    }
+}

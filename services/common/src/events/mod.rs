@@ -1,0 +1,84 @@
+//! Events between services: the transactional outbox, its relay to Redis
+//! Streams, and idempotent consumers (DESIGN §2). A crash at any point
+//! loses no event and applies none twice.
+//!
+//! The path of one event:
+//!
+//! 1. **Producer** — [`outbox::enqueue`] inserts the event into the
+//!    service's `outbox` table inside the transaction that makes the state
+//!    change, so the event exists if and only if the change committed. After
+//!    COMMIT the producer calls `notify_one()` on [`Relay::notifier`].
+//! 2. **Relay** — [`Relay::run`] (one per producing service, any number of
+//!    replicas: a MariaDB advisory lock lets exactly one of them relay)
+//!    reads unpublished rows in id order, XADDs each to the stream
+//!    [`stream_key`]`(prefix, stream)` and then marks them published. It
+//!    wakes on the notifier and polls every 500 ms as a backstop. A crash
+//!    between XADD and the mark publishes the event again on the next pass:
+//!    publishing is at least once, and the stream may hold duplicates.
+//! 3. **Consumer** — [`Consumer::run`] reads the stream in a consumer group
+//!    (one group per consuming service). Each entry is applied in one
+//!    transaction that first inserts `(consumer, event_id)` into
+//!    `processed_events` (a duplicate inserts nothing and is only
+//!    acknowledged), then runs the [`Handler`]; XACK follows the COMMIT.
+//!    An entry whose consumer died before XACK stays pending and is
+//!    re-claimed by a live consumer after `min_idle`; the
+//!    `processed_events` row makes the second application a no-op. An event
+//!    whose handler keeps failing is parked in `parked_events` after
+//!    `max_attempts` deliveries, acknowledged, and counted in
+//!    `events_parked_total`.
+//!
+//! What this does not promise: order. Outbox ids are allocated at insert,
+//! not at commit, and failed entries are retried after later ones, so
+//! handlers must accept events out of order (the state machines do: a
+//! stale transition changes 0 rows). Streams are trimmed to about
+//! 100 000 entries; a consumer group that falls further behind than that
+//! loses the oldest entries (logged, `events_lost_total`).
+//!
+//! Tables: each service owns its tables, so it copies the DDL it needs
+//! ([`OUTBOX_DDL`] to produce; [`PROCESSED_EVENTS_DDL`] and
+//! [`PARKED_EVENTS_DDL`] to consume) into a file of its own
+//! `migrations/`, unchanged.
+//!
+//! Wiring, in a service's `serve`:
+//!
+//! ```ignore
+//! let relay = Relay::new(pool.clone(), redis.clone(), infra.schema_prefix.clone(), "order");
+//! let wake = relay.notifier(); // the store calls wake.notify_one() after each COMMIT that enqueued
+//! tokio::spawn(relay.run(shutdown.clone()));
+//! let consumer = Consumer::new(pool.clone(), infra.redis().await?, infra.schema_prefix.clone(), "payment", "order", uuid::Uuid::new_v4().to_string());
+//! tokio::spawn(consumer.run(PaymentEvents { .. }, shutdown.clone()));
+//! ```
+mod consumer;
+mod event;
+pub mod outbox;
+mod relay;
+mod schema;
+mod trace;
+
+pub use consumer::{Consumer, Handler, HandlerError};
+pub use event::Event;
+pub use relay::Relay;
+pub use schema::{OUTBOX_DDL, PARKED_EVENTS_DDL, PROCESSED_EVENTS_DDL};
+
+/// The Redis key of a producer's stream, e.g. `t42_events:order`.
+pub fn stream_key(key_prefix: &str, stream: &str) -> String {
+    format!("{key_prefix}events:{stream}")
+}
+
+/// Why a relay or consumer pass stopped: the database or Redis failed.
+/// The long-running loops log it, back off and carry on.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// Sleeps for `pause`; true when `shutdown` came first.
+async fn stopped_during(shutdown: &crate::shutdown::CancellationToken, pause: std::time::Duration) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => true,
+        _ = tokio::time::sleep(pause) => false,
+    }
+}
