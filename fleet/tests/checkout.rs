@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             vendors_see_only_their_own_lines,
             concurrent_refunds_restore_stock_once,
             refund_roles_and_errors,
+            the_order_placed_event_clears_the_cart_once_when_the_gateway_could_not,
         ],
         |_| {},
     )
@@ -515,4 +516,45 @@ async fn refund_roles_and_errors(ctx: Arc<Ctx>) {
         api.post(&path, Some(&admin.access), json!({})).await.expect(409),
         json!({"detail": "Order is already cancelled.", "code": "order_not_refundable"})
     );
+}
+
+/// The checkout's last step (cart.RemoveItems) is skipped, as when the
+/// gateway dies right after the order commits: the OrderPlaced consumer
+/// takes the lines out, and a late RemoveItems for the same order changes
+/// nothing.
+async fn the_order_placed_event_clears_the_cart_once_when_the_gateway_could_not(ctx: Arc<Ctx>) {
+    use proto::cart::v1 as cart_pb;
+    use proto::order::v1 as order_pb;
+    let api = ctx.api();
+    let customer = api.user("customer").await;
+    let (_, product_id) = product(&api, 10, "1.00").await;
+    add(&api, &customer, product_id, 2).await.expect(201);
+    let deadline = std::time::Duration::from_secs(10);
+    let channel = |addr: std::net::SocketAddr| common::grpc_client::lazy_channel(&addr.to_string()).expect("channel");
+    let mut orders = order_pb::order_client::OrderClient::new(channel(ctx.order_addr));
+    let mut cart = cart_pb::cart_client::CartClient::new(channel(ctx.cart_addr));
+    let ordered = vec![order_pb::OrderLine { product: product_id, quantity: 2 }];
+    let request = common::grpc_client::request(
+        order_pb::PlaceOrderRequest { lines: ordered, idempotency_key: None },
+        deadline,
+        Some(&customer.access),
+    );
+    let order = orders.place_order(request).await.expect("placed").into_inner();
+    let mut count = json!(1);
+    for _ in 0..100 {
+        count = api.get("/carts/items/", Some(&customer.access)).await.expect(200)["count"].clone();
+        if count == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(count, 0, "the backstop took the ordered lines out");
+    add(&api, &customer, product_id, 1).await.expect(201);
+    let late = cart_pb::RemoveItemsRequest {
+        lines: vec![cart_pb::StoredLine { product: product_id, quantity: 2 }],
+        order_id: Some(order.id),
+    };
+    cart.remove_items(common::grpc_client::request(late, deadline, Some(&customer.access))).await.expect("removed");
+    let page = api.get("/carts/items/", Some(&customer.access)).await.expect(200);
+    assert_eq!(lines(&page)[0]["quantity"], 1, "the order's lines left the cart once");
 }

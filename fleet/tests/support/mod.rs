@@ -24,6 +24,9 @@ pub struct Ctx {
     pub admin_email: String,
     /// The key the fleet signs with (so tests can forge expired tokens).
     pub signing_key: KeyPair,
+    /// The services' own gRPC addresses, for tests that go around the gateway.
+    pub cart_addr: std::net::SocketAddr,
+    pub order_addr: std::net::SocketAddr,
     next_ip: AtomicU32,
 }
 
@@ -64,6 +67,8 @@ pub fn run_suite(tag: &str, cases: Vec<Case<Ctx>>, configure: impl FnOnce(&mut F
             prefix,
             admin_email,
             signing_key,
+            cart_addr: fleet.cart_addr,
+            order_addr: fleet.order_addr,
             next_ip: AtomicU32::new(1),
         });
         let passed = testkit::run(ctx, cases, 8).await;

@@ -3,6 +3,7 @@
 //! products that can no longer be bought whenever the cart is read.
 pub mod clients;
 pub mod domain;
+pub mod events;
 pub mod grpc;
 pub mod store;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use common::StartupError;
 use common::auth::KeyRing;
 use common::config::{Infra, env_or};
+use common::events::Consumer;
 use common::grpc_client::lazy_channel;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
@@ -54,6 +56,7 @@ impl Config {
 pub struct Cart {
     pool: MySqlPool,
     service: CartService,
+    order_events: Consumer,
 }
 
 pub async fn start(config: &Config) -> Result<Cart, StartupError> {
@@ -65,12 +68,24 @@ pub async fn start(config: &Config) -> Result<Cart, StartupError> {
         config.downstream_timeout,
     );
     let service = CartService::new(Store::new(pool.clone()), keys, downstream, config.currency.clone());
-    Ok(Cart { pool, service })
+    // A blocking stream read needs a Redis connection of its own.
+    let order_events = Consumer::new(
+        pool.clone(),
+        config.infra.redis().await?,
+        config.infra.schema_prefix.clone(),
+        "order",
+        "cart",
+        uuid::Uuid::new_v4().to_string(),
+    );
+    Ok(Cart { pool, service, order_events })
 }
 
 impl Cart {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
+        let consumer = tokio::spawn(self.order_events.run(events::OrderEvents, shutdown.clone()));
         let routes = tonic::service::Routes::new(CartServer::new(self.service));
-        common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await
+        let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
+        let _ = consumer.await;
+        result
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use common::ApiError;
 use common::db::retry_transient;
 use common::error::unique_violation;
-use sqlx::{FromRow, MySqlPool};
+use sqlx::{FromRow, MySql, MySqlPool, Transaction};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct LineRow {
@@ -143,45 +143,56 @@ impl Store {
     pub async fn take_out(&self, user_id: i64, order_id: Option<i64>, lines: &[(i64, i64)]) -> Result<(), ApiError> {
         retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
-            if let Some(order_id) = order_id {
-                let first = sqlx::query("INSERT IGNORE INTO cart_removals (order_id, user_id) VALUES (?, ?)")
-                    .bind(order_id)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                if first.rows_affected() == 0 {
-                    return tx.commit().await;
-                }
-            }
-            // Product order: two checkouts of one cart lock rows alike.
-            let mut sorted = lines.to_vec();
-            sorted.sort_unstable();
-            for (product_id, quantity) in sorted {
-                if quantity > 0 {
-                    sqlx::query(
-                        "UPDATE cart_items SET quantity = quantity - LEAST(quantity, ?) WHERE user_id = ? AND product_id = ?",
-                    )
-                    .bind(quantity)
-                    .bind(user_id)
-                    .bind(product_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("DELETE FROM cart_items WHERE user_id = ? AND product_id = ? AND quantity = 0")
-                        .bind(user_id)
-                        .bind(product_id)
-                        .execute(&mut *tx)
-                        .await?;
-                } else {
-                    sqlx::query("DELETE FROM cart_items WHERE user_id = ? AND product_id = ?")
-                        .bind(user_id)
-                        .bind(product_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
+            Self::take_out_in(&mut tx, user_id, order_id, lines).await?;
             tx.commit().await
         })
         .await?;
+        Ok(())
+    }
+
+    /// `take_out` inside the caller's transaction (the event consumer's).
+    pub async fn take_out_in(
+        tx: &mut Transaction<'_, MySql>,
+        user_id: i64,
+        order_id: Option<i64>,
+        lines: &[(i64, i64)],
+    ) -> Result<(), sqlx::Error> {
+        if let Some(order_id) = order_id {
+            let first = sqlx::query("INSERT IGNORE INTO cart_removals (order_id, user_id) VALUES (?, ?)")
+                .bind(order_id)
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await?;
+            if first.rows_affected() == 0 {
+                return Ok(());
+            }
+        }
+        // Product order: two removals from one cart lock rows alike.
+        let mut sorted = lines.to_vec();
+        sorted.sort_unstable();
+        for (product_id, quantity) in sorted {
+            if quantity > 0 {
+                sqlx::query(
+                    "UPDATE cart_items SET quantity = quantity - LEAST(quantity, ?) WHERE user_id = ? AND product_id = ?",
+                )
+                .bind(quantity)
+                .bind(user_id)
+                .bind(product_id)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query("DELETE FROM cart_items WHERE user_id = ? AND product_id = ? AND quantity = 0")
+                    .bind(user_id)
+                    .bind(product_id)
+                    .execute(&mut **tx)
+                    .await?;
+            } else {
+                sqlx::query("DELETE FROM cart_items WHERE user_id = ? AND product_id = ?")
+                    .bind(user_id)
+                    .bind(product_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
         Ok(())
     }
 }

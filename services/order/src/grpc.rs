@@ -120,7 +120,7 @@ impl OrderService {
     pub async fn reap_expired(&self) -> Result<usize, ApiError> {
         let mut cancelled = 0;
         for id in self.store.expired_orders(Utc::now(), 100).await? {
-            if matches!(self.store.cancel(id, &[OrderStatus::Pending]).await?, Cancelled::Done) {
+            if matches!(self.store.cancel(id, &[OrderStatus::Pending], "expired").await?, Cancelled::Done) {
                 tracing::info!(order = id, "reservation expired; order cancelled and stock released");
                 cancelled += 1;
             }
@@ -258,7 +258,7 @@ impl pb::order_server::Order for OrderService {
         let principal = self.keys.require_principal(request.metadata()).await?;
         principal.require_role(Role::Admin)?;
         let id = request.into_inner().id;
-        match self.store.cancel(id, &[OrderStatus::Pending, OrderStatus::Paid]).await? {
+        match self.store.cancel(id, &[OrderStatus::Pending, OrderStatus::Paid], "refund").await? {
             Cancelled::Done => {}
             Cancelled::NotFound => return Err(ApiError::not_found().into()),
             Cancelled::NotCancellable => {

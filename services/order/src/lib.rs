@@ -14,6 +14,7 @@ use common::StartupError;
 use common::auth::KeyRing;
 use common::cache::Cache;
 use common::config::{Infra, env_or};
+use common::events::Relay;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::order::v1::order_server::OrderServer;
@@ -60,6 +61,7 @@ impl Config {
 pub struct Order {
     pool: MySqlPool,
     service: Arc<OrderService>,
+    relay: Relay,
     reaper_interval: Duration,
 }
 
@@ -70,8 +72,9 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
     let catalog = Catalog::new(common::grpc_client::lazy_channel(&config.catalog_addr)?, config.downstream_timeout);
     let reservation = chrono::Duration::from_std(config.reservation_ttl)
         .map_err(|_| StartupError::Config("RESERVATION_TTL is too large".into()))?;
+    let relay = Relay::new(pool.clone(), redis.clone(), config.infra.schema_prefix.clone(), "order");
     let service = OrderService::new(
-        Store::new(pool.clone()),
+        Store::new(pool.clone(), relay.notifier()),
         keys,
         catalog,
         Cache::new(redis, "order"),
@@ -79,7 +82,7 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
         config.currency.clone(),
         reservation,
     );
-    Ok(Order { pool, service: Arc::new(service), reaper_interval: config.reaper_interval })
+    Ok(Order { pool, service: Arc::new(service), relay, reaper_interval: config.reaper_interval })
 }
 
 impl Order {
@@ -100,9 +103,11 @@ impl Order {
                 }
             })
         };
+        let relay = tokio::spawn(self.relay.run(shutdown.clone()));
         let routes = tonic::service::Routes::new(OrderServer::from_arc(self.service));
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         reaper.abort();
+        let _ = relay.await;
         result
     }
 }

@@ -5,12 +5,17 @@
 //! rows, and inventory rows in product-id order. Checkout writes the order
 //! first and decrements stock last, so a hot product's row is held only
 //! for its own decrement and the commit.
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use common::ApiError;
 use common::db::retry_transient;
 use common::error::unique_violation;
+use common::events::outbox;
 use rust_decimal::Decimal;
+use serde_json::json;
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder, Transaction};
+use tokio::sync::Notify;
 
 use crate::domain::{self, OrderDraft, OrderStatus};
 
@@ -102,14 +107,19 @@ macro_rules! select_items {
     };
 }
 
+/// The stream this service's events go to.
+pub const STREAM: &str = "order";
+
 #[derive(Clone)]
 pub struct Store {
     pool: MySqlPool,
+    /// Wakes the outbox relay after a commit that wrote an event.
+    wake: Arc<Notify>,
 }
 
 impl Store {
-    pub fn new(pool: MySqlPool) -> Self {
-        Self { pool }
+    pub fn new(pool: MySqlPool, wake: Arc<Notify>) -> Self {
+        Self { pool, wake }
     }
 
     pub fn pool(&self) -> &MySqlPool {
@@ -217,6 +227,18 @@ impl Store {
                 });
                 insert.build().execute(&mut *tx).await?;
             }
+            let items: Vec<_> = draft
+                .vendors
+                .iter()
+                .flat_map(|v| &v.items)
+                .map(|i| {
+                    json!({"product_id": i.product_id, "vendor_id": i.vendor_id, "quantity": i.quantity,
+                           "unit_price": i.unit_price.to_string(), "line_total": i.line_total.to_string()})
+                })
+                .collect();
+            let event = json!({"order_id": order_id, "user_id": user_id, "total_price": draft.total.to_string(),
+                               "currency": currency, "items": items, "created_at": now});
+            outbox::enqueue(&mut tx, STREAM, "OrderPlaced", &event).await?;
             for (product_id, quantity) in draft.decrements() {
                 let taken = sqlx::query(
                     "UPDATE inventory SET available = available - ? WHERE product_id = ? AND available >= ?",
@@ -232,6 +254,7 @@ impl Store {
                 }
             }
             tx.commit().await?;
+            self.wake.notify_one();
             Ok(Placed::Created(order_id))
         })
         .await;
@@ -327,28 +350,36 @@ impl Store {
     /// the order row is locked and its status checked, so of two
     /// concurrent cancellations one finds it already cancelled. `only`
     /// restricts which statuses may be cancelled (the reaper: pending).
-    pub async fn cancel(&self, id: i64, only: &[OrderStatus]) -> Result<Cancelled, ApiError> {
-        Ok(retry_transient(|| async {
+    pub async fn cancel(&self, id: i64, only: &[OrderStatus], reason: &str) -> Result<Cancelled, ApiError> {
+        let outcome = retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
-            let outcome = Self::cancel_in(&mut tx, id, only).await?;
+            let outcome = Self::cancel_in(&mut tx, id, only, reason).await?;
             tx.commit().await?;
             Ok(outcome)
         })
-        .await?)
+        .await?;
+        if matches!(outcome, Cancelled::Done) {
+            self.wake.notify_one();
+        }
+        Ok(outcome)
     }
 
-    async fn cancel_in(
+    /// Cancels inside `tx` (see `cancel`), with its OrderCancelled event.
+    pub async fn cancel_in(
         tx: &mut Transaction<'_, MySql>,
         id: i64,
         only: &[OrderStatus],
+        reason: &str,
     ) -> Result<Cancelled, sqlx::Error> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT status FROM orders WHERE id = ? FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let Some((status,)) = row else {
+        let row: Option<(String, i64, Decimal, String)> =
+            sqlx::query_as("SELECT status, user_id, total_price, currency FROM orders WHERE id = ? FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        let Some((status, user_id, total, currency)) = row else {
             return Ok(Cancelled::NotFound);
         };
+        let previous = status.clone();
         let status = OrderStatus::parse(&status);
         if !status.is_some_and(|s| s.cancellable() && only.contains(&s)) {
             return Ok(Cancelled::NotCancellable);
@@ -366,13 +397,16 @@ impl Store {
         .bind(id)
         .fetch_all(&mut **tx)
         .await?;
-        for (product_id, quantity) in lines {
+        for (product_id, quantity) in &lines {
             sqlx::query("UPDATE inventory SET available = available + ? WHERE product_id = ?")
                 .bind(quantity)
                 .bind(product_id)
                 .execute(&mut **tx)
                 .await?;
         }
+        let event = json!({"order_id": id, "user_id": user_id, "previous_status": previous, "reason": reason,
+                           "total_price": total.to_string(), "currency": currency});
+        outbox::enqueue(tx, STREAM, "OrderCancelled", &event).await?;
         Ok(Cancelled::Done)
     }
 
