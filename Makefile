@@ -25,7 +25,8 @@ deploy-check:
 test: services deploy-check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) test --workspace
+	@set -o pipefail; $(CARGO) test --workspace 2>&1 | tee .test-output.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "total: %d passed, %d failed\n", passed, failed }' .test-output.log
 
 fmt:
 	$(CARGO) fmt --all
