@@ -713,6 +713,19 @@ async fn openapi_documents_every_route(ctx: Arc<Ctx>) {
         ("/vendors/create/", &["post"]),
         ("/vendors/me/", &["get", "patch"]),
         ("/vendors/{id}/verify/", &["patch"]),
+        ("/vendors/me/orders/", &["get"]),
+        ("/products/categories/", &["get", "post"]),
+        ("/products/categories/{id}/", &["get", "patch", "delete"]),
+        ("/products/", &["get", "post"]),
+        ("/products/{id}/", &["get", "patch", "delete"]),
+        ("/products/vendor/", &["get"]),
+        ("/carts/items/", &["get", "post"]),
+        ("/carts/items/{id}/", &["patch", "delete"]),
+        ("/carts/summary/", &["get"]),
+        ("/orders/create/", &["post"]),
+        ("/orders/", &["get"]),
+        ("/orders/{id}/", &["get"]),
+        ("/orders/{id}/refund/", &["post"]),
     ] {
         for verb in verbs {
             assert!(paths[path][verb].is_object(), "{verb} {path} undocumented");
