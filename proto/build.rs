@@ -9,6 +9,8 @@ const PROTOS: &[&str] = &[
     "marketplace/catalog/v1/catalog.proto",
     "marketplace/order/v1/order.proto",
     "marketplace/cart/v1/cart.proto",
+    "marketplace/analytics/v1/analytics.proto",
+    "marketplace/payment/v1/payment.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,7 +1,9 @@
 //! Correctness checks on what the scenarios read: the contract's page and
 //! product shapes, and that filters (vendor, category subtree, price range),
-//! price ordering and page sizes hold. A failed check is a "mismatch".
-use std::collections::HashSet;
+//! price ordering and page sizes hold; for the checkout scenarios, that a cart
+//! line and an order hold what was put in the cart and add up. A failed check
+//! is a "mismatch".
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer};
@@ -130,6 +132,85 @@ pub fn check_detail(body: &[u8], id: i64) -> Result<(), String> {
     cents(&product.price).map(|_| ()).ok_or_else(|| format!("product {id}: bad price {:?}", product.price))
 }
 
+/// The fields of a cart line the checks look at.
+#[derive(Debug, Deserialize)]
+struct CartLine {
+    product: i64,
+    quantity: u64,
+}
+
+/// Checks an answer of POST /carts/items/ is the line of `product`, holding
+/// `quantity` units in all when the cart's content is known.
+pub fn check_cart_line(body: &[u8], product: i64, quantity: Option<u64>) -> Result<(), String> {
+    let line: CartLine =
+        serde_json::from_slice(body).map_err(|e| format!("product {product}: not a cart line: {e}"))?;
+    if line.product != product {
+        return Err(format!("added product {product}, the line is of product {}", line.product));
+    }
+    match quantity {
+        Some(wanted) if wanted != line.quantity => {
+            Err(format!("product {product}: the line holds {} units, the cart should hold {wanted}", line.quantity))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The fields of an order the checks look at.
+#[derive(Debug, Deserialize)]
+struct Order {
+    id: i64,
+    status: String,
+    total_price: String,
+    items: Vec<OrderItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderItem {
+    product: i64,
+    quantity: u64,
+    unit_price: String,
+    line_total: String,
+}
+
+/// Checks a 201 of POST /orders/create/: a `pending` order whose lines are
+/// price × quantity and add up to its total, and which holds exactly the
+/// cart's units per product when the cart's content (`cart`) is known.
+/// Returns the order's id.
+pub fn check_order(body: &[u8], cart: Option<&BTreeMap<i64, u64>>) -> Result<i64, String> {
+    let order: Order = serde_json::from_slice(body).map_err(|e| format!("not an order: {e}"))?;
+    let id = order.id;
+    if order.status != "pending" {
+        return Err(format!("order {id}: a new order is {:?}, not \"pending\"", order.status));
+    }
+    let money = |m: &str| cents(m).ok_or_else(|| format!("order {id}: bad money {m:?}"));
+    let mut units: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut sum = 0i64;
+    for item in &order.items {
+        let line = money(&item.line_total)?;
+        let expected = i64::try_from(item.quantity).ok().and_then(|q| money(&item.unit_price).ok()?.checked_mul(q));
+        if expected != Some(line) {
+            return Err(format!(
+                "order {id}: product {}: {} x {} is not {}",
+                item.product, item.quantity, item.unit_price, item.line_total
+            ));
+        }
+        sum = sum.saturating_add(line);
+        *units.entry(item.product).or_default() += item.quantity;
+    }
+    if money(&order.total_price)? != sum {
+        return Err(format!("order {id}: total {} is not the sum of its lines", order.total_price));
+    }
+    if units.is_empty() {
+        return Err(format!("order {id}: no items"));
+    }
+    if let Some(cart) = cart
+        && *cart != units
+    {
+        return Err(format!("order {id}: holds {units:?} (product: units), the cart held {cart:?}"));
+    }
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +262,45 @@ mod tests {
         assert!(check_page(&page(vec![product(1, 1, None, "2.00"), product(2, 1, None, "1.00")]), &small).is_err());
         let missing_next = br#"{"previous": null, "results": []}"#;
         assert!(check_page(missing_next, &Expect::default()).is_err());
+    }
+
+    fn order(status: &str, total: &str, items: &[(i64, u64, &str, &str)]) -> Vec<u8> {
+        let items: Vec<_> = items
+            .iter()
+            .map(|(product, quantity, unit, line)| {
+                serde_json::json!({"id": 1, "product": product, "quantity": quantity, "unit_price": unit, "line_total": line})
+            })
+            .collect();
+        serde_json::json!({"id": 42, "status": status, "total_price": total, "currency": "USD", "items": items})
+            .to_string()
+            .into_bytes()
+    }
+
+    #[test]
+    fn orders_must_hold_the_cart_and_add_up() {
+        let cart = BTreeMap::from([(7, 3), (9, 1)]);
+        let good = order("pending", "31.50", &[(7, 3, "10.00", "30.00"), (9, 1, "1.50", "1.50")]);
+        assert_eq!(check_order(&good, Some(&cart)), Ok(42));
+        assert_eq!(check_order(&good, None), Ok(42));
+        let fewer = BTreeMap::from([(7, 3)]);
+        assert!(check_order(&good, Some(&fewer)).is_err(), "a line the cart did not hold");
+        let paid = order("paid", "30.00", &[(7, 3, "10.00", "30.00")]);
+        assert!(check_order(&paid, None).is_err());
+        let bad_line = order("pending", "20.00", &[(7, 3, "10.00", "20.00")]);
+        assert!(check_order(&bad_line, None).is_err());
+        let bad_total = order("pending", "30.01", &[(7, 3, "10.00", "30.00")]);
+        assert!(check_order(&bad_total, None).is_err());
+        assert!(check_order(&order("pending", "0.00", &[]), None).is_err());
+        assert!(check_order(b"{}", None).is_err());
+    }
+
+    #[test]
+    fn cart_lines_must_be_the_added_product() {
+        let line = br#"{"id": 5, "product": 7, "quantity": 4, "unit_price": "1.00"}"#;
+        assert!(check_cart_line(line, 7, Some(4)).is_ok());
+        assert!(check_cart_line(line, 7, None).is_ok());
+        assert!(check_cart_line(line, 7, Some(3)).is_err());
+        assert!(check_cart_line(line, 8, None).is_err());
     }
 
     #[test]

@@ -1,19 +1,27 @@
 //! Command-line arguments, parsed by hand: flags with their defaults and
-//! bounds, the admin credentials' fallbacks, and the scenario names.
+//! bounds, the admin credentials' fallbacks, the scenario names and groups,
+//! and how many clients each scenario runs.
 use crate::error::{BenchError, Result};
 
 pub const USAGE: &str = "\
 usage: bench [--base-url URL] [--clients N] [--duration SECS] [--vendors N] [--categories N]
-             [--products N] [--admin-email E] [--admin-password P] SCENARIO...
+             [--products N] [--customers N] [--admin-email E] [--admin-password P] SCENARIO...
 
 scenarios: list-first-page  GET /products/ with no query (the cached first page)
            list-varied      GET /products/ with random filters, orderings, page sizes and next cursors
            product-detail   GET /products/{id}/ for random seeded products
            all              the three above, in that order
+           checkout-spread  --customers customers, --clients workers: add 1-3 random products to the cart,
+                            POST /orders/create/, again, for --duration seconds
+           checkout-hot     200 customers buy 1 unit each of one product with 100 units, 64 in flight;
+                            fails on any oversold unit, unconserved stock or 5xx
+           checkout         the two above, in that order
 
-defaults:  --base-url http://127.0.0.1:8000 (loopback 127.0.0.0/8 only)  --clients 32  --duration 10
-           --vendors 20  --categories 10  --products 2000
-           --admin-email / --admin-password: env ADMIN_EMAIL / ADMIN_PASSWORD, else admin@example.com / Admin-Pass-2026";
+defaults:  --base-url http://127.0.0.1:8000 (loopback 127.0.0.0/8 only)  --duration 10
+           --clients 32 (checkout-spread: 16; checkout-hot always runs 64 in flight)
+           --vendors 20  --categories 10  --products 2000  --customers 64
+           --admin-email / --admin-password: env ADMIN_EMAIL / ADMIN_PASSWORD, else admin@example.com / Admin-Pass-2026
+checkout registers customers: run the fleet with REGISTER_RATE_LIMIT=0 (or high enough)";
 
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8000";
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@example.com";
@@ -24,16 +32,40 @@ pub enum Scenario {
     ListFirstPage,
     ListVaried,
     ProductDetail,
+    CheckoutSpread,
+    CheckoutHot,
 }
 
 impl Scenario {
+    /// The group `all`: the listing scenarios.
     pub const ALL: [Scenario; 3] = [Scenario::ListFirstPage, Scenario::ListVaried, Scenario::ProductDetail];
+    /// The group `checkout`.
+    pub const CHECKOUT: [Scenario; 2] = [Scenario::CheckoutSpread, Scenario::CheckoutHot];
+    /// Every scenario, each selectable by its name.
+    const NAMED: [Scenario; 5] = [
+        Scenario::ListFirstPage,
+        Scenario::ListVaried,
+        Scenario::ProductDetail,
+        Scenario::CheckoutSpread,
+        Scenario::CheckoutHot,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Scenario::ListFirstPage => "list-first-page",
             Scenario::ListVaried => "list-varied",
             Scenario::ProductDetail => "product-detail",
+            Scenario::CheckoutSpread => "checkout-spread",
+            Scenario::CheckoutHot => "checkout-hot",
+        }
+    }
+
+    /// Clients when `--clients` is not given.
+    fn default_clients(self) -> usize {
+        match self {
+            Scenario::ListFirstPage | Scenario::ListVaried | Scenario::ProductDetail => 32,
+            Scenario::CheckoutSpread => 16,
+            Scenario::CheckoutHot => crate::hot::IN_FLIGHT,
         }
     }
 }
@@ -41,11 +73,13 @@ impl Scenario {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     pub base_url: String,
-    pub clients: usize,
+    /// `--clients`, when given; see [`Args::clients_for`].
+    pub clients: Option<usize>,
     pub duration_secs: u64,
     pub vendors: usize,
     pub categories: usize,
     pub products: usize,
+    pub customers: usize,
     pub admin_email: String,
     pub admin_password: String,
     pub scenarios: Vec<Scenario>,
@@ -63,11 +97,12 @@ pub enum Command {
 pub fn parse(argv: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Command> {
     let mut args = Args {
         base_url: DEFAULT_BASE_URL.to_owned(),
-        clients: 32,
+        clients: None,
         duration_secs: 10,
         vendors: 20,
         categories: 10,
         products: 2000,
+        customers: 64,
         admin_email: env("ADMIN_EMAIL").filter(|v| !v.is_empty()).unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_owned()),
         admin_password: env("ADMIN_PASSWORD")
             .filter(|v| !v.is_empty())
@@ -90,16 +125,18 @@ pub fn parse(argv: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         match flag {
             "-h" | "--help" => return Ok(Command::Help),
             "--base-url" => args.base_url = value()?,
-            "--clients" => args.clients = number(flag, &value()?, 1, 4096)?,
+            "--clients" => args.clients = Some(number(flag, &value()?, 1, 4096)?),
             "--duration" => args.duration_secs = number(flag, &value()?, 1, 3600)? as u64,
             "--vendors" => args.vendors = number(flag, &value()?, 1, 250)?,
             "--categories" => args.categories = number(flag, &value()?, 1, 1000)?,
             "--products" => args.products = number(flag, &value()?, 1, 200_000)?,
+            "--customers" => args.customers = number(flag, &value()?, 1, 10_000)?,
             "--admin-email" => args.admin_email = value()?,
             "--admin-password" => args.admin_password = value()?,
             "all" => args.scenarios.extend(Scenario::ALL),
+            "checkout" => args.scenarios.extend(Scenario::CHECKOUT),
             name if !name.starts_with('-') => {
-                let scenario = Scenario::ALL
+                let scenario = Scenario::NAMED
                     .into_iter()
                     .find(|s| s.name() == name)
                     .ok_or_else(|| BenchError::new(format!("unknown scenario {name:?}")))?;
@@ -112,7 +149,7 @@ pub fn parse(argv: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         return Err(BenchError::new("no scenario given"));
     }
     // Each scenario runs once, in the order first named.
-    let mut unique = Vec::with_capacity(Scenario::ALL.len());
+    let mut unique = Vec::with_capacity(Scenario::NAMED.len());
     for scenario in args.scenarios.drain(..) {
         if !unique.contains(&scenario) {
             unique.push(scenario);
@@ -120,6 +157,22 @@ pub fn parse(argv: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
     }
     args.scenarios = unique;
     Ok(Command::Run(args))
+}
+
+impl Args {
+    /// The concurrent clients of `scenario`: `--clients` if given, else its
+    /// default. `checkout-hot` always runs its fixed burst.
+    pub fn clients_for(&self, scenario: Scenario) -> usize {
+        match (scenario, self.clients) {
+            (Scenario::CheckoutHot, _) | (_, None) => scenario.default_clients(),
+            (_, Some(clients)) => clients,
+        }
+    }
+
+    /// Idle connections to keep: enough for the busiest scenario of the run.
+    pub fn pool_size(&self) -> usize {
+        self.scenarios.iter().map(|&s| self.clients_for(s)).max().unwrap_or(1)
+    }
 }
 
 fn number(flag: &str, raw: &str, low: usize, high: usize) -> Result<usize> {
@@ -149,9 +202,10 @@ mod tests {
         let args = run("all");
         assert_eq!(args.base_url, DEFAULT_BASE_URL);
         assert_eq!(
-            (args.clients, args.duration_secs, args.vendors, args.categories, args.products),
-            (32, 10, 20, 10, 2000)
+            (args.clients, args.duration_secs, args.vendors, args.categories, args.products, args.customers),
+            (None, 10, 20, 10, 2000, 64)
         );
+        assert_eq!(args.clients_for(Scenario::ListVaried), 32);
         assert_eq!(args.admin_email, DEFAULT_ADMIN_EMAIL);
         assert_eq!(args.admin_password, DEFAULT_ADMIN_PASSWORD);
         assert_eq!(args.scenarios, Scenario::ALL.to_vec());
@@ -160,8 +214,28 @@ mod tests {
     #[test]
     fn flags_both_spellings_and_dedup() {
         let args = run("--clients 8 --duration=3 product-detail list-varied product-detail");
-        assert_eq!((args.clients, args.duration_secs), (8, 3));
+        assert_eq!((args.clients, args.duration_secs), (Some(8), 3));
         assert_eq!(args.scenarios, vec![Scenario::ProductDetail, Scenario::ListVaried]);
+    }
+
+    #[test]
+    fn checkout_group_and_its_clients() {
+        let args = run("--products 500 checkout");
+        assert_eq!(args.scenarios, vec![Scenario::CheckoutSpread, Scenario::CheckoutHot]);
+        assert_eq!(args.products, 500);
+        assert_eq!((args.clients_for(Scenario::CheckoutSpread), args.clients_for(Scenario::CheckoutHot)), (16, 64));
+        assert_eq!(args.pool_size(), 64);
+
+        let args = run("--clients 4 --customers=12 checkout-spread list-first-page");
+        assert_eq!(args.scenarios, vec![Scenario::CheckoutSpread, Scenario::ListFirstPage]);
+        assert_eq!(args.customers, 12);
+        assert_eq!((args.clients_for(Scenario::CheckoutSpread), args.clients_for(Scenario::ListFirstPage)), (4, 4));
+        assert_eq!(args.clients_for(Scenario::CheckoutHot), 64, "the hot burst is fixed");
+        assert_eq!(args.pool_size(), 4);
+
+        // `all` stays the listing scenarios.
+        assert_eq!(run("all").scenarios, Scenario::ALL.to_vec());
+        assert_eq!(run("all checkout").scenarios.len(), 5);
     }
 
     #[test]
@@ -180,7 +254,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        for bad in ["", "all --clients 0", "all --clients", "nope", "all --frobnicate 1", "all --duration 99999"] {
+        for bad in [
+            "",
+            "all --clients 0",
+            "all --clients",
+            "nope",
+            "all --frobnicate 1",
+            "all --duration 99999",
+            "checkout --customers 0",
+            "checkouts",
+        ] {
             assert!(parse(&argv(bad), |_| None).is_err(), "{bad:?} should be refused");
         }
         assert!(matches!(parse(&argv("--help"), |_| None), Ok(Command::Help)));

@@ -104,6 +104,16 @@ impl Api {
         Ok((status, body.into()))
     }
 
+    /// A JSON request of a scenario (as the holder of `token`) under the
+    /// scenario deadline; the status and the whole body.
+    pub async fn send(&self, method: Method, url: &str, token: &str, body: &Value) -> reqwest::Result<(u16, Vec<u8>)> {
+        let request = self.http.request(method, url).bearer_auth(token).json(body).timeout(REQUEST_TIMEOUT);
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await?;
+        Ok((status, body.into()))
+    }
+
     /// One JSON call of the seeding phase.
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: &Value) -> Result<Reply> {
         let mut request = self.http.request(method.clone(), self.url(path)).json(body);

@@ -1,10 +1,13 @@
 //! `bench`: seeds a running marketplace through its REST API, then drives it
 //! with concurrent clients and checks what it answers. This file: arguments
 //! to a run, the run's order (preflight, seed, scenarios) and the exit code.
+mod checkout;
 mod checks;
 mod cli;
 mod client;
+mod customers;
 mod error;
+mod hot;
 mod rng;
 mod scenarios;
 mod seed;
@@ -12,7 +15,6 @@ mod stats;
 mod words;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use crate::cli::{Args, Command, USAGE};
 use crate::client::Api;
@@ -38,7 +40,10 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(errors) => {
-            eprintln!("bench: {errors} errors (5xx, transport errors or contract mismatches), see above");
+            eprintln!(
+                "bench: {errors} errors (5xx, transport errors, contract mismatches or a failed checkout-hot verdict), \
+                 see above"
+            );
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -50,13 +55,11 @@ async fn main() -> ExitCode {
 
 /// The whole run; the total error count of the scenarios.
 async fn run(args: Args) -> Result<u64> {
-    let api = Api::new(&args.base_url, args.clients)?;
+    let api = Api::new(&args.base_url, args.pool_size())?;
     preflight(&api).await?;
     let plan = seed::Plan { vendors: args.vendors, categories: args.categories, products: args.products };
     let catalog = seed::seed(&api, plan, &args.admin_email, &args.admin_password).await?;
-    let duration = Duration::from_secs(args.duration_secs);
-    let reports = scenarios::run_all(&api, catalog, &args.scenarios, args.clients, duration).await;
-    Ok(reports.iter().map(|r| r.errors).sum())
+    scenarios::run_all(&api, catalog, &args).await
 }
 
 /// Something must answer /healthz before we seed anything.

@@ -1,5 +1,5 @@
 //! A tiny xorshift64* generator seeded from the clock: enough randomness for
-//! picking words, prices and query parameters without a crate.
+//! picking words, prices, query parameters and products without a crate.
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub struct Rng(u64);
@@ -41,6 +41,19 @@ impl Rng {
         if items.is_empty() { None } else { items.get(self.index(items.len())) }
     }
 
+    /// `count` distinct indices into a slice of length `len` (all of them,
+    /// shuffled, when `count >= len`): a partial Fisher–Yates shuffle.
+    pub fn sample(&mut self, len: usize, count: usize) -> Vec<usize> {
+        let mut indices: Vec<usize> = (0..len).collect();
+        let count = count.min(len);
+        for i in 0..count {
+            let j = i + self.index(len - i);
+            indices.swap(i, j);
+        }
+        indices.truncate(count);
+        indices
+    }
+
     /// True with probability `percent` / 100.
     pub fn chance(&mut self, percent: u64) -> bool {
         self.next_u64() % 100 < percent
@@ -57,6 +70,19 @@ mod tests {
         let draws: Vec<u64> = (0..1000).map(|_| rng.between(10, 50)).collect();
         assert!(draws.iter().all(|d| (10..=50).contains(d)));
         assert!(draws.contains(&10) && draws.contains(&50));
+    }
+
+    #[test]
+    fn samples_are_distinct_and_in_range() {
+        let mut rng = Rng::seeded(9);
+        let picked = rng.sample(2000, 200);
+        assert_eq!(picked.len(), 200);
+        assert!(picked.iter().all(|&i| i < 2000));
+        assert_eq!(picked.iter().collect::<std::collections::HashSet<_>>().len(), 200);
+        let mut all = rng.sample(5, 50);
+        all.sort_unstable();
+        assert_eq!(all, vec![0, 1, 2, 3, 4]);
+        assert!(rng.sample(0, 3).is_empty());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The load scenarios: `--clients` tokio tasks share one HTTP client, each
 //! looping until `--duration` has passed (and never past a per-client request
 //! cap), timing every request and checking every 2xx body; the recorders are
-//! then merged into the scenario's report.
+//! then merged into the scenario's report. The listing scenarios live here;
+//! `run_all` hands the checkout ones to `checkout` and `hot`.
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,13 +10,14 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::checks::{self, Expect, PriceOrder};
-use crate::cli::Scenario;
+use crate::cli::{Args, Scenario};
 use crate::client::Api;
-use crate::error;
+use crate::error::{self, Result};
 use crate::rng::Rng;
 use crate::seed::Catalog;
 use crate::stats::{Recorder, Report};
 use crate::words::WORDS;
+use crate::{checkout, hot};
 
 /// Hard cap on requests per client, whatever the duration.
 const MAX_REQUESTS_PER_CLIENT: u64 = 10_000_000;
@@ -31,23 +33,27 @@ struct Targets {
     first_page_url: String,
 }
 
-/// Runs every scenario in turn over the seeded catalog; the reports, in order.
-pub async fn run_all(
-    api: &Api,
-    catalog: Catalog,
-    scenarios: &[Scenario],
-    clients: usize,
-    duration: Duration,
-) -> Vec<Report> {
+/// Runs every scenario of `args` in turn over the seeded catalog, printing
+/// each report; the total of their errors. The setup of a checkout scenario
+/// that fails stops the run (an error).
+pub async fn run_all(api: &Api, catalog: Catalog, args: &Args) -> Result<u64> {
     let subtrees = catalog.categories.iter().map(|c| (c.id, Arc::new(catalog.subtree(c.id)))).collect();
     let targets = Arc::new(Targets { catalog, subtrees, first_page_url: api.url("/products/") });
-    let mut reports = Vec::with_capacity(scenarios.len());
-    for &scenario in scenarios {
-        let report = run(api, &targets, scenario, clients, duration).await;
+    let duration = Duration::from_secs(args.duration_secs);
+    let mut errors = 0;
+    for &scenario in &args.scenarios {
+        let clients = args.clients_for(scenario);
+        let report = match scenario {
+            Scenario::ListFirstPage | Scenario::ListVaried | Scenario::ProductDetail => {
+                run(api, &targets, scenario, clients, duration).await
+            }
+            Scenario::CheckoutSpread => checkout::run(api, &targets.catalog, clients, args.customers, duration).await?,
+            Scenario::CheckoutHot => hot::run(api, &targets.catalog).await?,
+        };
         report.print();
-        reports.push(report);
+        errors += report.errors;
     }
-    reports
+    Ok(errors)
 }
 
 async fn run(api: &Api, targets: &Arc<Targets>, scenario: Scenario, clients: usize, duration: Duration) -> Report {
@@ -80,6 +86,8 @@ async fn client_loop(api: Api, targets: Arc<Targets>, scenario: Scenario, deadli
             Scenario::ListFirstPage => list_first_page(&api, &targets, &mut recorder).await,
             Scenario::ListVaried => cursor = list_varied(&api, &targets, &mut rng, cursor.take(), &mut recorder).await,
             Scenario::ProductDetail => product_detail(&api, &targets, &mut rng, &mut recorder).await,
+            // Not listing scenarios: run_all never hands them here.
+            Scenario::CheckoutSpread | Scenario::CheckoutHot => break,
         }
     }
     recorder
@@ -225,7 +233,8 @@ fn money(cents: i64) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
 }
 
-fn excerpt(body: &[u8]) -> String {
+/// The first 200 bytes of a body, for error samples.
+pub fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
     if body.len() > 200 { format!("{text}…") } else { text.into_owned() }
 }
@@ -241,6 +250,7 @@ mod tests {
             vendor_ids: vec![11, 12],
             categories: vec![Category { id: 1, parent: None }, Category { id: 2, parent: Some(1) }],
             product_ids: vec![100, 101],
+            vendors: Arc::default(),
         };
         let subtrees = catalog.categories.iter().map(|c| (c.id, Arc::new(catalog.subtree(c.id)))).collect();
         Targets { catalog, subtrees, first_page_url: "http://127.0.0.1:8000/products/".into() }

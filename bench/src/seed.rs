@@ -2,7 +2,8 @@
 //! create their shop and get approved, the admin builds a category tree, and
 //! the vendors create the products with bounded concurrency. Every run uses
 //! its own tag in emails, shop, category and product names and SKUs, so runs
-//! never collide with each other or with real data.
+//! never collide with each other or with real data. Registration, login and
+//! the bounded runner are shared with the checkout scenarios' setup.
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::client::{Api, id_of};
+use crate::client::{Api, Reply, id_of};
 use crate::error::{BenchError, Result};
 use crate::rng::Rng;
 use crate::words::WORDS;
@@ -45,6 +46,8 @@ pub struct Catalog {
     pub vendor_ids: Vec<i64>,
     pub categories: Vec<Category>,
     pub product_ids: Vec<i64>,
+    /// The seeded vendors, logged in (the checkout scenarios edit and create products as them).
+    pub vendors: Arc<Vec<Vendor>>,
 }
 
 impl Catalog {
@@ -59,12 +62,23 @@ impl Catalog {
         }
         members
     }
+
+    /// The index in `vendors` of the vendor who created `product_ids[index]`.
+    pub fn owner(&self, index: usize) -> usize {
+        owner_index(index, self.vendors.len())
+    }
+}
+
+/// Products are dealt round-robin over the vendors: product `index` belongs to this vendor index.
+fn owner_index(index: usize, vendors: usize) -> usize {
+    index % vendors.max(1)
 }
 
 /// A seeded vendor account and its current access token (renewed on 401).
-struct Vendor {
-    id: i64,
-    email: String,
+#[derive(Debug)]
+pub struct Vendor {
+    pub id: i64,
+    pub email: String,
     token: Mutex<String>,
 }
 
@@ -79,6 +93,17 @@ impl Vendor {
             slot.clone_from(&token);
         }
         Ok(token)
+    }
+
+    /// One call as this vendor. A 401 means the 15-minute access token
+    /// expired during a long run: log in again and retry, once.
+    pub async fn call(&self, api: &Api, method: Method, path: &str, body: &Value) -> Result<Reply> {
+        let reply = api.call(method.clone(), path, Some(&self.token()), body).await?;
+        if reply.status != 401 {
+            return Ok(reply);
+        }
+        let token = self.relogin(api).await?;
+        api.call(method, path, Some(&token), body).await
     }
 }
 
@@ -120,11 +145,29 @@ pub async fn seed(api: &Api, plan: Plan, admin_email: &str, admin_password: &str
         started.elapsed().as_secs_f64(),
         plan.products as f64 / products_secs.max(1e-9),
     );
-    Ok(Catalog { tag, vendor_ids: vendors.iter().map(|v| v.id).collect(), categories, product_ids })
+    Ok(Catalog { tag, vendor_ids: vendors.iter().map(|v| v.id).collect(), categories, product_ids, vendors })
+}
+
+/// POST /users/register/ of a new account. A 429 (the per-IP registration
+/// limit) is explained, since it is what a second big run within the hour meets.
+pub async fn register(api: &Api, email: &str, password: &str, role: &str) -> Result<()> {
+    let body = json!({"email": email, "password": password, "password_confirm": password, "role": role});
+    let reply = api.call(Method::POST, "/users/register/", None, &body).await?;
+    let call = format!("POST /users/register/ for {email}");
+    if reply.status == 429 {
+        let retry = reply.retry_after.as_deref().map(|r| format!(" (Retry-After: {r} s)")).unwrap_or_default();
+        return Err(BenchError::new(format!(
+            "{call} answered 429{retry}: REGISTER_RATE_LIMIT registrations per IP per hour (default 300) are used up.\n\
+             hint: restart the fleet with a higher REGISTER_RATE_LIMIT, or REGISTER_RATE_LIMIT=0 to switch the limit \
+             off (e.g. `REGISTER_RATE_LIMIT=0 make run`); the window is kept in Redis, so a restart without it does \
+             not reset the count (it empties an hour after the registrations)"
+        )));
+    }
+    reply.expect(201, &call).map(|_| ())
 }
 
 /// POST /users/login/ → the access token.
-async fn login(api: &Api, email: &str, password: &str) -> Result<String> {
+pub async fn login(api: &Api, email: &str, password: &str) -> Result<String> {
     let call = format!("POST /users/login/ as {email}");
     let body = api
         .call(Method::POST, "/users/login/", None, &json!({"email": email, "password": password}))
@@ -142,18 +185,7 @@ async fn onboard_vendors(api: &Api, admin: &str, tag: &str, count: usize) -> Res
         let (api, admin, tag) = (api.clone(), admin.to_owned(), tag.to_owned());
         async move {
             let email = format!("bench-{tag}-v{i}@example.com");
-            let register = json!({
-                "email": email,
-                "password": VENDOR_PASSWORD,
-                "password_confirm": VENDOR_PASSWORD,
-                "role": "vendor",
-            });
-            api.call(Method::POST, "/users/register/", None, &register).await?.expect(
-                201,
-                &format!(
-                    "POST /users/register/ for {email} (429 means REGISTER_RATE_LIMIT per IP per hour was reached)"
-                ),
-            )?;
+            register(&api, &email, VENDOR_PASSWORD, "vendor").await?;
             let token = login(&api, &email, VENDOR_PASSWORD).await?;
             let shop = json!({"shop_name": format!("Bench {tag} Shop {i}"), "description": "Seeded by the bench."});
             let call = format!("POST /vendors/create/ for {email}");
@@ -207,15 +239,10 @@ async fn create_products(
         let (api, vendors) = (api.clone(), Arc::clone(vendors));
         let product = product_body(rng, categories, tag, i);
         async move {
-            let vendor = vendors.get(i % vendors.len().max(1)).ok_or_else(|| BenchError::new("no vendors seeded"))?;
+            let vendor =
+                vendors.get(owner_index(i, vendors.len())).ok_or_else(|| BenchError::new("no vendors seeded"))?;
             let call = format!("POST /products/ as {}", vendor.email);
-            let mut reply = api.call(Method::POST, "/products/", Some(&vendor.token()), &product).await?;
-            if reply.status == 401 {
-                // The access token expired during a long seeding: log in again, once.
-                let token = vendor.relogin(&api).await?;
-                reply = api.call(Method::POST, "/products/", Some(&token), &product).await?;
-            }
-            id_of(&reply.expect(201, &call)?, &call)
+            id_of(&vendor.call(&api, Method::POST, "/products/", &product).await?.expect(201, &call)?, &call)
         }
     })
     .await
@@ -244,7 +271,7 @@ fn capitalised(word: &str) -> String {
 
 /// Runs `make(0..count)` with at most `in_flight` futures at once; results in
 /// index order. After the first error no new work starts; the ones in flight finish.
-async fn bounded<T, F, Fut>(count: usize, in_flight: usize, mut make: F) -> Result<Vec<T>>
+pub async fn bounded<T, F, Fut>(count: usize, in_flight: usize, mut make: F) -> Result<Vec<T>>
 where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Result<T>> + Send + 'static,
@@ -294,10 +321,27 @@ mod tests {
             vendor_ids: vec![],
             categories: vec![c(1, None), c(2, None), c(3, Some(1)), c(4, Some(3)), c(5, Some(2))],
             product_ids: vec![],
+            vendors: Arc::default(),
         };
         assert_eq!(catalog.subtree(1), HashSet::from([1, 3, 4]));
         assert_eq!(catalog.subtree(4), HashSet::from([4]));
         assert_eq!(catalog.subtree(2), HashSet::from([2, 5]));
+    }
+
+    #[test]
+    fn products_belong_to_the_vendor_that_created_them() {
+        let vendor = |id| Vendor { id, email: format!("v{id}@example.com"), token: Mutex::default() };
+        let catalog = Catalog {
+            tag: "t".into(),
+            vendor_ids: vec![1, 2, 3],
+            categories: vec![],
+            product_ids: (100..110).collect(),
+            vendors: Arc::new(vec![vendor(1), vendor(2), vendor(3)]),
+        };
+        // create_products deals product i to vendor i % vendors, as owner() says.
+        let owners: Vec<i64> = (0..7).filter_map(|i| catalog.vendors.get(catalog.owner(i)).map(|v| v.id)).collect();
+        assert_eq!(owners, vec![1, 2, 3, 1, 2, 3, 1]);
+        assert_eq!(owner_index(5, 0), 0, "no vendors: no division by zero");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Figures of a scenario: each client records into its own `Recorder`
 //! (latencies in microseconds, non-2xx statuses, transport errors, contract
 //! mismatches, a few error samples); the recorders are merged into a `Report`
-//! with nearest-rank percentiles, printed for people and as one `BENCH_JSON` line.
+//! with nearest-rank percentiles, printed for people and as one `BENCH_JSON`
+//! line. A scenario may add figures of its own (`extra`, with their lines).
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// Error messages kept per scenario (the counts are always complete).
 const MAX_SAMPLES: usize = 10;
@@ -74,6 +76,14 @@ pub fn percentile(sorted: &[u32], p: u32) -> u32 {
     sorted.get(rank as usize - 1).copied().unwrap_or(0)
 }
 
+/// Counts per status, `404 x3, 503 x1`, or `none`.
+pub fn statuses(counts: &BTreeMap<u16, u64>) -> String {
+    if counts.is_empty() {
+        return "none".to_owned();
+    }
+    counts.iter().map(|(status, n)| format!("{status} x{n}")).collect::<Vec<_>>().join(", ")
+}
+
 /// The figures of one scenario; serialised as the `BENCH_JSON` line.
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -94,8 +104,15 @@ pub struct Report {
     pub server_errors: u64,
     pub transport_errors: u64,
     pub mismatches: u64,
-    /// 5xx + transport errors + mismatches; non-zero fails the run.
+    /// 5xx + transport errors + mismatches (+ failed verdicts of the
+    /// scenario, see `checkout-hot`); non-zero fails the run.
     pub errors: u64,
+    /// The scenario's own figures, flattened into the `BENCH_JSON` object.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+    /// The human-readable lines of `extra`, printed after the common ones.
+    #[serde(skip)]
+    pub notes: Vec<String>,
     #[serde(skip)]
     pub samples: Vec<String>,
 }
@@ -132,24 +149,51 @@ impl Report {
             transport_errors,
             mismatches,
             errors: server_errors + transport_errors + mismatches,
+            extra: Map::new(),
+            notes: Vec::new(),
             samples,
         }
     }
 
+    /// Counts the errors (not the requests or latencies) of `other`, figures
+    /// of a side request of the same scenario, as errors of this one.
+    pub fn absorb_errors(&mut self, other: Report) {
+        self.server_errors += other.server_errors;
+        self.transport_errors += other.transport_errors;
+        self.mismatches += other.mismatches;
+        self.errors += other.errors;
+        let room = MAX_SAMPLES.saturating_sub(self.samples.len());
+        self.samples.extend(other.samples.into_iter().take(room));
+    }
+
+    /// Adds the scenario's own figures (a struct serialising to an object)
+    /// to the `BENCH_JSON` line, and the lines that describe them.
+    pub fn attach(&mut self, figures: &impl Serialize, notes: Vec<String>) {
+        match serde_json::to_value(figures) {
+            Ok(Value::Object(fields)) => self.extra.extend(fields),
+            Ok(other) => self.notes.push(format!("(figures not an object: {other})")),
+            Err(e) => self.notes.push(format!("(could not serialise the scenario's figures: {e})")),
+        }
+        self.notes.extend(notes);
+    }
+
     /// The human-readable lines, then the `BENCH_JSON` line.
     pub fn print(&self) {
-        println!("== {} ({} clients, {} s)", self.scenario, self.clients, self.duration_s);
+        if self.duration_s == 0 {
+            // A fixed burst rather than a timed loop.
+            println!("== {} ({} clients, one burst)", self.scenario, self.clients);
+        } else {
+            println!("== {} ({} clients, {} s)", self.scenario, self.clients, self.duration_s);
+        }
         println!("   requests {} in {:.2} s = {:.1} req/s", self.requests, self.elapsed_s, self.rps);
         println!(
             "   latency ms: p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}",
             self.p50_ms, self.p95_ms, self.p99_ms, self.max_ms
         );
-        let statuses = if self.non_2xx.is_empty() {
-            "none".to_owned()
-        } else {
-            self.non_2xx.iter().map(|(status, n)| format!("{status} x{n}")).collect::<Vec<_>>().join(", ")
-        };
-        println!("   non-2xx: {statuses}");
+        println!("   non-2xx: {}", statuses(&self.non_2xx));
+        for note in &self.notes {
+            println!("   {note}");
+        }
         println!(
             "   transport errors {}, 5xx {}, mismatches {} => errors {}",
             self.transport_errors, self.server_errors, self.mismatches, self.errors
@@ -198,5 +242,23 @@ mod tests {
         assert_eq!(report.non_2xx, BTreeMap::from([(404, 1), (503, 1)]));
         assert_eq!((report.server_errors, report.transport_errors, report.mismatches, report.errors), (1, 1, 1, 3));
         assert_eq!(report.samples, vec!["boom", "reset", "bad page"]);
+    }
+
+    #[test]
+    fn side_errors_and_extra_figures_join_the_report() {
+        let mut main = Recorder::default();
+        main.response(201, Duration::from_micros(1000), String::new);
+        let mut side = Recorder::default();
+        side.response(200, Duration::from_micros(500), String::new);
+        side.response(502, Duration::from_micros(500), || "bad gateway".to_owned());
+        side.transport_error(|| "reset".to_owned());
+        let mut report = Report::new("x", "t", 1, 1, Duration::from_secs(1), main);
+        report.absorb_errors(Report::new("x", "t", 1, 1, Duration::from_secs(1), side));
+        assert_eq!((report.requests, report.server_errors, report.transport_errors, report.errors), (1, 1, 1, 2));
+        assert!(report.non_2xx.is_empty(), "the side request's statuses stay out of the main figures");
+        report.attach(&serde_json::json!({"orders": 1}), vec!["orders 1".to_owned()]);
+        let json = serde_json::to_value(&report).unwrap_or_default();
+        assert_eq!((json["orders"].as_u64(), json["errors"].as_u64()), (Some(1), Some(2)));
+        assert_eq!(report.notes, vec!["orders 1"]);
     }
 }

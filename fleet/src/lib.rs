@@ -14,7 +14,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// Every schema the fleet's services own.
-pub const SCHEMAS: &[&str] = &[identity::SCHEMA, catalog::SCHEMA, cart::SCHEMA, order::SCHEMA];
+pub const SCHEMAS: &[&str] =
+    &[identity::SCHEMA, catalog::SCHEMA, cart::SCHEMA, order::SCHEMA, payment::SCHEMA, analytics::SCHEMA];
 
 #[derive(Debug, Clone)]
 pub struct FleetConfig {
@@ -25,10 +26,14 @@ pub struct FleetConfig {
     pub catalog_grpc_addr: String,
     pub cart_grpc_addr: String,
     pub order_grpc_addr: String,
+    pub payment_grpc_addr: String,
+    pub analytics_grpc_addr: String,
     pub identity: identity::Config,
     pub catalog: catalog::Config,
     pub cart: cart::Config,
     pub order: order::Config,
+    pub payment: payment::Config,
+    pub analytics: analytics::Config,
     pub gateway: gateway::Config,
 }
 
@@ -43,10 +48,14 @@ impl FleetConfig {
             catalog_grpc_addr: env_or("CATALOG_GRPC_ADDR", "127.0.0.1:50052".to_owned())?,
             cart_grpc_addr: env_or("CART_GRPC_ADDR", "127.0.0.1:50053".to_owned())?,
             order_grpc_addr: env_or("ORDER_GRPC_ADDR", "127.0.0.1:50054".to_owned())?,
+            payment_grpc_addr: env_or("PAYMENT_GRPC_ADDR", "127.0.0.1:50055".to_owned())?,
+            analytics_grpc_addr: env_or("ANALYTICS_GRPC_ADDR", "127.0.0.1:50056".to_owned())?,
             identity: identity::Config::from_env(infra.clone())?,
             catalog: catalog::Config::from_env(infra.clone())?,
             cart: cart::Config::from_env(infra.clone())?,
             order: order::Config::from_env(infra.clone())?,
+            payment: fleet_payment_config(&infra)?,
+            analytics: analytics::Config::from_env(infra.clone())?,
             gateway: gateway::Config::from_env(infra.clone())?,
             infra,
         })
@@ -59,6 +68,8 @@ impl FleetConfig {
         edit(&mut self.catalog.infra);
         edit(&mut self.cart.infra);
         edit(&mut self.order.infra);
+        edit(&mut self.payment.infra);
+        edit(&mut self.analytics.infra);
         edit(&mut self.gateway.infra);
     }
 
@@ -73,6 +84,8 @@ impl FleetConfig {
         config.catalog_grpc_addr = "127.0.0.1:0".into();
         config.cart_grpc_addr = "127.0.0.1:0".into();
         config.order_grpc_addr = "127.0.0.1:0".into();
+        config.payment_grpc_addr = "127.0.0.1:0".into();
+        config.analytics_grpc_addr = "127.0.0.1:0".into();
         Ok(config)
     }
 }
@@ -84,6 +97,8 @@ pub struct Fleet {
     pub catalog_addr: SocketAddr,
     pub cart_addr: SocketAddr,
     pub order_addr: SocketAddr,
+    pub payment_addr: SocketAddr,
+    pub analytics_addr: SocketAddr,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<Result<(), StartupError>>>,
 }
@@ -101,10 +116,14 @@ impl Fleet {
         let catalog_listener = bind(&config.catalog_grpc_addr).await?;
         let cart_listener = bind(&config.cart_grpc_addr).await?;
         let order_listener = bind(&config.order_grpc_addr).await?;
+        let payment_listener = bind(&config.payment_grpc_addr).await?;
+        let analytics_listener = bind(&config.analytics_grpc_addr).await?;
         let identity_addr = identity_listener.local_addr()?;
         let catalog_addr = catalog_listener.local_addr()?;
         let cart_addr = cart_listener.local_addr()?;
         let order_addr = order_listener.local_addr()?;
+        let payment_addr = payment_listener.local_addr()?;
+        let analytics_addr = analytics_listener.local_addr()?;
         // Every service finds the others where this process bound them.
         config.catalog.identity_addr = identity_addr.to_string();
         config.order.identity_addr = identity_addr.to_string();
@@ -112,27 +131,48 @@ impl Fleet {
         config.cart.identity_addr = identity_addr.to_string();
         config.cart.catalog_addr = catalog_addr.to_string();
         config.cart.order_addr = order_addr.to_string();
+        config.payment.identity_addr = identity_addr.to_string();
+        config.payment.order_addr = order_addr.to_string();
+        config.analytics.identity_addr = identity_addr.to_string();
         config.gateway.services = gateway::clients::Addresses {
             identity: identity_addr.to_string(),
             catalog: catalog_addr.to_string(),
             cart: cart_addr.to_string(),
             order: order_addr.to_string(),
+            payment: payment_addr.to_string(),
+            analytics: analytics_addr.to_string(),
         };
         let identity = identity::start(&config.identity).await?;
         let catalog = catalog::start(&config.catalog).await?;
         let cart = cart::start(&config.cart).await?;
         let order = order::start(&config.order).await?;
-        let gateway = gateway::Gateway::build(config.gateway.clone()).await?;
         let rest_listener = bind(&config.http_addr).await?;
         let rest_addr = rest_listener.local_addr()?;
+        // The sandbox provider sends its webhooks to this fleet's gateway.
+        config.payment.webhook_url = format!("http://{rest_addr}/payments/webhook/");
+        let payment = payment::start(&config.payment).await?;
+        let analytics = analytics::start(&config.analytics).await?;
+        let gateway = gateway::Gateway::build(config.gateway.clone()).await?;
         let tasks = vec![
             tokio::spawn(identity.serve(identity_listener, shutdown.clone())),
             tokio::spawn(catalog.serve(catalog_listener, shutdown.clone())),
             tokio::spawn(cart.serve(cart_listener, shutdown.clone())),
             tokio::spawn(order.serve(order_listener, shutdown.clone())),
+            tokio::spawn(payment.serve(payment_listener, shutdown.clone())),
+            tokio::spawn(analytics.serve(analytics_listener, shutdown.clone())),
             tokio::spawn(gateway.serve(rest_listener, shutdown.clone())),
         ];
-        Ok(Self { rest_addr, identity_addr, catalog_addr, cart_addr, order_addr, shutdown, tasks })
+        Ok(Self {
+            rest_addr,
+            identity_addr,
+            catalog_addr,
+            cart_addr,
+            order_addr,
+            payment_addr,
+            analytics_addr,
+            shutdown,
+            tasks,
+        })
     }
 
     pub fn base_url(&self) -> String {
@@ -194,6 +234,20 @@ async fn futures_first(tasks: &mut [JoinHandle<Result<(), StartupError>>]) -> Re
         Err(e) => Err(StartupError::Serve(format!("service task failed: {e}"))),
     }
 }
+
+/// The local fleet's payment settings: the environment's, with the
+/// development webhook secret when none is set (never in a production
+/// path: the payment binary itself refuses to start without one).
+fn fleet_payment_config(infra: &Infra) -> Result<payment::Config, StartupError> {
+    let mut config = payment::Config::from_env(infra.clone())?;
+    if config.webhook_secrets.is_empty() {
+        config.webhook_secrets = vec![DEV_WEBHOOK_SECRET.to_owned()];
+    }
+    Ok(config)
+}
+
+/// DEVELOPMENT DEFAULT webhook secret of the local fleet only.
+pub const DEV_WEBHOOK_SECRET: &str = "whsec_dev_only";
 
 /// `fleet create-admin`: makes sure the admin exists, never overwriting
 /// an existing user's password. True when it was created.

@@ -56,8 +56,13 @@ async fn serve(demo: bool) -> Result<(), StartupError> {
     println!("  OpenAPI        {base}/api/schema/");
     println!("  health         {base}/healthz  {base}/readyz  {base}/metrics");
     println!(
-        "  gRPC           identity {}  catalog {}  cart {}  order {}",
-        fleet.identity_addr, fleet.catalog_addr, fleet.cart_addr, fleet.order_addr
+        "  gRPC           identity {}  catalog {}  cart {}  order {}  payment {}  analytics {}",
+        fleet.identity_addr,
+        fleet.catalog_addr,
+        fleet.cart_addr,
+        fleet.order_addr,
+        fleet.payment_addr,
+        fleet.analytics_addr
     );
     if demo {
         let logins = fleet::demo::seed(&base).await.map_err(|e| StartupError::Serve(format!("demo seeding: {e}")))?;

@@ -726,6 +726,12 @@ async fn openapi_documents_every_route(ctx: Arc<Ctx>) {
         ("/orders/", &["get"]),
         ("/orders/{id}/", &["get"]),
         ("/orders/{id}/refund/", &["post"]),
+        ("/payments/initiate/", &["post"]),
+        ("/payments/webhook/", &["post"]),
+        ("/payments/{id}/", &["get"]),
+        ("/payments/{id}/sandbox/complete/", &["post"]),
+        ("/analytics/summary/", &["get"]),
+        ("/analytics/vendors/", &["get"]),
     ] {
         for verb in verbs {
             assert!(paths[path][verb].is_object(), "{verb} {path} undocumented");

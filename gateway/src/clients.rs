@@ -5,10 +5,12 @@ use std::time::Duration;
 use common::ApiError;
 use common::StartupError;
 use common::grpc_client::{call, lazy_channel, request};
+use proto::analytics::v1::analytics_client::AnalyticsClient;
 use proto::cart::v1::cart_client::CartClient;
 use proto::catalog::v1::catalog_client::CatalogClient;
 use proto::identity::v1::identity_client::IdentityClient;
 use proto::order::v1::order_client::OrderClient;
+use proto::payment::v1::payment_client::PaymentClient;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -20,6 +22,8 @@ pub struct Addresses {
     pub catalog: String,
     pub cart: String,
     pub order: String,
+    pub payment: String,
+    pub analytics: String,
 }
 
 #[derive(Clone)]
@@ -28,6 +32,8 @@ pub struct Downstream {
     pub catalog: CatalogClient<Channel>,
     pub cart: CartClient<Channel>,
     pub order: OrderClient<Channel>,
+    pub payment: PaymentClient<Channel>,
+    pub analytics: AnalyticsClient<Channel>,
     identity_channel: Channel,
     /// `(name, channel)` of every downstream service, for readiness.
     channels: Vec<(&'static str, Channel)>,
@@ -40,13 +46,24 @@ impl Downstream {
         let catalog = lazy_channel(&addresses.catalog)?;
         let cart = lazy_channel(&addresses.cart)?;
         let order = lazy_channel(&addresses.order)?;
+        let payment = lazy_channel(&addresses.payment)?;
+        let analytics = lazy_channel(&addresses.analytics)?;
         Ok(Self {
             identity: IdentityClient::new(identity.clone()),
             catalog: CatalogClient::new(catalog.clone()),
             cart: CartClient::new(cart.clone()),
             order: OrderClient::new(order.clone()),
+            payment: PaymentClient::new(payment.clone()),
+            analytics: AnalyticsClient::new(analytics.clone()),
             identity_channel: identity.clone(),
-            channels: vec![("identity", identity), ("catalog", catalog), ("cart", cart), ("order", order)],
+            channels: vec![
+                ("identity", identity),
+                ("catalog", catalog),
+                ("cart", cart),
+                ("order", order),
+                ("payment", payment),
+                ("analytics", analytics),
+            ],
             deadline,
         })
     }

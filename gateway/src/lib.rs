@@ -63,6 +63,8 @@ impl Config {
                 catalog: env_or("CATALOG_ADDR", "127.0.0.1:50052".to_owned())?,
                 cart: env_or("CART_ADDR", "127.0.0.1:50053".to_owned())?,
                 order: env_or("ORDER_ADDR", "127.0.0.1:50054".to_owned())?,
+                payment: env_or("PAYMENT_ADDR", "127.0.0.1:50055".to_owned())?,
+                analytics: env_or("ANALYTICS_ADDR", "127.0.0.1:50056".to_owned())?,
             },
             downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
             login_failure_limit: env_or("LOGIN_FAILURE_LIMIT", 10)?,
@@ -109,6 +111,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::products::router())
         .merge(routes::cart::router())
         .merge(routes::orders::router())
+        .merge(routes::payments::router())
+        .merge(routes::analytics::router())
 }
 
 /// The OpenAPI document, without needing a running gateway.

@@ -26,5 +26,17 @@ pub mod cart {
     }
 }
 
+pub mod payment {
+    pub mod v1 {
+        tonic::include_proto!("marketplace.payment.v1");
+    }
+}
+
+pub mod analytics {
+    pub mod v1 {
+        tonic::include_proto!("marketplace.analytics.v1");
+    }
+}
+
 /// Every marketplace proto, encoded, for `grpc.reflection`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("marketplace_descriptor");

@@ -1,9 +1,11 @@
 //! One module per REST resource; request and response shapes live beside
 //! the handlers that use them.
+pub mod analytics;
 pub mod cart;
 pub mod categories;
 pub mod ops;
 pub mod orders;
+pub mod payments;
 pub mod products;
 pub mod users;
 pub mod vendors;

@@ -4,6 +4,7 @@
 //! locks.
 pub mod clients;
 pub mod domain;
+pub mod events;
 pub mod grpc;
 pub mod store;
 
@@ -14,7 +15,7 @@ use common::StartupError;
 use common::auth::KeyRing;
 use common::cache::Cache;
 use common::config::{Infra, env_or};
-use common::events::Relay;
+use common::events::{Consumer, Relay};
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::order::v1::order_server::OrderServer;
@@ -62,6 +63,7 @@ pub struct Order {
     pool: MySqlPool,
     service: Arc<OrderService>,
     relay: Relay,
+    payment_events: Consumer,
     reaper_interval: Duration,
 }
 
@@ -82,7 +84,16 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
         config.currency.clone(),
         reservation,
     );
-    Ok(Order { pool, service: Arc::new(service), relay, reaper_interval: config.reaper_interval })
+    // A blocking stream read needs a Redis connection of its own.
+    let payment_events = Consumer::new(
+        pool.clone(),
+        config.infra.redis().await?,
+        config.infra.schema_prefix.clone(),
+        "payment",
+        "order",
+        uuid::Uuid::new_v4().to_string(),
+    );
+    Ok(Order { pool, service: Arc::new(service), relay, payment_events, reaper_interval: config.reaper_interval })
 }
 
 impl Order {
@@ -104,10 +115,11 @@ impl Order {
             })
         };
         let relay = tokio::spawn(self.relay.run(shutdown.clone()));
+        let consumer = tokio::spawn(self.payment_events.run(events::PaymentEvents, shutdown.clone()));
         let routes = tonic::service::Routes::new(OrderServer::from_arc(self.service));
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         reaper.abort();
-        let _ = relay.await;
+        let _ = tokio::join!(relay, consumer);
         result
     }
 }

@@ -232,8 +232,9 @@ impl Store {
                 .iter()
                 .flat_map(|v| &v.items)
                 .map(|i| {
-                    json!({"product_id": i.product_id, "vendor_id": i.vendor_id, "quantity": i.quantity,
-                           "unit_price": i.unit_price.to_string(), "line_total": i.line_total.to_string()})
+                    json!({"product_id": i.product_id, "vendor_id": i.vendor_id, "vendor_name": i.vendor_name,
+                           "quantity": i.quantity, "unit_price": i.unit_price.to_string(),
+                           "line_total": i.line_total.to_string()})
                 })
                 .collect();
             let event = json!({"order_id": order_id, "user_id": user_id, "total_price": draft.total.to_string(),
@@ -408,6 +409,56 @@ impl Store {
                            "total_price": total.to_string(), "currency": currency});
         outbox::enqueue(tx, STREAM, "OrderCancelled", &event).await?;
         Ok(Cancelled::Done)
+    }
+
+    /// Records a payment's status on its order, unless a newer payment of
+    /// the order is already recorded.
+    pub async fn record_payment_in(
+        tx: &mut Transaction<'_, MySql>,
+        order_id: i64,
+        payment_id: i64,
+        status: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE orders SET payment_id = ?, payment_status = ?, updated_at = CURRENT_TIMESTAMP(6) \
+             WHERE id = ? AND (payment_id IS NULL OR payment_id <= ?)",
+        )
+        .bind(payment_id)
+        .bind(status)
+        .bind(order_id)
+        .bind(payment_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// `pending → paid`; false when the order is not pending.
+    pub async fn mark_paid_in(tx: &mut Transaction<'_, MySql>, order_id: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE orders SET status = 'paid', updated_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND status = 'pending'",
+        )
+        .bind(order_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A payment succeeded for an order that is already cancelled: say so
+    /// again (OrderCancelled), so the payment service refunds it.
+    pub async fn refund_late_payment_in(tx: &mut Transaction<'_, MySql>, order_id: i64) -> Result<(), sqlx::Error> {
+        let row: Option<(String, i64, Decimal, String)> =
+            sqlx::query_as("SELECT status, user_id, total_price, currency FROM orders WHERE id = ?")
+                .bind(order_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if let Some((status, user_id, total, currency)) = row
+            && status == "cancelled"
+        {
+            let event = json!({"order_id": order_id, "user_id": user_id, "previous_status": "cancelled",
+                               "reason": "paid_after_cancel", "total_price": total.to_string(), "currency": currency});
+            outbox::enqueue(tx, STREAM, "OrderCancelled", &event).await?;
+        }
+        Ok(())
     }
 
     /// Pending orders whose reservation ran out, oldest first.

@@ -1,0 +1,159 @@
+//! `/payments/*`: initiation (with `Idempotency-Key`), reads, the
+//! provider's signed webhook (raw body passed through untouched: the
+//! signature covers its bytes) and the sandbox's "complete" button.
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use common::ApiError;
+use proto::payment::v1 as pb;
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{path_id, rfc3339};
+use crate::AppState;
+use crate::auth::{AuthUser, CustomerUser};
+use crate::body::{Form, JsonBody};
+use crate::error::HttpResult;
+use crate::idempotency;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(initiate))
+        .routes(routes!(webhook))
+        .routes(routes!(get_payment))
+        .routes(routes!(complete_sandbox))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Payment {
+    id: i64,
+    order: i64,
+    amount: String,
+    currency: String,
+    /// `pending`, `succeeded`, `failed` or `refunded`.
+    status: String,
+    provider: String,
+    provider_payment_id: String,
+    client_secret: String,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+}
+
+impl From<pb::PaymentMessage> for Payment {
+    fn from(p: pb::PaymentMessage) -> Self {
+        Self {
+            id: p.id,
+            order: p.order,
+            amount: p.amount,
+            currency: p.currency,
+            status: p.status,
+            provider: p.provider,
+            provider_payment_id: p.provider_payment_id,
+            client_secret: p.client_secret,
+            created_at: rfc3339(p.created_at.as_ref()),
+            updated_at: rfc3339(p.updated_at.as_ref()),
+        }
+    }
+}
+
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct InitiateBody {
+    order_id: i64,
+}
+
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct OutcomeBody {
+    /// `succeeded` or `failed`.
+    outcome: String,
+}
+
+/// The order's open payment: made (201) or the existing one (200).
+#[utoipa::path(post, path = "/payments/initiate/", tag = "payments", request_body = InitiateBody, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, description = "Created", body = Payment), (status = 200, description = "The open payment", body = Payment),
+        (status = 400, description = "Validation error"), (status = 401, description = "Not authenticated"),
+        (status = 403, description = "Not a customer"), (status = 404, description = "Not your order"),
+        (status = 409, description = "Order not payable")))]
+async fn initiate(
+    State(state): State<AppState>,
+    CustomerUser(user): CustomerUser,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> HttpResult<Response> {
+    let key = idempotency::key_of(&headers)?;
+    let mut form = Form::new(JsonBody(body.0.clone()));
+    let order_id = form.number_text("order_id");
+    form.finish()?;
+    let fingerprint_body = Value::Object(body.0);
+    let run = || async {
+        let d = &state.downstream;
+        let mut client = d.payment.clone();
+        let answer = d
+            .call(client.initiate_payment(d.request(pb::InitiatePaymentRequest { order_id }, Some(&user.token))))
+            .await?;
+        let status = if answer.created { StatusCode::CREATED } else { StatusCode::OK };
+        let payment = answer.payment.ok_or_else(|| ApiError::internal("payment service answered without a payment"))?;
+        Ok((status, serde_json::to_value(Payment::from(payment)).map_err(ApiError::internal)?))
+    };
+    Ok(idempotency::once(&state, user.user_id, key, "POST", "/payments/initiate/", &fingerprint_body, run).await)
+}
+
+/// The payment provider's event, authenticated by its `Payment-Signature`.
+#[utoipa::path(post, path = "/payments/webhook/", tag = "payments",
+    request_body(content = Value, description = "The provider's event, signed as sent", content_type = "application/json"),
+    params(("Payment-Signature" = String, Header, description = "t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>")),
+    responses((status = 200, description = "Received (applied, or a replay with no effect)"),
+        (status = 400, description = "Invalid signature, or amount/currency mismatch")))]
+async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResult<Json<Value>> {
+    let signature = headers.get("payment-signature").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let d = &state.downstream;
+    let mut client = d.payment.clone();
+    let message = pb::WebhookRequest { body: body.to_vec(), signature };
+    let answer = d.call(client.handle_webhook(d.request(message, None))).await?;
+    Ok(Json(json!({ "received": true, "outcome": answer.outcome })))
+}
+
+/// One payment (its owner or an admin).
+#[utoipa::path(get, path = "/payments/{id}/", tag = "payments", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, description = "OK", body = Payment), (status = 401, description = "Not authenticated"),
+        (status = 403, description = "A vendor"), (status = 404, description = "Not found, or not yours")))]
+async fn get_payment(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> HttpResult<Json<Payment>> {
+    let message = pb::GetPaymentRequest { id: path_id(&id)? };
+    let d = &state.downstream;
+    let mut client = d.payment.clone();
+    Ok(Json(d.call(client.get_payment(d.request(message, Some(&user.token)))).await?.into()))
+}
+
+/// Sandbox only: the provider sends the signed webhook for this outcome.
+#[utoipa::path(post, path = "/payments/{id}/sandbox/complete/", tag = "payments", request_body = OutcomeBody,
+    security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 202, description = "The webhook is on its way"), (status = 400, description = "Bad outcome"),
+        (status = 401, description = "Not authenticated"), (status = 403, description = "Not a customer"),
+        (status = 404, description = "Not found, not yours, or not a sandbox payment")))]
+async fn complete_sandbox(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> HttpResult<(StatusCode, Json<Value>)> {
+    let id = path_id(&id)?;
+    let mut form = Form::new(body);
+    let outcome = form.string("outcome");
+    form.finish()?;
+    let d = &state.downstream;
+    let mut client = d.payment.clone();
+    let message = pb::CompleteSandboxPaymentRequest { id, outcome };
+    d.call(client.complete_sandbox_payment(d.request(message, Some(&user.token)))).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "detail": "The sandbox provider is sending the webhook." }))))
+}

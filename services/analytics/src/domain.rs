@@ -1,0 +1,240 @@
+//! Analytics rules as pure functions: the events' payloads and what each
+//! one says about an order, the `from`/`to` date range of a query, and the
+//! average order value.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SubsecRound, Utc};
+use common::{ApiError, FieldErrors};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Deserialize;
+
+/// One line of an `OrderPlaced`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlacedItem {
+    pub vendor_id: i64,
+    pub vendor_name: String,
+    pub quantity: i64,
+    pub line_total: Decimal,
+}
+
+/// The order stream's `OrderPlaced`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderPlaced {
+    pub order_id: i64,
+    pub user_id: i64,
+    pub total_price: Decimal,
+    pub currency: String,
+    pub items: Vec<PlacedItem>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The order stream's `OrderCancelled`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderCancelled {
+    pub order_id: i64,
+    pub user_id: i64,
+    pub previous_status: String,
+    pub total_price: Decimal,
+    pub currency: String,
+}
+
+impl OrderCancelled {
+    /// A cancelled paid order (a refund) was paid, whichever of its events
+    /// arrives first.
+    pub fn was_paid(&self) -> bool {
+        self.previous_status.eq_ignore_ascii_case("paid")
+    }
+}
+
+/// The payment stream's `PaymentSucceeded` and `PaymentRefunded`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentEvent {
+    pub payment_id: i64,
+    pub order_id: i64,
+    pub user_id: i64,
+    pub amount: Decimal,
+}
+
+/// A vendor's share of an order: its sub-order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorOrder {
+    pub vendor_id: i64,
+    pub vendor_name: String,
+    pub units: i64,
+    pub revenue: Decimal,
+}
+
+impl OrderPlaced {
+    /// The sub-orders, one per vendor in vendor-id order (the order rows
+    /// are locked in).
+    pub fn vendor_orders(&self) -> Vec<VendorOrder> {
+        let mut vendors: BTreeMap<i64, VendorOrder> = BTreeMap::new();
+        for item in &self.items {
+            let vendor = vendors.entry(item.vendor_id).or_insert_with(|| VendorOrder {
+                vendor_id: item.vendor_id,
+                vendor_name: item.vendor_name.clone(),
+                units: 0,
+                revenue: Decimal::ZERO,
+            });
+            vendor.units += item.quantity;
+            vendor.revenue += item.line_total;
+        }
+        vendors.into_values().collect()
+    }
+
+    /// `created_at` as stored: naive UTC, whole microseconds (what
+    /// `DATETIME(6)` holds), truncated so a time just before midnight can
+    /// never round into the next day.
+    pub fn created_at_utc(&self) -> NaiveDateTime {
+        self.created_at.trunc_subsecs(6).naive_utc()
+    }
+}
+
+/// The days a query covers, both ends inclusive; `None` is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DateRange {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// The span a `DATETIME` can hold: unbounded ends become its limits.
+fn earliest() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(1000, 1, 1).unwrap_or(NaiveDate::MIN).and_time(NaiveTime::MIN)
+}
+
+fn latest() -> NaiveDateTime {
+    let last_day = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX);
+    last_day.and_time(NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).unwrap_or(NaiveTime::MIN))
+}
+
+impl DateRange {
+    /// The first and the last instant (inclusive, UTC, microseconds) an
+    /// order's `created_at` may have to fall in the range, for
+    /// `created_at BETWEEN ? AND ?`.
+    pub fn bounds(&self) -> (NaiveDateTime, NaiveDateTime) {
+        let start = self.from.map_or(earliest(), |day| day.and_time(NaiveTime::MIN).max(earliest()));
+        let end_of = |day: NaiveDate| day.and_time(latest().time()).min(latest());
+        (start, self.to.map_or(latest(), end_of))
+    }
+}
+
+/// `from`/`to` as a client sent them: `YYYY-MM-DD`, either absent or
+/// empty for unbounded, `from` not after `to`.
+pub fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<DateRange, ApiError> {
+    let mut errors = FieldErrors::new();
+    let mut day = |field: &str, raw: Option<&str>| match raw.map(str::trim).filter(|raw| !raw.is_empty()) {
+        None => None,
+        Some(raw) => parse_date(raw).or_else(|| {
+            errors.add(field, "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.");
+            None
+        }),
+    };
+    let range = DateRange { from: day("from", from), to: day("to", to) };
+    if let (Some(from), Some(to)) = (range.from, range.to)
+        && from > to
+    {
+        errors.add("to", "Ensure this date is not before from.");
+    }
+    errors.into_result()?;
+    Ok(range)
+}
+
+/// Exactly `YYYY-MM-DD` with a real calendar day.
+fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let shape = raw.len() == 10
+        && raw.char_indices().all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
+    if shape { NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok() } else { None }
+}
+
+/// `revenue / paid_orders`, rounded half-up to cents; zero without any.
+pub fn average_order_value(revenue: Decimal, paid_orders: i64) -> Decimal {
+    if paid_orders <= 0 {
+        return Decimal::ZERO;
+    }
+    (revenue / Decimal::from(paid_orders)).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::ErrorKind;
+
+    fn date(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    fn cents(amount: i64) -> Decimal {
+        Decimal::new(amount, 2)
+    }
+
+    #[test]
+    fn a_range_covers_whole_utc_days_inclusive() {
+        let range = parse_range(Some("2024-03-01"), Some("2024-03-01")).expect("range");
+        let (start, end) = range.bounds();
+        assert_eq!(start.to_string(), "2024-03-01 00:00:00");
+        assert_eq!(end.to_string(), "2024-03-01 23:59:59.999999");
+    }
+
+    #[test]
+    fn absent_or_empty_ends_are_unbounded_within_what_the_database_holds() {
+        assert_eq!(parse_range(None, Some(" ")).expect("range"), DateRange::default());
+        let (start, end) = DateRange::default().bounds();
+        assert_eq!(
+            (start.to_string().as_str(), end.to_string().as_str()),
+            ("1000-01-01 00:00:00", "9999-12-31 23:59:59.999999")
+        );
+        let (start, _) = DateRange { from: Some(date("0999-05-05")), to: None }.bounds();
+        assert_eq!(start, earliest());
+    }
+
+    #[test]
+    fn bad_dates_name_their_field() {
+        for bad in ["2024-13-01", "2024-02-30", "yesterday", "2024-1-01", "20240101", "+2024-01-01", "2024-01-01T00:00"]
+        {
+            let error = parse_range(Some(bad), Some("2024-01-01")).expect_err(bad);
+            assert_eq!(error.kind, ErrorKind::Invalid);
+            assert!(error.fields.has("from") && !error.fields.has("to"), "{bad}");
+        }
+        let both = parse_range(Some("x"), Some("y")).expect_err("both");
+        assert!(both.fields.has("from") && both.fields.has("to"));
+    }
+
+    #[test]
+    fn from_after_to_is_refused() {
+        let error = parse_range(Some("2024-03-02"), Some("2024-03-01")).expect_err("reversed");
+        assert!(error.fields.has("to"));
+        assert!(parse_range(Some("2024-02-29"), Some("2024-02-29")).is_ok());
+    }
+
+    #[test]
+    fn average_rounds_half_up_to_cents() {
+        assert_eq!(average_order_value(cents(1000), 3), cents(333));
+        assert_eq!(average_order_value(cents(2000), 3), cents(667));
+        assert_eq!(average_order_value(cents(1), 2), cents(1));
+        assert_eq!(average_order_value(cents(5), 2), cents(3));
+        assert_eq!(average_order_value(cents(999), 0), Decimal::ZERO);
+    }
+
+    #[test]
+    fn an_order_splits_into_one_sub_order_per_vendor() {
+        let placed: OrderPlaced = serde_json::from_str(
+            r#"{"order_id": 1, "user_id": 2, "total_price": "31.00", "currency": "USD",
+                "created_at": "2024-03-01T23:30:00.1234567-02:00",
+                "items": [
+                  {"product_id": 5, "vendor_id": 9, "vendor_name": "Nine", "quantity": 2, "unit_price": "5.00", "line_total": "10.00"},
+                  {"product_id": 3, "vendor_id": 4, "vendor_name": "Four", "quantity": 1, "unit_price": "1.00", "line_total": "1.00"},
+                  {"product_id": 7, "vendor_id": 9, "vendor_name": "Nine", "quantity": 4, "unit_price": "5.00", "line_total": "20.00"}
+                ]}"#,
+        )
+        .expect("payload");
+        let split = placed.vendor_orders();
+        assert_eq!(
+            split,
+            [
+                VendorOrder { vendor_id: 4, vendor_name: "Four".into(), units: 1, revenue: cents(100) },
+                VendorOrder { vendor_id: 9, vendor_name: "Nine".into(), units: 6, revenue: cents(3000) },
+            ]
+        );
+        assert_eq!(placed.created_at_utc().to_string(), "2024-03-02 01:30:00.123456");
+    }
+}

@@ -1,0 +1,48 @@
+//! What the order service does with payment events: it records the latest
+//! payment's status on the order, marks a pending order paid when its
+//! payment succeeds, and cancels a paid order (stock restored once) when
+//! the provider refunds it. A payment that succeeds for an order already
+//! cancelled (its reservation expired meanwhile) is sent back for a refund
+//! by cancelling again: the payment service refunds on OrderCancelled.
+use common::events::{Event, Handler, HandlerError};
+use serde::Deserialize;
+use sqlx::{MySql, Transaction};
+
+use crate::domain::OrderStatus;
+use crate::store::{Cancelled, Store};
+
+#[derive(Deserialize)]
+struct PaymentEvent {
+    payment_id: i64,
+    order_id: i64,
+    status: String,
+}
+
+pub struct PaymentEvents;
+
+impl Handler for PaymentEvents {
+    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
+        let known = ["PaymentCreated", "PaymentSucceeded", "PaymentFailed", "PaymentRefunded"];
+        if !known.contains(&event.event_type.as_str()) {
+            return Ok(());
+        }
+        let payment: PaymentEvent = event.payload_as()?;
+        Store::record_payment_in(tx, payment.order_id, payment.payment_id, &payment.status).await?;
+        match event.event_type.as_str() {
+            "PaymentSucceeded" => {
+                let paid = Store::mark_paid_in(tx, payment.order_id).await?;
+                if !paid {
+                    Store::refund_late_payment_in(tx, payment.order_id).await?;
+                }
+            }
+            "PaymentRefunded" => {
+                let outcome = Store::cancel_in(tx, payment.order_id, &[OrderStatus::Paid], "provider_refund").await?;
+                if matches!(outcome, Cancelled::Done) {
+                    tracing::info!(order = payment.order_id, "order cancelled after a provider refund");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,125 @@
+//! Payment service: one open payment per order at the provider, signed
+//! provider webhooks applied exactly once through a status machine that
+//! never moves backwards, refunds when an order is cancelled, and events
+//! for every status change.
+pub mod clients;
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod provider;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::StartupError;
+use common::auth::KeyRing;
+use common::config::{Infra, env_opt, env_or};
+use common::events::{Consumer, Relay};
+use common::grpc_client::lazy_channel;
+use common::identity_keys::IdentityKeySource;
+use common::shutdown::CancellationToken;
+use proto::payment::v1::payment_server::PaymentServer;
+use sqlx::MySqlPool;
+use tokio::net::TcpListener;
+
+use crate::clients::Orders;
+use crate::grpc::PaymentService;
+use crate::provider::{PaymentProvider, Sandbox};
+use crate::store::Store;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+pub const SCHEMA: &str = "payment";
+pub const GRPC_NAME: &str = "marketplace.payment.v1.Payment";
+
+#[derive(Clone)]
+pub struct Config {
+    pub infra: Infra,
+    pub identity_addr: String,
+    pub order_addr: String,
+    pub downstream_timeout: Duration,
+    /// Webhook secrets, comma-separated (several during a rotation; the
+    /// first signs what the sandbox sends). No default: the fleet sets its
+    /// development one.
+    pub webhook_secrets: Vec<String>,
+    /// Where the sandbox provider sends its webhooks (the gateway's
+    /// `/payments/webhook/`).
+    pub webhook_url: String,
+    pub max_db_connections: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("infra", &self.infra)
+            .field("order_addr", &self.order_addr)
+            .field("webhook_secrets", &format!("{} secret(s)", self.webhook_secrets.len()))
+            .field("webhook_url", &self.webhook_url)
+            .finish()
+    }
+}
+
+impl Config {
+    pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
+        let secrets: Vec<String> = env_opt("WEBHOOK_SECRET")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        Ok(Self {
+            infra,
+            identity_addr: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
+            order_addr: env_or("ORDER_ADDR", "127.0.0.1:50054".to_owned())?,
+            downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
+            webhook_secrets: secrets,
+            webhook_url: env_or("PAYMENT_WEBHOOK_URL", "http://127.0.0.1:8000/payments/webhook/".to_owned())?,
+            max_db_connections: env_or("PAYMENT_DB_CONNECTIONS", 10)?,
+        })
+    }
+}
+
+pub struct Payment {
+    pool: MySqlPool,
+    service: PaymentService,
+    relay: Relay,
+    order_events: Consumer,
+    provider: Arc<dyn PaymentProvider>,
+}
+
+pub async fn start(config: &Config) -> Result<Payment, StartupError> {
+    if config.webhook_secrets.is_empty() {
+        return Err(StartupError::Config("WEBHOOK_SECRET must be set (comma-separated during a rotation)".into()));
+    }
+    let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
+    let redis = config.infra.redis().await?;
+    let keys = KeyRing::fetching(IdentityKeySource::new(lazy_channel(&config.identity_addr)?));
+    let orders = Orders::new(lazy_channel(&config.order_addr)?, config.downstream_timeout);
+    let sandbox = Arc::new(Sandbox::new(config.webhook_secrets.clone(), config.webhook_url.clone())?);
+    let provider: Arc<dyn PaymentProvider> = sandbox.clone();
+    let relay = Relay::new(pool.clone(), redis, config.infra.schema_prefix.clone(), "payment");
+    let store = Store::new(pool.clone(), relay.notifier());
+    let service = PaymentService::new(store, keys, orders, provider.clone(), Some(sandbox));
+    // A blocking stream read needs a Redis connection of its own.
+    let order_events = Consumer::new(
+        pool.clone(),
+        config.infra.redis().await?,
+        config.infra.schema_prefix.clone(),
+        "order",
+        "payment",
+        uuid::Uuid::new_v4().to_string(),
+    );
+    Ok(Payment { pool, service, relay, order_events, provider })
+}
+
+impl Payment {
+    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
+        let relay = tokio::spawn(self.relay.run(shutdown.clone()));
+        let handler = events::OrderEvents { provider: self.provider };
+        let consumer = tokio::spawn(self.order_events.run(handler, shutdown.clone()));
+        let routes = tonic::service::Routes::new(PaymentServer::new(self.service));
+        let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
+        let _ = tokio::join!(relay, consumer);
+        result
+    }
+}

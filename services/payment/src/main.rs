@@ -1,0 +1,16 @@
+//! The payment service on its own: config from env, telemetry, serve.
+use common::config::{Infra, env_or};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    common::service_main("payment", run).await
+}
+
+async fn run() -> Result<(), common::StartupError> {
+    let config = payment::Config::from_env(Infra::from_env()?)?;
+    let addr: String = env_or("GRPC_ADDR", "0.0.0.0:50055".to_owned())?;
+    let service = payment::start(&config).await?;
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    tracing::info!(%addr, "payment serving gRPC");
+    service.serve(listener, common::shutdown::on_os_signal()).await
+}
