@@ -76,7 +76,7 @@ pub async fn run(api: &Api, catalog: &Catalog, workers: usize, customers: usize,
     let tag = &catalog.tag;
     println!("{NAME} setup: stock {STOCK} on up to {PRODUCTS_USED} products, {customers} customers");
     let phase = Instant::now();
-    let products = restock(api, catalog).await?;
+    let products = restock(api, catalog, NAME).await?;
     let restock_secs = phase.elapsed().as_secs_f64();
     let phase = Instant::now();
     let groups = customers::deal(customers::register(api, tag, "c", customers).await?, workers);
@@ -142,13 +142,14 @@ pub async fn run(api: &Api, catalog: &Catalog, workers: usize, customers: usize,
 }
 
 /// Sets the stock of up to [`PRODUCTS_USED`] random seeded products to
-/// [`STOCK`], each as the vendor who owns it; their ids.
-async fn restock(api: &Api, catalog: &Catalog) -> Result<Vec<i64>> {
+/// [`STOCK`], each as the vendor who owns it; their ids. `scenario` names
+/// the caller in errors (`pay` restocks the same way).
+pub async fn restock(api: &Api, catalog: &Catalog, scenario: &str) -> Result<Vec<i64>> {
     let picked = Rng::from_clock(u64::MAX).sample(catalog.product_ids.len(), PRODUCTS_USED);
     let jobs: Vec<(i64, usize)> =
         picked.into_iter().filter_map(|i| Some((*catalog.product_ids.get(i)?, catalog.owner(i)))).collect();
     if jobs.is_empty() {
-        return Err(BenchError::new(format!("{NAME}: no seeded products to buy")));
+        return Err(BenchError::new(format!("{scenario}: no seeded products to buy")));
     }
     let body = json!({"stock": STOCK});
     seed::bounded(jobs.len(), RESTOCK_CONCURRENCY, |k| {
@@ -294,7 +295,7 @@ async fn place_order(api: &Api, url: &str, customer: &mut Customer, cart: &mut C
 
 /// After a 401 (the access token expired during a long run): log in again.
 /// A login that fails counts as a mismatch (the account was valid).
-async fn relogin(api: &Api, customer: &mut Customer, recorder: &mut Recorder) {
+pub async fn relogin(api: &Api, customer: &mut Customer, recorder: &mut Recorder) {
     if let Err(e) = customer.relogin(api).await {
         recorder.mismatch(|| format!("log-in again of {} after a 401 failed: {e}", customer.email));
     }

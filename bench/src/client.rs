@@ -104,6 +104,15 @@ impl Api {
         Ok((status, body.into()))
     }
 
+    /// GET `url` as the holder of `token` under the scenario deadline; the
+    /// status and the whole body.
+    pub async fn get_as(&self, url: &str, token: &str) -> reqwest::Result<(u16, Vec<u8>)> {
+        let response = self.http.get(url).bearer_auth(token).timeout(REQUEST_TIMEOUT).send().await?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await?;
+        Ok((status, body.into()))
+    }
+
     /// A JSON request of a scenario (as the holder of `token`) under the
     /// scenario deadline; the status and the whole body.
     pub async fn send(&self, method: Method, url: &str, token: &str, body: &Value) -> reqwest::Result<(u16, Vec<u8>)> {

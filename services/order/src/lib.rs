@@ -42,6 +42,9 @@ pub struct Config {
     pub reservation_ttl: Duration,
     /// How often expired reservations are looked for.
     pub reaper_interval: Duration,
+    /// Whether this replica applies payment events (tests switch it off to
+    /// play a consumer that is down).
+    pub consume_payment_events: bool,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
             currency: env_or("CURRENCY", "USD".to_owned())?,
             reservation_ttl: Duration::from_secs(env_or("RESERVATION_TTL", 1800)?),
             reaper_interval: Duration::from_millis(env_or("REAPER_INTERVAL_MS", 5000)?),
+            consume_payment_events: true,
         })
     }
 }
@@ -63,7 +67,7 @@ pub struct Order {
     pool: MySqlPool,
     service: Arc<OrderService>,
     relay: Relay,
-    payment_events: Consumer,
+    payment_events: Option<Consumer>,
     reaper_interval: Duration,
 }
 
@@ -85,14 +89,18 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
         reservation,
     );
     // A blocking stream read needs a Redis connection of its own.
-    let payment_events = Consumer::new(
-        pool.clone(),
-        config.infra.redis().await?,
-        config.infra.schema_prefix.clone(),
-        "payment",
-        "order",
-        uuid::Uuid::new_v4().to_string(),
-    );
+    let payment_events = if config.consume_payment_events {
+        Some(Consumer::new(
+            pool.clone(),
+            config.infra.redis().await?,
+            config.infra.schema_prefix.clone(),
+            "payment",
+            "order",
+            uuid::Uuid::new_v4().to_string(),
+        ))
+    } else {
+        None
+    };
     Ok(Order { pool, service: Arc::new(service), relay, payment_events, reaper_interval: config.reaper_interval })
 }
 
@@ -115,11 +123,14 @@ impl Order {
             })
         };
         let relay = tokio::spawn(self.relay.run(shutdown.clone()));
-        let consumer = tokio::spawn(self.payment_events.run(events::PaymentEvents, shutdown.clone()));
+        let consumer = self.payment_events.map(|c| tokio::spawn(c.run(events::PaymentEvents, shutdown.clone())));
         let routes = tonic::service::Routes::new(OrderServer::from_arc(self.service));
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         reaper.abort();
-        let _ = tokio::join!(relay, consumer);
+        let _ = relay.await;
+        if let Some(consumer) = consumer {
+            let _ = consumer.await;
+        }
         result
     }
 }
