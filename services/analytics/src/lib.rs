@@ -62,13 +62,8 @@ pub async fn start(config: &Config) -> Result<Analytics, StartupError> {
     let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
     let keys = KeyRing::fetching(IdentityKeySource::new(lazy_channel(&config.identity_addr)?));
     let service = AnalyticsService::new(Store::new(pool.clone()), keys, config.currency.clone());
-    // A blocking stream read needs a Redis connection of its own: one each.
-    let consumer = |redis, stream| {
-        let name = uuid::Uuid::new_v4().to_string();
-        Consumer::new(pool.clone(), redis, config.infra.schema_prefix.clone(), stream, CONSUMER_GROUP, name)
-    };
-    let order_events = consumer(config.infra.redis().await?, "order");
-    let payment_events = consumer(config.infra.redis().await?, "payment");
+    let order_events = Consumer::connect(pool.clone(), &config.infra, "order", CONSUMER_GROUP).await?;
+    let payment_events = Consumer::connect(pool.clone(), &config.infra, "payment", CONSUMER_GROUP).await?;
     Ok(Analytics { pool, service, order_events, payment_events })
 }
 

@@ -68,15 +68,7 @@ pub async fn start(config: &Config) -> Result<Cart, StartupError> {
         config.downstream_timeout,
     );
     let service = CartService::new(Store::new(pool.clone()), keys, downstream, config.currency.clone());
-    // A blocking stream read needs a Redis connection of its own.
-    let order_events = Consumer::new(
-        pool.clone(),
-        config.infra.redis().await?,
-        config.infra.schema_prefix.clone(),
-        "order",
-        "cart",
-        uuid::Uuid::new_v4().to_string(),
-    );
+    let order_events = Consumer::connect(pool.clone(), &config.infra, "order", "cart").await?;
     Ok(Cart { pool, service, order_events })
 }
 

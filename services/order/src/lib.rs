@@ -88,16 +88,8 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
         config.currency.clone(),
         reservation,
     );
-    // A blocking stream read needs a Redis connection of its own.
     let payment_events = if config.consume_payment_events {
-        Some(Consumer::new(
-            pool.clone(),
-            config.infra.redis().await?,
-            config.infra.schema_prefix.clone(),
-            "payment",
-            "order",
-            uuid::Uuid::new_v4().to_string(),
-        ))
+        Some(Consumer::connect(pool.clone(), &config.infra, "payment", "order").await?)
     } else {
         None
     };

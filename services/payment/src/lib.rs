@@ -100,15 +100,7 @@ pub async fn start(config: &Config) -> Result<Payment, StartupError> {
     let relay = Relay::new(pool.clone(), redis, config.infra.schema_prefix.clone(), "payment");
     let store = Store::new(pool.clone(), relay.notifier());
     let service = PaymentService::new(store, keys, orders, provider.clone(), Some(sandbox));
-    // A blocking stream read needs a Redis connection of its own.
-    let order_events = Consumer::new(
-        pool.clone(),
-        config.infra.redis().await?,
-        config.infra.schema_prefix.clone(),
-        "order",
-        "payment",
-        uuid::Uuid::new_v4().to_string(),
-    );
+    let order_events = Consumer::connect(pool.clone(), &config.infra, "order", "payment").await?;
     Ok(Payment { pool, service, relay, order_events, provider })
 }
 

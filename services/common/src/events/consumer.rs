@@ -95,6 +95,19 @@ impl Consumer {
     /// `redis` must be a connection of the consumer's own
     /// (`infra.redis().await?`): a blocking XREADGROUP holds it for up to a
     /// second, which would stall every other command multiplexed on it.
+    /// This process's consumer of `stream` in `group`, on a Redis
+    /// connection of its own (a blocking read must not stall other
+    /// commands) and under a unique consumer name.
+    pub async fn connect(
+        pool: MySqlPool,
+        infra: &crate::config::Infra,
+        stream: &str,
+        group: &'static str,
+    ) -> Result<Self, crate::StartupError> {
+        let redis = infra.redis().await?;
+        Ok(Self::new(pool, redis, infra.schema_prefix.clone(), stream, group, uuid::Uuid::new_v4().to_string()))
+    }
+
     pub fn new(
         pool: MySqlPool,
         redis: ConnectionManager,
