@@ -25,9 +25,9 @@ use crate::stats::{self, Recorder, Report};
 
 pub const NAME: &str = "checkout-spread";
 /// Products the scenario buys from (all of them when fewer were seeded).
-const PRODUCTS_USED: usize = 200;
+pub const PRODUCTS_USED: usize = 200;
 /// Their stock, set before the run: no checkout should ever run short.
-const STOCK: u64 = 1_000_000;
+pub const STOCK: u64 = 1_000_000;
 /// Stock edits in flight during the setup.
 const RESTOCK_CONCURRENCY: usize = 16;
 /// Hard cap on rounds (cart adds and a checkout) per worker, whatever the duration.

@@ -15,10 +15,13 @@ scenarios: list-first-page  GET /products/ with no query (the cached first page)
                             POST /orders/create/, again, for --duration seconds
            checkout-hot     200 customers buy 1 unit each of one product with 100 units, 64 in flight;
                             fails on any oversold unit, unconserved stock or 5xx
-           checkout         the two above, in that order
+           pay              --customers customers, --clients workers: add 1 random product, POST /orders/create/,
+                            POST /payments/initiate/, sandbox complete, poll the order every 20 ms until paid
+                            (10 s at most); headline: sandbox complete sent -> paid seen
+           checkout         the three above, in that order
 
 defaults:  --base-url http://127.0.0.1:8000 (loopback 127.0.0.0/8 only)  --duration 10
-           --clients 32 (checkout-spread: 16; checkout-hot always runs 64 in flight)
+           --clients 32 (checkout-spread, pay: 16; checkout-hot always runs 64 in flight)
            --vendors 20  --categories 10  --products 2000  --customers 64
            --admin-email / --admin-password: env ADMIN_EMAIL / ADMIN_PASSWORD, else admin@example.com / Admin-Pass-2026
 checkout registers customers: run the fleet with REGISTER_RATE_LIMIT=0 (or high enough)";
@@ -34,20 +37,22 @@ pub enum Scenario {
     ProductDetail,
     CheckoutSpread,
     CheckoutHot,
+    Pay,
 }
 
 impl Scenario {
     /// The group `all`: the listing scenarios.
     pub const ALL: [Scenario; 3] = [Scenario::ListFirstPage, Scenario::ListVaried, Scenario::ProductDetail];
     /// The group `checkout`.
-    pub const CHECKOUT: [Scenario; 2] = [Scenario::CheckoutSpread, Scenario::CheckoutHot];
+    pub const CHECKOUT: [Scenario; 3] = [Scenario::CheckoutSpread, Scenario::CheckoutHot, Scenario::Pay];
     /// Every scenario, each selectable by its name.
-    const NAMED: [Scenario; 5] = [
+    const NAMED: [Scenario; 6] = [
         Scenario::ListFirstPage,
         Scenario::ListVaried,
         Scenario::ProductDetail,
         Scenario::CheckoutSpread,
         Scenario::CheckoutHot,
+        Scenario::Pay,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +62,7 @@ impl Scenario {
             Scenario::ProductDetail => "product-detail",
             Scenario::CheckoutSpread => "checkout-spread",
             Scenario::CheckoutHot => "checkout-hot",
+            Scenario::Pay => "pay",
         }
     }
 
@@ -64,7 +70,7 @@ impl Scenario {
     fn default_clients(self) -> usize {
         match self {
             Scenario::ListFirstPage | Scenario::ListVaried | Scenario::ProductDetail => 32,
-            Scenario::CheckoutSpread => 16,
+            Scenario::CheckoutSpread | Scenario::Pay => 16,
             Scenario::CheckoutHot => crate::hot::IN_FLIGHT,
         }
     }
@@ -221,9 +227,10 @@ mod tests {
     #[test]
     fn checkout_group_and_its_clients() {
         let args = run("--products 500 checkout");
-        assert_eq!(args.scenarios, vec![Scenario::CheckoutSpread, Scenario::CheckoutHot]);
+        assert_eq!(args.scenarios, vec![Scenario::CheckoutSpread, Scenario::CheckoutHot, Scenario::Pay]);
         assert_eq!(args.products, 500);
         assert_eq!((args.clients_for(Scenario::CheckoutSpread), args.clients_for(Scenario::CheckoutHot)), (16, 64));
+        assert_eq!(args.clients_for(Scenario::Pay), 16);
         assert_eq!(args.pool_size(), 64);
 
         let args = run("--clients 4 --customers=12 checkout-spread list-first-page");
@@ -235,7 +242,12 @@ mod tests {
 
         // `all` stays the listing scenarios.
         assert_eq!(run("all").scenarios, Scenario::ALL.to_vec());
-        assert_eq!(run("all checkout").scenarios.len(), 5);
+        assert_eq!(run("all checkout").scenarios.len(), 6);
+
+        let args = run("--vendors 3 --products 30 --customers 8 --clients 4 --duration 3 pay");
+        assert_eq!(args.scenarios, vec![Scenario::Pay]);
+        assert_eq!((args.clients_for(Scenario::Pay), args.customers, args.duration_secs), (4, 8, 3));
+        assert_eq!(run("pay checkout").scenarios, vec![Scenario::Pay, Scenario::CheckoutSpread, Scenario::CheckoutHot]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod client;
 mod customers;
 mod error;
 mod hot;
+mod pay;
 mod rng;
 mod scenarios;
 mod seed;
@@ -41,8 +42,8 @@ async fn main() -> ExitCode {
         }
         Ok(errors) => {
             eprintln!(
-                "bench: {errors} errors (5xx, transport errors, contract mismatches or a failed checkout-hot verdict), \
-                 see above"
+                "bench: {errors} errors (5xx, transport errors, contract mismatches, a failed checkout-hot verdict, \
+                 or orders not paid in time and unexpected statuses of pay), see above"
             );
             ExitCode::FAILURE
         }

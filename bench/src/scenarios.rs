@@ -2,7 +2,7 @@
 //! looping until `--duration` has passed (and never past a per-client request
 //! cap), timing every request and checking every 2xx body; the recorders are
 //! then merged into the scenario's report. The listing scenarios live here;
-//! `run_all` hands the checkout ones to `checkout` and `hot`.
+//! `run_all` hands the checkout ones to `checkout`, `hot` and `pay`.
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use crate::rng::Rng;
 use crate::seed::Catalog;
 use crate::stats::{Recorder, Report};
 use crate::words::WORDS;
-use crate::{checkout, hot};
+use crate::{checkout, hot, pay};
 
 /// Hard cap on requests per client, whatever the duration.
 const MAX_REQUESTS_PER_CLIENT: u64 = 10_000_000;
@@ -49,6 +49,7 @@ pub async fn run_all(api: &Api, catalog: Catalog, args: &Args) -> Result<u64> {
             }
             Scenario::CheckoutSpread => checkout::run(api, &targets.catalog, clients, args.customers, duration).await?,
             Scenario::CheckoutHot => hot::run(api, &targets.catalog).await?,
+            Scenario::Pay => pay::run(api, &targets.catalog, clients, args.customers, duration).await?,
         };
         report.print();
         errors += report.errors;
@@ -87,7 +88,7 @@ async fn client_loop(api: Api, targets: Arc<Targets>, scenario: Scenario, deadli
             Scenario::ListVaried => cursor = list_varied(&api, &targets, &mut rng, cursor.take(), &mut recorder).await,
             Scenario::ProductDetail => product_detail(&api, &targets, &mut rng, &mut recorder).await,
             // Not listing scenarios: run_all never hands them here.
-            Scenario::CheckoutSpread | Scenario::CheckoutHot => break,
+            Scenario::CheckoutSpread | Scenario::CheckoutHot | Scenario::Pay => break,
         }
     }
     recorder
