@@ -3,7 +3,8 @@ use common::config::{Infra, env_or};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    common::service_main("gateway", run).await
+    let probe = common::probe::Probe::Http { env: "HTTP_ADDR", default: "0.0.0.0:8000", path: "/healthz" };
+    common::service_main("gateway", probe, run).await
 }
 
 async fn run() -> Result<(), common::StartupError> {

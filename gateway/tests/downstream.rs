@@ -78,6 +78,10 @@ async fn a_service_that_is_down_answers_503() {
     assert_eq!(status, 503);
     let (status, _) = gateway.get("/healthz", None).await;
     assert_eq!(status, 200, "liveness does not depend on downstream services");
+    // The binary's `healthcheck` subcommand probes the same route.
+    let addr = gateway.base.trim_start_matches("http://").to_owned();
+    common::probe::http_ok(&addr, "/healthz").await.expect("probe");
+    assert!(common::probe::http_ok(&addr, "/no-such-route").await.is_err());
     gateway.stop().await;
 }
 

@@ -3,7 +3,8 @@ use common::config::{Infra, env_or};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    common::service_main("catalog", run).await
+    let probe = common::probe::Probe::Grpc { env: "GRPC_ADDR", default: "0.0.0.0:50052" };
+    common::service_main("catalog", probe, run).await
 }
 
 async fn run() -> Result<(), common::StartupError> {

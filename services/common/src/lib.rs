@@ -13,6 +13,7 @@ pub mod grpc_client;
 pub mod grpc_server;
 pub mod identity_keys;
 pub mod money;
+pub mod probe;
 pub mod redis_conn;
 pub mod shutdown;
 pub mod slug;
@@ -21,14 +22,24 @@ pub mod testkit;
 
 pub use error::{ApiError, ErrorKind, FieldErrors};
 
-/// The body of every service binary's `main`: telemetry first, then
-/// `run`; a failure is logged and printed as one line, and becomes the
-/// exit code.
-pub async fn service_main<F, Fut>(name: &str, run: F) -> std::process::ExitCode
+/// The body of every service binary's `main`: `<binary> healthcheck`
+/// probes the running service and exits 0 only when it is healthy;
+/// otherwise telemetry first, then `run`, whose failure is logged and
+/// printed as one line and becomes the exit code.
+pub async fn service_main<F, Fut>(name: &str, probe: probe::Probe, run: F) -> std::process::ExitCode
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<(), StartupError>>,
 {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return match probe.run().await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(reason) => {
+                eprintln!("{name} unhealthy: {reason}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let _telemetry = match telemetry::init(name) {
         Ok(t) => t,
         Err(e) => {

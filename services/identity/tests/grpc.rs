@@ -276,6 +276,9 @@ async fn health_reports_serving(ctx: Arc<Ctx>) {
             .await
             .map(|r| r.into_inner().status);
         if answer.ok() == Some(tonic_health::pb::health_check_response::ServingStatus::Serving as i32) {
+            // The binary's `healthcheck` subcommand sees the same.
+            common::probe::grpc_serving(&ctx.addr.to_string()).await.expect("probe");
+            assert!(common::probe::grpc_serving("127.0.0.1:1").await.is_err());
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
