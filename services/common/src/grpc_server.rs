@@ -1,7 +1,7 @@
 //! The gRPC server every service runs: its own service plus
 //! `grpc.health.v1` (SERVING only while the database answers, NOT_SERVING
 //! as soon as shutdown begins), reflection, a tracing span per call, and a
-//! graceful drain of in-flight calls on shutdown.
+//! graceful drain of in-flight calls after `SHUTDOWN_GRACE_MS`.
 use std::time::Duration;
 
 use sqlx::MySqlPool;
@@ -57,13 +57,26 @@ pub async fn serve(
         })
     };
 
+    // On shutdown, health says NOT_SERVING at once (the task above), and
+    // the server keeps taking calls for the grace period so balancers see
+    // it leave before it stops accepting; then it drains in-flight calls.
+    let drain = CancellationToken::new();
+    let grace = std::time::Duration::from_millis(crate::config::env_or("SHUTDOWN_GRACE_MS", 0)?);
+    {
+        let (shutdown, drain) = (shutdown.clone(), drain.clone());
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+            drain.cancel();
+        });
+    }
     let routes = routes.add_service(health_service).add_service(reflection);
     let result = tonic::transport::Server::builder()
         .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
         .add_routes(routes)
         // No Nagle: a reply split over two segments would otherwise wait for
         // the peer's delayed ACK (~40 ms).
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown.cancelled_owned())
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), drain.cancelled_owned())
         .await
         .map_err(|e| StartupError::Serve(format!("{name}: {e}")));
     health_task.abort();
