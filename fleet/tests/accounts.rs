@@ -691,11 +691,19 @@ async fn operational_endpoints_answer(ctx: Arc<Ctx>) {
     let ready = api.get("/readyz", None).await.expect(200);
     assert_eq!(ready["services"]["identity"], "SERVING");
     api.get("/users/profile/", None).await.expect(401);
+    let user = api.user("customer").await;
+    api.get("/users/profile/", Some(&user.access)).await.expect(200);
     let reply = ctx.http.get(format!("{}/metrics", ctx.base)).send().await.expect("sent");
     let text = reply.text().await.expect("text");
     assert!(text.contains("http_requests_total"), "{text}");
     assert!(text.contains("route=\"/users/profile/\""), "{text}");
     assert!(text.contains("http_request_duration_seconds_bucket"));
+    // The services' own metrics share the process: gRPC calls by method and
+    // code, and the database pools.
+    assert!(text.contains("grpc_requests_total"), "{text}");
+    assert!(text.contains("method=\"/marketplace.identity.v1.Identity/GetProfile\""), "{text}");
+    assert!(text.contains("grpc_request_duration_seconds_bucket"));
+    assert!(text.contains("db_pool_connections"));
 }
 
 async fn openapi_documents_every_route(ctx: Arc<Ctx>) {

@@ -142,7 +142,7 @@ impl Gateway {
             config,
             keys,
             downstream,
-            metrics: metrics::handle(),
+            metrics: common::metrics::handle(),
             openapi_json,
         }));
         let router = api
@@ -163,32 +163,19 @@ impl Gateway {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
         // Histogram samples are folded into buckets by the exporter's
         // upkeep; run it even when nobody scrapes /metrics.
-        let upkeep = {
-            let handle = metrics::handle();
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(5)) => handle.run_upkeep(),
-                    }
-                }
-            })
-        };
+        common::metrics::spawn_upkeep(shutdown.clone());
         let app = self.router.map_request(conventions::add_trailing_slash);
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             if let Err(error) = tcp.set_nodelay(true) {
                 tracing::debug!(%error, "could not set TCP_NODELAY");
             }
         });
-        let served = axum::serve(
+        axum::serve(
             listener,
             axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
         )
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
-        .map_err(|e| StartupError::Serve(format!("gateway: {e}")));
-        upkeep.abort();
-        served
+        .map_err(|e| StartupError::Serve(format!("gateway: {e}")))
     }
 }

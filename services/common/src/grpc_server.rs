@@ -24,6 +24,11 @@ pub async fn serve(
     pool: Option<MySqlPool>,
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
+    // Install the recorder before anything records.
+    crate::metrics::handle();
+    if let Some(pool) = &pool {
+        crate::metrics::spawn_pool_gauges(name, pool.clone(), shutdown.clone());
+    }
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -70,8 +75,20 @@ pub async fn serve(
             drain.cancel();
         });
     }
+    // A service on its own answers /metrics itself (the fleet's gateway
+    // shows every service's metrics, as they share one process).
+    if let Some(addr) = crate::config::env_opt("METRICS_ADDR") {
+        crate::metrics::spawn_upkeep(shutdown.clone());
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(error) = crate::metrics::serve(&addr, stop).await {
+                tracing::error!(%error, "metrics endpoint failed");
+            }
+        });
+    }
     let routes = routes.add_service(health_service).add_service(reflection);
     let result = tonic::transport::Server::builder()
+        .layer(crate::metrics::GrpcMetricsLayer { service: name })
         .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
         .add_routes(routes)
         // No Nagle: a reply split over two segments would otherwise wait for

@@ -33,6 +33,8 @@ pub fn init(service_name: &str) -> Result<Telemetry, StartupError> {
 /// Like `init`, with another default filter (`RUST_LOG` still wins): test
 /// harnesses log only warnings and errors unless asked.
 pub fn init_with_filter(service_name: &str, default_filter: &str) -> Result<Telemetry, StartupError> {
+    // The metrics recorder too, before anything records.
+    crate::metrics::handle();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let json = env_opt("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
     let fmt = if json {
