@@ -74,25 +74,9 @@ impl Tally {
 /// A setup step that fails stops the run (an error); the run itself is reported.
 pub async fn run(api: &Api, catalog: &Catalog, workers: usize, customers: usize, duration: Duration) -> Result<Report> {
     let tag = &catalog.tag;
-    println!("{NAME} setup: stock {STOCK} on up to {PRODUCTS_USED} products, {customers} customers");
-    let phase = Instant::now();
-    let products = restock(api, catalog, NAME).await?;
-    let restock_secs = phase.elapsed().as_secs_f64();
-    let phase = Instant::now();
-    let groups = customers::deal(customers::register(api, tag, "c", customers).await?, workers);
-    println!(
-        "{NAME} setup: {} products restocked in {restock_secs:.2} s, {customers} customers registered and logged in \
-         in {:.2} s, {} workers",
-        products.len(),
-        phase.elapsed().as_secs_f64(),
-        groups.len(),
-    );
-    if groups.len() < workers {
-        println!("{NAME}: only {} workers: each needs a customer of its own", groups.len());
-    }
+    let Setup { products, groups } = prepare(api, catalog, NAME, "c", workers, customers).await?;
     let workers = groups.len();
     let products_used = products.len();
-    let products = Arc::new(products);
 
     let started = Instant::now();
     let deadline = started + duration;
@@ -144,6 +128,42 @@ pub async fn run(api: &Api, catalog: &Catalog, workers: usize, customers: usize,
 /// Sets the stock of up to [`PRODUCTS_USED`] random seeded products to
 /// [`STOCK`], each as the vendor who owns it; their ids. `scenario` names
 /// the caller in errors (`pay` restocks the same way).
+/// What a customer-driven scenario starts from: the restocked products and
+/// the customers dealt to workers (one group per worker).
+pub struct Setup {
+    pub products: Arc<Vec<i64>>,
+    pub groups: Vec<Vec<Customer>>,
+}
+
+/// Restocks the products, registers `customers` customers (`kind` tells
+/// scenarios' customers apart) and deals them to at most `workers` workers.
+pub async fn prepare(
+    api: &Api,
+    catalog: &Catalog,
+    scenario: &str,
+    kind: &str,
+    workers: usize,
+    customers: usize,
+) -> Result<Setup> {
+    println!("{scenario} setup: stock {STOCK} on up to {PRODUCTS_USED} products, {customers} customers");
+    let phase = Instant::now();
+    let products = restock(api, catalog, scenario).await?;
+    let restock_secs = phase.elapsed().as_secs_f64();
+    let phase = Instant::now();
+    let groups = customers::deal(customers::register(api, &catalog.tag, kind, customers).await?, workers);
+    println!(
+        "{scenario} setup: {} products restocked in {restock_secs:.2} s, {customers} customers registered and \
+         logged in in {:.2} s, {} workers",
+        products.len(),
+        phase.elapsed().as_secs_f64(),
+        groups.len(),
+    );
+    if groups.len() < workers {
+        println!("{scenario}: only {} workers: each needs a customer of its own", groups.len());
+    }
+    Ok(Setup { products: Arc::new(products), groups })
+}
+
 pub async fn restock(api: &Api, catalog: &Catalog, scenario: &str) -> Result<Vec<i64>> {
     let picked = Rng::from_clock(u64::MAX).sample(catalog.product_ids.len(), PRODUCTS_USED);
     let jobs: Vec<(i64, usize)> =

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use crate::checkout;
 use crate::checks;
 use crate::client::Api;
-use crate::customers::{self, Customer};
+use crate::customers::Customer;
 use crate::error::{self, Result};
 use crate::rng::Rng;
 use crate::scenarios::excerpt;
@@ -227,29 +227,9 @@ impl Tally {
 /// A setup step that fails stops the run (an error); the run itself is reported.
 pub async fn run(api: &Api, catalog: &Catalog, workers: usize, customers: usize, duration: Duration) -> Result<Report> {
     let tag = &catalog.tag;
-    println!(
-        "{NAME} setup: stock {} on up to {} products, {customers} customers",
-        checkout::STOCK,
-        checkout::PRODUCTS_USED
-    );
-    let phase = Instant::now();
-    let products = checkout::restock(api, catalog, NAME).await?;
-    let restock_secs = phase.elapsed().as_secs_f64();
-    let phase = Instant::now();
-    let groups = customers::deal(customers::register(api, tag, "p", customers).await?, workers);
-    println!(
-        "{NAME} setup: {} products restocked in {restock_secs:.2} s, {customers} customers registered and logged in \
-         in {:.2} s, {} workers",
-        products.len(),
-        phase.elapsed().as_secs_f64(),
-        groups.len(),
-    );
-    if groups.len() < workers {
-        println!("{NAME}: only {} workers: each needs a customer of its own", groups.len());
-    }
+    let checkout::Setup { products, groups } = checkout::prepare(api, catalog, NAME, "p", workers, customers).await?;
     let workers = groups.len();
     let products_used = products.len();
-    let products = Arc::new(products);
 
     let started = Instant::now();
     let deadline = started + duration;
