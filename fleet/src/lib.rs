@@ -208,19 +208,9 @@ impl Fleet {
     }
 }
 
-/// Drops a test fleet's schemas and Redis keys (never with an empty
-/// prefix, which would be the real data).
+/// Drops a test fleet's schemas and Redis keys.
 pub async fn drop_schemas(infra: &Infra) -> Result<(), StartupError> {
-    if infra.schema_prefix.is_empty() {
-        return Err(StartupError::Config("refusing to drop unprefixed schemas".into()));
-    }
-    for schema in SCHEMAS {
-        common::db::drop_schema(&infra.mysql_url, &infra.schema(schema)).await?;
-    }
-    let mut redis = common::redis_conn::connect(&infra.redis_url).await?;
-    common::redis_conn::delete_prefixed(&mut redis, &infra.schema_prefix)
-        .await
-        .map_err(|e| StartupError::Database(format!("redis clean-up: {e}")))
+    common::testkit::drop_test_data(infra, SCHEMAS).await
 }
 
 /// The first task to finish, as a service result.

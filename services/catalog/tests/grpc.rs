@@ -50,24 +50,13 @@ fn main() -> ExitCode {
             }
         };
         stop.cancel();
-        for schema in [identity::SCHEMA, catalog::SCHEMA] {
-            let _ = common::db::drop_schema(&infra.mysql_url, &infra.schema(schema)).await;
-        }
-        if let Ok(mut redis) = infra.redis().await {
-            let _ = common::redis_conn::delete_prefixed(&mut redis, &infra.schema_prefix).await;
-        }
+        let _ = common::testkit::drop_test_data(&infra, &[identity::SCHEMA, catalog::SCHEMA]).await;
         if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     })
 }
 
 async fn start(infra: &Infra, stop: &CancellationToken) -> Result<Ctx, common::StartupError> {
-    let mut identity_config = identity::Config::from_env(infra.clone())?;
-    let admin_email = format!("root-{}@example.com", &infra.schema_prefix.trim_end_matches('_').replace('_', "-"));
-    identity_config.admin = Some((admin_email.clone(), PASSWORD.to_owned()));
-    let identity_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let identity_addr = identity_listener.local_addr()?.to_string();
-    let identity = identity::start(&identity_config).await?;
-    tokio::spawn(identity.serve(identity_listener, stop.clone()));
+    let (identity_addr, admin_email) = identity::serve_for_tests(infra, PASSWORD, stop.clone()).await?;
 
     let mut catalog_config = catalog::Config::from_env(infra.clone())?;
     catalog_config.identity_addr = identity_addr.clone();

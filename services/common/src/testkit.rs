@@ -28,6 +28,21 @@ macro_rules! cases {
     };
 }
 
+/// Drops a test run's schemas and deletes its Redis keys (never with an
+/// empty prefix, which would be real data).
+pub async fn drop_test_data(infra: &crate::config::Infra, schemas: &[&str]) -> Result<(), crate::StartupError> {
+    if infra.schema_prefix.is_empty() {
+        return Err(crate::StartupError::Config("refusing to drop unprefixed schemas".into()));
+    }
+    for schema in schemas {
+        crate::db::drop_schema(&infra.mysql_url, &infra.schema(schema)).await?;
+    }
+    let mut redis = infra.redis().await?;
+    crate::redis_conn::delete_prefixed(&mut redis, &infra.schema_prefix)
+        .await
+        .map_err(|e| crate::StartupError::Database(format!("redis clean-up: {e}")))
+}
+
 /// A unique prefix for schemas and Redis keys of one test run.
 pub fn unique_prefix(tag: &str) -> String {
     format!("t{}_{tag}_", &uuid::Uuid::new_v4().simple().to_string()[..10])

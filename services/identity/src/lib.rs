@@ -123,6 +123,23 @@ pub async fn ensure_admin(store: &Store, email: &str, password: &str) -> Result<
     Ok(created)
 }
 
+/// Identity serving on a loopback port with an admin (`root-…@example.com`,
+/// `password`), for other services' tests that need real tokens: its
+/// address and the admin's email.
+pub async fn serve_for_tests(
+    infra: &Infra,
+    password: &str,
+    stop: CancellationToken,
+) -> Result<(String, String), StartupError> {
+    let mut config = Config::from_env(infra.clone())?;
+    let admin_email = format!("root-{}@example.com", infra.schema_prefix.trim_end_matches('_').replace('_', "-"));
+    config.admin = Some((admin_email.clone(), password.to_owned()));
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    tokio::spawn(start(&config).await?.serve(listener, stop));
+    Ok((addr, admin_email))
+}
+
 impl Identity {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
         let routes = tonic::service::Routes::new(IdentityServer::new(self.service));
