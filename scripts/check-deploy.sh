@@ -28,6 +28,6 @@ ensure_tool docker-compose docker-compose docker-compose.yml
 docker-compose -f docker-compose.yml config -q
 echo "docker-compose.yml is valid"
 
-ensure_tool yamllint yamllint deploy/k8s/*.yaml
+ensure_tool yamllint yamllint "deploy/k8s/*.yaml"
 yamllint --strict -c deploy/k8s/.yamllint deploy/k8s/*.yaml
 echo "deploy/k8s/*.yaml pass yamllint"
