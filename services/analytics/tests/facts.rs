@@ -43,37 +43,24 @@ struct Ctx {
 }
 
 fn main() -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async {
-        let mut infra = Infra::from_env().expect("infra");
-        infra.schema_prefix = common::testkit::unique_prefix("analytics");
-        let stop = CancellationToken::new();
-        let passed = match start(&infra, &stop).await {
-            Ok(ctx) => {
-                println!("random seed {} (set ANALYTICS_TEST_SEED to replay)", ctx.seed);
-                common::testkit::run(
-                    Arc::new(ctx),
-                    cases![Ctx;
-                        figures_match_the_orders_and_payments_to_the_cent,
-                        replaying_every_event_changes_nothing,
-                        events_in_reverse_order_give_the_same_figures,
-                        ranges_are_inclusive_utc_days_of_created_at,
-                        bad_dates_are_field_errors,
-                        only_admins_read_analytics,
-                    ],
-                    6,
-                )
-                .await
-            }
-            Err(e) => {
-                eprintln!("services did not start: {e}");
-                false
-            }
-        };
-        stop.cancel();
-        let _ = common::testkit::drop_test_data(&infra, &[identity::SCHEMA, analytics::SCHEMA]).await;
-        if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-    })
+    common::testkit::service_suite(
+        "analytics",
+        &[identity::SCHEMA, analytics::SCHEMA],
+        |infra, stop| async move {
+            let ctx = start(&infra, &stop).await?;
+            println!("random seed {} (set ANALYTICS_TEST_SEED to replay)", ctx.seed);
+            Ok(ctx)
+        },
+        cases![Ctx;
+            figures_match_the_orders_and_payments_to_the_cent,
+            replaying_every_event_changes_nothing,
+            events_in_reverse_order_give_the_same_figures,
+            ranges_are_inclusive_utc_days_of_created_at,
+            bad_dates_are_field_errors,
+            only_admins_read_analytics,
+        ],
+        6,
+    )
 }
 
 async fn start(infra: &Infra, stop: &CancellationToken) -> Result<Ctx, common::StartupError> {

@@ -24,35 +24,19 @@ struct Ctx {
 }
 
 fn main() -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async {
-        let mut infra = Infra::from_env().expect("infra");
-        infra.schema_prefix = common::testkit::unique_prefix("catgrpc");
-        let stop = CancellationToken::new();
-        let passed = match start(&infra, &stop).await {
-            Ok(ctx) => {
-                common::testkit::run(
-                    Arc::new(ctx),
-                    cases![Ctx;
-                        writes_need_an_approved_vendor,
-                        authorize_product_write_names_the_vendor_for_owner_and_admin_only,
-                        get_products_returns_any_state_but_deleted,
-                        own_listing_needs_the_vendor_role,
-                        refresh_vendor_hides_a_suspended_vendors_products,
-                    ],
-                    4,
-                )
-                .await
-            }
-            Err(e) => {
-                eprintln!("services did not start: {e}");
-                false
-            }
-        };
-        stop.cancel();
-        let _ = common::testkit::drop_test_data(&infra, &[identity::SCHEMA, catalog::SCHEMA]).await;
-        if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-    })
+    common::testkit::service_suite(
+        "catgrpc",
+        &[identity::SCHEMA, catalog::SCHEMA],
+        |infra, stop| async move { start(&infra, &stop).await },
+        cases![Ctx;
+            writes_need_an_approved_vendor,
+            authorize_product_write_names_the_vendor_for_owner_and_admin_only,
+            get_products_returns_any_state_but_deleted,
+            own_listing_needs_the_vendor_role,
+            refresh_vendor_hides_a_suspended_vendors_products,
+        ],
+        4,
+    )
 }
 
 async fn start(infra: &Infra, stop: &CancellationToken) -> Result<Ctx, common::StartupError> {

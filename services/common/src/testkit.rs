@@ -28,6 +28,54 @@ macro_rules! cases {
     };
 }
 
+/// The whole `main` of a service's test binary: a runtime, a unique
+/// schema/key prefix, `start` (which brings the services up and builds the
+/// fixture), every case, then shutdown and the clean-up of `schemas` —
+/// also when start-up failed.
+pub fn service_suite<F, S, Fut>(
+    tag: &str,
+    schemas: &[&str],
+    start: S,
+    cases: Vec<Case<F>>,
+    parallel: usize,
+) -> std::process::ExitCode
+where
+    F: Send + Sync + 'static,
+    S: FnOnce(crate::config::Infra, crate::shutdown::CancellationToken) -> Fut,
+    Fut: Future<Output = Result<F, crate::StartupError>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let mut infra = match crate::config::Infra::from_env() {
+            Ok(infra) => infra,
+            Err(e) => {
+                eprintln!("configuration: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        infra.schema_prefix = unique_prefix(tag);
+        let stop = crate::shutdown::CancellationToken::new();
+        let passed = match start(infra.clone(), stop.clone()).await {
+            Ok(fixture) => run(Arc::new(fixture), cases, parallel).await,
+            Err(e) => {
+                eprintln!("services did not start: {e}");
+                false
+            }
+        };
+        stop.cancel();
+        if let Err(e) = drop_test_data(&infra, schemas).await {
+            eprintln!("clean-up failed: {e}");
+        }
+        if passed { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
+    })
+}
+
 /// Drops a test run's schemas and deletes its Redis keys (never with an
 /// empty prefix, which would be real data).
 pub async fn drop_test_data(infra: &crate::config::Infra, schemas: &[&str]) -> Result<(), crate::StartupError> {

@@ -23,52 +23,37 @@ struct Ctx {
 }
 
 fn main() -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async {
-        let mut infra = Infra::from_env().expect("infra");
-        infra.schema_prefix = common::testkit::unique_prefix("idgrpc");
-        let mut config = identity::Config::from_env(infra.clone()).expect("config");
-        let admin_email = format!("root-{}@example.com", uuid_suffix());
-        config.admin = Some((admin_email.clone(), PASSWORD.to_owned()));
-        let shutdown = CancellationToken::new();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let passed = match identity::start(&config).await {
-            Ok(service) => {
-                let server = tokio::spawn(service.serve(listener, shutdown.clone()));
-                let channel = common::grpc_client::lazy_channel(&addr.to_string()).expect("channel");
-                let ctx = Arc::new(Ctx { config: config.clone(), addr, channel, admin_email });
-                let passed = common::testkit::run(
-                    ctx,
-                    cases![Ctx;
-                        register_and_login,
-                        field_violations_travel_in_status_details,
-                        refresh_reuse_revokes_the_family,
-                        concurrent_refreshes_rotate_once,
-                        logout_needs_a_token_and_its_owner,
-                        vendor_rpcs_require_the_vendor_role,
-                        verify_requires_an_admin,
-                        get_vendors_returns_any_status,
-                        published_keys_verify_issued_tokens,
-                        replicas_share_one_signing_key,
-                        admin_bootstrap_never_overwrites_a_password,
-                        health_reports_serving,
-                    ],
-                    6,
-                )
-                .await;
-                shutdown.cancel();
-                let _ = server.await;
-                passed
-            }
-            Err(e) => {
-                eprintln!("identity did not start: {e}");
-                false
-            }
-        };
-        let _ = common::db::drop_schema(&infra.mysql_url, &infra.schema(identity::SCHEMA)).await;
-        if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-    })
+    common::testkit::service_suite(
+        "idgrpc",
+        &[identity::SCHEMA],
+        |infra, stop| async move { start(infra, stop).await },
+        cases![Ctx;
+            register_and_login,
+            field_violations_travel_in_status_details,
+            refresh_reuse_revokes_the_family,
+            concurrent_refreshes_rotate_once,
+            logout_needs_a_token_and_its_owner,
+            vendor_rpcs_require_the_vendor_role,
+            verify_requires_an_admin,
+            get_vendors_returns_any_status,
+            published_keys_verify_issued_tokens,
+            replicas_share_one_signing_key,
+            admin_bootstrap_never_overwrites_a_password,
+            health_reports_serving,
+        ],
+        6,
+    )
+}
+
+async fn start(infra: Infra, stop: CancellationToken) -> Result<Ctx, common::StartupError> {
+    let mut config = identity::Config::from_env(infra)?;
+    let admin_email = format!("root-{}@example.com", uuid_suffix());
+    config.admin = Some((admin_email.clone(), PASSWORD.to_owned()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(identity::start(&config).await?.serve(listener, stop));
+    let channel = common::grpc_client::lazy_channel(&addr.to_string())?;
+    Ok(Ctx { config, addr, channel, admin_email })
 }
 
 fn uuid_suffix() -> String {
