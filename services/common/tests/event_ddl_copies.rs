@@ -1,0 +1,30 @@
+//! Every service keeps the event tables in its own migrations (a service
+//! touches only its own schema), copied from `common::events`: the copies
+//! must stay the text the relay and the consumers are written against.
+use common::events::{OUTBOX_DDL, PARKED_EVENTS_DDL, PROCESSED_EVENTS_DDL};
+
+fn migration(path: &str) -> String {
+    let full = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+#[test]
+fn producers_copy_the_outbox_unchanged() {
+    for path in ["order/migrations/0003_outbox.sql", "payment/migrations/0002_events.sql"] {
+        assert!(migration(path).contains(OUTBOX_DDL), "{path} differs from OUTBOX_DDL");
+    }
+}
+
+#[test]
+fn consumers_copy_their_bookkeeping_unchanged() {
+    for path in [
+        "cart/migrations/0003_events.sql",
+        "order/migrations/0004_payment_events.sql",
+        "payment/migrations/0002_events.sql",
+        "analytics/migrations/0002_events.sql",
+    ] {
+        let text = migration(path);
+        assert!(text.contains(PROCESSED_EVENTS_DDL), "{path} differs from PROCESSED_EVENTS_DDL");
+        assert!(text.contains(PARKED_EVENTS_DDL), "{path} differs from PARKED_EVENTS_DDL");
+    }
+}
