@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use common::ApiError;
 use common::StartupError;
+use common::grpc_client::ServiceChannel;
 use common::grpc_client::{call, lazy_channel, request};
 use proto::analytics::v1::analytics_client::AnalyticsClient;
 use proto::cart::v1::cart_client::CartClient;
@@ -11,7 +12,6 @@ use proto::catalog::v1::catalog_client::CatalogClient;
 use proto::identity::v1::identity_client::IdentityClient;
 use proto::order::v1::order_client::OrderClient;
 use proto::payment::v1::payment_client::PaymentClient;
-use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -28,15 +28,15 @@ pub struct Addresses {
 
 #[derive(Clone)]
 pub struct Downstream {
-    pub identity: IdentityClient<Channel>,
-    pub catalog: CatalogClient<Channel>,
-    pub cart: CartClient<Channel>,
-    pub order: OrderClient<Channel>,
-    pub payment: PaymentClient<Channel>,
-    pub analytics: AnalyticsClient<Channel>,
-    identity_channel: Channel,
+    pub identity: IdentityClient<ServiceChannel>,
+    pub catalog: CatalogClient<ServiceChannel>,
+    pub cart: CartClient<ServiceChannel>,
+    pub order: OrderClient<ServiceChannel>,
+    pub payment: PaymentClient<ServiceChannel>,
+    pub analytics: AnalyticsClient<ServiceChannel>,
+    identity_channel: ServiceChannel,
     /// `(name, channel)` of every downstream service, for readiness.
-    channels: Vec<(&'static str, Channel)>,
+    channels: Vec<(&'static str, ServiceChannel)>,
     pub deadline: Duration,
 }
 
@@ -68,7 +68,7 @@ impl Downstream {
         })
     }
 
-    pub fn identity_channel(&self) -> Channel {
+    pub fn identity_channel(&self) -> ServiceChannel {
         self.identity_channel.clone()
     }
 

@@ -22,9 +22,12 @@ use crate::error::{HttpResult, json_response};
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_CHARS: usize = 255;
-/// How long a first request may run before its key is free again (a
-/// crashed gateway must not block the key for a day).
-const IN_FLIGHT_MS: u64 = 60_000;
+/// The first request holds its key with a lease that the gateway running
+/// it renews every second: a gateway killed mid-request frees the key
+/// within seconds, so the client's retry (same key) gets its answer, and
+/// the service's own key check still prevents a second order.
+const LEASE_MS: u64 = 5_000;
+const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 const KEEP_SECS: u64 = 24 * 3600;
 
 #[derive(Serialize, Deserialize)]
@@ -92,14 +95,8 @@ where
     let mut redis = state.redis.clone();
     let claim =
         serde_json::to_string(&Entry { fingerprint: print.clone(), status: None, body: None }).unwrap_or_default();
-    let claimed: redis::RedisResult<Option<String>> = redis::cmd("SET")
-        .arg(&redis_key)
-        .arg(&claim)
-        .arg("NX")
-        .arg("PX")
-        .arg(IN_FLIGHT_MS)
-        .query_async(&mut redis)
-        .await;
+    let claimed: redis::RedisResult<Option<String>> =
+        redis::cmd("SET").arg(&redis_key).arg(&claim).arg("NX").arg("PX").arg(LEASE_MS).query_async(&mut redis).await;
     match claimed {
         Ok(Some(_)) => {}
         Ok(None) => return earlier(&mut redis, &redis_key, &print).await,
@@ -110,7 +107,9 @@ where
             return reply(status, &body, false);
         }
     }
+    let lease = Lease::hold(redis.clone(), redis_key.clone());
     let (status, response_body) = answer(first().await);
+    drop(lease);
     let stored = if status.is_server_error() {
         redis.del::<_, ()>(&redis_key).await
     } else {
@@ -144,5 +143,30 @@ async fn earlier(redis: &mut redis::aio::ConnectionManager, redis_key: &str, pri
             "A request with this Idempotency-Key is still being processed.",
             "idempotency_key_in_flight",
         ),
+    }
+}
+
+/// Renews the in-flight claim while the first request runs; dropping it
+/// (the request finished, or its future was dropped) stops the renewals.
+struct Lease(tokio::task::JoinHandle<()>);
+
+impl Lease {
+    fn hold(mut redis: redis::aio::ConnectionManager, key: String) -> Self {
+        Self(tokio::spawn(async move {
+            let mut every = tokio::time::interval(RENEW_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                if let Err(error) = redis.pexpire::<_, ()>(&key, LEASE_MS as i64).await {
+                    tracing::warn!(%error, "could not renew an idempotency lease");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

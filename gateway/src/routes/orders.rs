@@ -20,6 +20,7 @@ use crate::body::JsonBody;
 use crate::error::HttpResult;
 use crate::idempotency;
 use crate::pagination::{LimitOffset, Page};
+use common::grpc_client::RetrySafe;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -136,8 +137,14 @@ async fn checkout(state: &AppState, token: &str, key: Option<String>) -> HttpRes
     let contents = d.call(cart.get_cart(d.request(cart_pb::GetCartRequest {}, Some(token)))).await?;
     let lines = contents.lines.iter().map(|l| pb::OrderLine { product: l.product, quantity: l.quantity }).collect();
     let mut orders = d.order.clone();
-    let placed =
-        d.call(orders.place_order(d.request(pb::PlaceOrderRequest { lines, idempotency_key: key }, Some(token)))).await;
+    // Every PlaceOrder carries a key (the client's, else one for this
+    // request only), and the order service answers a repeated (user, key)
+    // with the first order: so this write may be retried on another
+    // replica after a transport failure without ever making two orders.
+    let key = key.unwrap_or_else(|| format!("gateway-{}", uuid::Uuid::new_v4()));
+    let mut place = d.request(pb::PlaceOrderRequest { lines, idempotency_key: Some(key) }, Some(token));
+    place.extensions_mut().insert(RetrySafe);
+    let placed = d.call(orders.place_order(place)).await;
     let order = match placed {
         Ok(order) => order,
         Err(error) => {

@@ -17,6 +17,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use common::cases;
 use common::config::Infra;
 use common::events::{OUTBOX_DDL, Relay, outbox};
+use common::grpc_client::ServiceChannel;
 use common::shutdown::CancellationToken;
 use common::{ApiError, ErrorKind};
 use proto::analytics::v1 as pb;
@@ -26,14 +27,13 @@ use proto::identity::v1::identity_client::IdentityClient;
 use serde_json::{Value, json};
 use sqlx::{MySql, MySqlPool, QueryBuilder};
 use tokio::sync::Notify;
-use tonic::transport::Channel;
 
 const PASSWORD: &str = "Tr1cky-Horse-92";
 const MARKER: &str = "AnalyticsTestMarker";
 
 struct Ctx {
-    analytics: Channel,
-    identity: Channel,
+    analytics: ServiceChannel,
+    identity: ServiceChannel,
     admin_email: String,
     /// The analytics test schema: the producers' outbox, and the
     /// consumer's `processed_events` the test waits on.
@@ -112,11 +112,11 @@ fn unique() -> String {
 type Range<'a> = (Option<&'a str>, Option<&'a str>);
 
 impl Ctx {
-    fn analytics(&self) -> AnalyticsClient<Channel> {
+    fn analytics(&self) -> AnalyticsClient<ServiceChannel> {
         AnalyticsClient::new(self.analytics.clone())
     }
 
-    fn identity(&self) -> IdentityClient<Channel> {
+    fn identity(&self) -> IdentityClient<ServiceChannel> {
         IdentityClient::new(self.identity.clone())
     }
 

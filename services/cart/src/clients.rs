@@ -4,22 +4,22 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::ApiError;
+use common::grpc_client::ServiceChannel;
 use common::grpc_client::{call, request};
 use proto::catalog::v1 as catalog_pb;
 use proto::catalog::v1::catalog_client::CatalogClient;
 use proto::order::v1 as order_pb;
 use proto::order::v1::order_client::OrderClient;
-use tonic::transport::Channel;
 
 #[derive(Clone)]
 pub struct Downstream {
-    catalog: CatalogClient<Channel>,
-    order: OrderClient<Channel>,
+    catalog: CatalogClient<ServiceChannel>,
+    order: OrderClient<ServiceChannel>,
     deadline: Duration,
 }
 
 impl Downstream {
-    pub fn new(catalog: Channel, order: Channel, deadline: Duration) -> Self {
+    pub fn new(catalog: ServiceChannel, order: ServiceChannel, deadline: Duration) -> Self {
         Self { catalog: CatalogClient::new(catalog), order: OrderClient::new(order), deadline }
     }
 

@@ -3,16 +3,16 @@
 use std::time::Duration;
 
 use common::ApiError;
+use common::grpc_client::ServiceChannel;
 use common::grpc_client::{call, request};
 use proto::identity::v1 as pb;
 use proto::identity::v1::identity_client::IdentityClient;
-use tonic::transport::Channel;
 
 use crate::store::VendorRow;
 
 #[derive(Clone)]
 pub struct Identity {
-    client: IdentityClient<Channel>,
+    client: IdentityClient<ServiceChannel>,
     deadline: Duration,
 }
 
@@ -21,7 +21,7 @@ fn vendor_row(v: pb::Vendor) -> VendorRow {
 }
 
 impl Identity {
-    pub fn new(channel: Channel, deadline: Duration) -> Self {
+    pub fn new(channel: ServiceChannel, deadline: Duration) -> Self {
         Self { client: IdentityClient::new(channel), deadline }
     }
 

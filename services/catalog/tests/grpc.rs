@@ -7,19 +7,19 @@ use std::time::Duration;
 
 use common::cases;
 use common::config::Infra;
+use common::grpc_client::ServiceChannel;
 use common::shutdown::CancellationToken;
 use common::{ApiError, ErrorKind};
 use proto::catalog::v1 as pb;
 use proto::catalog::v1::catalog_client::CatalogClient;
 use proto::identity::v1 as id_pb;
 use proto::identity::v1::identity_client::IdentityClient;
-use tonic::transport::Channel;
 
 const PASSWORD: &str = "Tr1cky-Horse-92";
 
 struct Ctx {
-    catalog: Channel,
-    identity: Channel,
+    catalog: ServiceChannel,
+    identity: ServiceChannel,
     admin_email: String,
 }
 
@@ -68,11 +68,11 @@ fn unique() -> String {
 }
 
 impl Ctx {
-    fn catalog(&self) -> CatalogClient<Channel> {
+    fn catalog(&self) -> CatalogClient<ServiceChannel> {
         CatalogClient::new(self.catalog.clone())
     }
 
-    fn identity(&self) -> IdentityClient<Channel> {
+    fn identity(&self) -> IdentityClient<ServiceChannel> {
         IdentityClient::new(self.identity.clone())
     }
 

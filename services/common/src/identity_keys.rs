@@ -2,20 +2,20 @@
 //! publishes over gRPC.
 use std::time::Duration;
 
+use crate::grpc_client::ServiceChannel;
 use futures::future::BoxFuture;
 use proto::identity::v1::{GetPublicKeysRequest, identity_client::IdentityClient};
-use tonic::transport::Channel;
 
 use crate::auth::KeySource;
 use crate::error::ApiError;
 use crate::grpc_client;
 
 pub struct IdentityKeySource {
-    client: IdentityClient<Channel>,
+    client: IdentityClient<ServiceChannel>,
 }
 
 impl IdentityKeySource {
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(channel: ServiceChannel) -> Self {
         Self { client: IdentityClient::new(channel) }
     }
 }

@@ -39,7 +39,11 @@ impl Probe {
 
 /// `Ok` when the gRPC server at `addr` reports SERVING.
 pub async fn grpc_serving(addr: &str) -> Result<(), String> {
-    let channel = crate::grpc_client::lazy_channel(addr).map_err(|e| e.to_string())?;
+    // A plain channel to exactly this address: a probe asks one process.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| format!("{addr}: {e}"))?
+        .connect_timeout(PROBE_TIMEOUT)
+        .connect_lazy();
     let mut client = HealthClient::new(channel);
     let answer = tokio::time::timeout(PROBE_TIMEOUT, client.check(HealthCheckRequest { service: String::new() }))
         .await

@@ -7,18 +7,18 @@ use std::time::Duration;
 use common::auth::KeyRing;
 use common::cases;
 use common::config::Infra;
+use common::grpc_client::ServiceChannel;
 use common::shutdown::CancellationToken;
 use common::{ApiError, ErrorKind};
 use proto::identity::v1 as pb;
 use proto::identity::v1::identity_client::IdentityClient;
-use tonic::transport::Channel;
 
 const PASSWORD: &str = "Tr1cky-Horse-92";
 
 struct Ctx {
     config: identity::Config,
     addr: std::net::SocketAddr,
-    channel: Channel,
+    channel: ServiceChannel,
     admin_email: String,
 }
 
@@ -61,7 +61,7 @@ fn uuid_suffix() -> String {
 }
 
 impl Ctx {
-    fn client(&self) -> IdentityClient<Channel> {
+    fn client(&self) -> IdentityClient<ServiceChannel> {
         IdentityClient::new(self.channel.clone())
     }
 

@@ -4,21 +4,21 @@
 use std::time::Duration;
 
 use common::ApiError;
+use common::grpc_client::ServiceChannel;
 use common::grpc_client::{call, request};
 use proto::catalog::v1 as pb;
 use proto::catalog::v1::catalog_client::CatalogClient;
-use tonic::transport::Channel;
 
 use crate::domain::Snapshot;
 
 #[derive(Clone)]
 pub struct Catalog {
-    client: CatalogClient<Channel>,
+    client: CatalogClient<ServiceChannel>,
     deadline: Duration,
 }
 
 impl Catalog {
-    pub fn new(channel: Channel, deadline: Duration) -> Self {
+    pub fn new(channel: ServiceChannel, deadline: Duration) -> Self {
         Self { client: CatalogClient::new(channel), deadline }
     }
 

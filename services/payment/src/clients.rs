@@ -3,19 +3,19 @@
 use std::time::Duration;
 
 use common::ApiError;
+use common::grpc_client::ServiceChannel;
 use common::grpc_client::{call, request};
 use proto::order::v1 as pb;
 use proto::order::v1::order_client::OrderClient;
-use tonic::transport::Channel;
 
 #[derive(Clone)]
 pub struct Orders {
-    client: OrderClient<Channel>,
+    client: OrderClient<ServiceChannel>,
     deadline: Duration,
 }
 
 impl Orders {
-    pub fn new(channel: Channel, deadline: Duration) -> Self {
+    pub fn new(channel: ServiceChannel, deadline: Duration) -> Self {
         Self { client: OrderClient::new(channel), deadline }
     }
 

@@ -1,0 +1,272 @@
+//! A channel to every replica of one service: round-robin over the
+//! replicas that answer, a replica that fails at the transport level
+//! dropped from the rotation for a growing while (1 s, doubling to 8 s) and
+//! tried again after it, and a call that failed sent once more to another
+//! replica when [`retry`](super::retry) says that is safe.
+//!
+//! The replica set is what the target names resolve to, re-resolved every
+//! few seconds by a background task (replicas that come and go, as behind a
+//! headless Kubernetes Service or `docker compose --scale`, are followed).
+//! IP literals need no resolver. Each replica is a lazily connecting tonic
+//! `Channel`, so a service that is down makes calls fail instead of
+//! start-up.
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use tonic::body::Body;
+use tonic::codegen::http;
+use tonic::transport::{Channel, Endpoint};
+use tower::{Service, ServiceExt};
+
+use super::retry::{RetrySafe, is_retry_safe};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const RESOLVE_EVERY: Duration = Duration::from_secs(5);
+const FIRST_EJECTION: Duration = Duration::from_secs(1);
+const LONGEST_EJECTION: Duration = Duration::from_secs(8);
+/// How long a call waits for a name to resolve to its first address.
+const WAIT_FOR_FIRST_ADDRESS: Duration = Duration::from_secs(2);
+
+/// One replica: its address, its connection and its recent failures.
+struct Replica {
+    addr: SocketAddr,
+    channel: Channel,
+    /// Consecutive transport failures; 0 when the last call got through.
+    failures: AtomicU32,
+    ejected_until: Mutex<Option<Instant>>,
+}
+
+impl Replica {
+    fn new(addr: SocketAddr) -> Self {
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .map(|e| e.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true).connect_lazy());
+        Self {
+            addr,
+            // A SocketAddr always makes a valid URI.
+            channel: channel.unwrap_or_else(|_| unreachable!("http://{addr} is a URI")),
+            failures: AtomicU32::new(0),
+            ejected_until: Mutex::new(None),
+        }
+    }
+
+    fn ejected_until(&self) -> Option<Instant> {
+        *self.ejected_until.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn in_rotation(&self, now: Instant) -> bool {
+        self.ejected_until().is_none_or(|until| until <= now)
+    }
+
+    fn failed(&self, target: &str, error: &BoxError) {
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        let pause = FIRST_EJECTION.saturating_mul(1 << failures.saturating_sub(1).min(3)).min(LONGEST_EJECTION);
+        *self.ejected_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + pause);
+        metrics::counter!("grpc_client_ejections_total", "target" => target.to_owned()).increment(1);
+        tracing::warn!(%target, replica = %self.addr, %error, ?pause, "replica failed; out of rotation for a while");
+    }
+
+    fn answered(&self) {
+        if self.failures.swap(0, Ordering::Relaxed) > 0 {
+            *self.ejected_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            tracing::info!(replica = %self.addr, "replica answers again");
+        }
+    }
+}
+
+struct Shared {
+    /// The configured address, for logs and metrics.
+    target: String,
+    replicas: RwLock<Vec<Arc<Replica>>>,
+    next: AtomicUsize,
+    resolved: tokio::sync::Notify,
+}
+
+impl Shared {
+    fn snapshot(&self) -> Vec<Arc<Replica>> {
+        self.replicas.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The next replica in rotation other than `not`; when every replica is
+    /// out of rotation, the one due back first (trying beats refusing).
+    fn pick(&self, not: Option<SocketAddr>) -> Option<Arc<Replica>> {
+        let replicas = self.snapshot();
+        let now = Instant::now();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let candidates = (0..replicas.len()).map(|i| &replicas[(start + i) % replicas.len()]);
+        let others: Vec<&Arc<Replica>> = candidates.filter(|r| Some(r.addr) != not).collect();
+        others
+            .iter()
+            .find(|r| r.in_rotation(now))
+            .or_else(|| others.iter().min_by_key(|r| r.ejected_until()))
+            .map(|r| Arc::clone(r))
+            .or_else(|| replicas.iter().find(|r| Some(r.addr) == not).cloned())
+    }
+
+    /// Makes the replica set equal to `addresses`, keeping the connections
+    /// (and failure records) of the replicas that stay.
+    fn set(&self, addresses: &HashSet<SocketAddr>) {
+        let mut replicas = self.replicas.write().unwrap_or_else(|p| p.into_inner());
+        replicas.retain(|r| addresses.contains(&r.addr));
+        let known: HashSet<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+        for addr in addresses.difference(&known) {
+            replicas.push(Arc::new(Replica::new(*addr)));
+        }
+        replicas.sort_by_key(|r| r.addr);
+        drop(replicas);
+        self.resolved.notify_waiters();
+    }
+}
+
+/// A cheap, cloneable channel to every replica of one service; generated
+/// clients take it where they would take a tonic `Channel`.
+#[derive(Clone)]
+pub struct ServiceChannel {
+    shared: Arc<Shared>,
+}
+
+impl ServiceChannel {
+    /// A channel over the replicas `targets` (host:port each) name.
+    pub(super) fn new(target: &str, targets: Vec<String>) -> Self {
+        let literal: Option<HashSet<SocketAddr>> = targets.iter().map(|t| t.parse().ok()).collect();
+        let shared = Arc::new(Shared {
+            target: target.to_owned(),
+            replicas: RwLock::new(Vec::new()),
+            next: AtomicUsize::new(0),
+            resolved: tokio::sync::Notify::new(),
+        });
+        match literal {
+            Some(addresses) => shared.set(&addresses),
+            None => spawn_resolver(Arc::downgrade(&shared), targets),
+        }
+        Self { shared }
+    }
+
+    /// The addresses of the replicas currently known.
+    pub fn replicas(&self) -> Vec<SocketAddr> {
+        self.shared.snapshot().iter().map(|r| r.addr).collect()
+    }
+
+    async fn replica(&self, not: Option<SocketAddr>) -> Option<Arc<Replica>> {
+        if let Some(replica) = self.shared.pick(not) {
+            return Some(replica);
+        }
+        let resolved = self.shared.resolved.notified();
+        let _ = tokio::time::timeout(WAIT_FOR_FIRST_ADDRESS, resolved).await;
+        self.shared.pick(not)
+    }
+
+    async fn send(&self, request: http::Request<Body>) -> Result<http::Response<Body>, BoxError> {
+        let retry_safe = request.extensions().get::<RetrySafe>().is_some() || is_retry_safe(request.uri().path());
+        let (parts, body) = request.into_parts();
+        // Unary requests are small; buffering one is what lets it be sent twice.
+        let body = body.collect().await?.to_bytes();
+        let rebuild = || {
+            let mut request = http::Request::new(Body::new(http_body_util::Full::new(body.clone())));
+            *request.method_mut() = parts.method.clone();
+            *request.uri_mut() = parts.uri.clone();
+            *request.version_mut() = parts.version;
+            *request.headers_mut() = parts.headers.clone();
+            request
+        };
+        let first = self.replica(None).await.ok_or_else(|| self.unavailable())?;
+        let failure = match attempt(&first, rebuild()).await {
+            Ok(response) if retry_safe && is_unavailable(&response) => None,
+            Ok(response) => return Ok(response),
+            Err(error) => {
+                first.failed(&self.shared.target, &error);
+                if !(retry_safe || never_sent(&error)) {
+                    return Err(error);
+                }
+                Some(error)
+            }
+        };
+        let Some(second) = self.replica(Some(first.addr)).await else {
+            return Err(failure.unwrap_or_else(|| self.unavailable()));
+        };
+        metrics::counter!("grpc_client_retries_total", "target" => self.shared.target.clone()).increment(1);
+        tracing::debug!(target = %self.shared.target, path = parts.uri.path(), from = %first.addr, to = %second.addr, "retrying on another replica");
+        let result = attempt(&second, rebuild()).await;
+        if let Err(error) = &result {
+            second.failed(&self.shared.target, error);
+        }
+        result
+    }
+
+    fn unavailable(&self) -> BoxError {
+        Box::new(tonic::Status::unavailable(format!("no replica of {} is reachable", self.shared.target)))
+    }
+}
+
+async fn attempt(replica: &Replica, request: http::Request<Body>) -> Result<http::Response<Body>, BoxError> {
+    let mut channel = replica.channel.clone();
+    let result = async { channel.ready().await?.call(request).await }.await.map_err(BoxError::from);
+    if result.is_ok() {
+        replica.answered();
+    }
+    result
+}
+
+/// A trailers-only answer `UNAVAILABLE` (the replica is shutting down, or
+/// cannot reach what it needs): another replica may do better.
+fn is_unavailable(response: &http::Response<Body>) -> bool {
+    response.headers().get("grpc-status").is_some_and(|s| s.as_bytes() == b"14")
+}
+
+/// The connection was refused, so the request never left this process and
+/// any call may be sent elsewhere.
+fn never_sent(error: &BoxError) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+    while let Some(error) = source {
+        if error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused) {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+impl Service<http::Request<Body>> for ServiceChannel {
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Each replica's channel is made ready per call, inside the future.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.send(request).await })
+    }
+}
+
+/// Keeps `shared`'s replicas equal to what `targets` resolve to, until the
+/// channel is dropped. A lookup that fails keeps what we had rather than
+/// emptying the set.
+fn spawn_resolver(shared: std::sync::Weak<Shared>, targets: Vec<String>) {
+    tokio::spawn(async move {
+        loop {
+            let mut resolved = HashSet::new();
+            for target in &targets {
+                match tokio::net::lookup_host(target.as_str()).await {
+                    Ok(addresses) => resolved.extend(addresses),
+                    Err(error) => tracing::warn!(%target, %error, "could not resolve a gRPC target"),
+                }
+            }
+            let Some(shared) = shared.upgrade() else { return };
+            if !resolved.is_empty() {
+                shared.set(&resolved);
+            }
+            drop(shared);
+            tokio::time::sleep(RESOLVE_EVERY).await;
+        }
+    });
+}
