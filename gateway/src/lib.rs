@@ -1,10 +1,11 @@
 //! The gateway: the public REST API (DRF-compatible, see
 //! `shared/api/CONTRACT.md`) in front of the marketplace's gRPC services.
 //!
-//! Requests pass, outermost first: trailing-slash normalisation, JSON
-//! error bodies, metrics, the 1 MiB body cap, then the route. Handlers
-//! take their caller from an auth extractor, parse the body with `Form`,
-//! call one or more services under a deadline, and render DRF shapes.
+//! Requests pass, outermost first: trailing-slash normalisation, the
+//! request's span, JSON error bodies, metrics, the 1 MiB body cap, then
+//! the route. Handlers take their caller from an auth extractor, parse the
+//! body with `Form`, call one or more services under a deadline, and
+//! render DRF shapes.
 pub mod auth;
 pub mod body;
 pub mod client_ip;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod rate_limit;
+pub mod request_span;
 pub mod routes;
 
 use std::net::SocketAddr;
@@ -155,6 +157,7 @@ impl Gateway {
             .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
             .layer(axum::middleware::from_fn(metrics::record))
             .layer(axum::middleware::from_fn(conventions::json_error_bodies))
+            .layer(axum::middleware::from_fn(request_span::trace))
             .with_state(state);
         Ok(Self { router })
     }

@@ -100,17 +100,19 @@ impl Reply {
     }
 }
 
-/// A client with its own source address (sent as X-Forwarded-For).
+/// A client with its own source address (sent as X-Forwarded-For), and
+/// the trace context it sends, if any.
 #[derive(Clone)]
 pub struct Api {
     ctx: Arc<Ctx>,
     pub ip: String,
+    traceparent: Option<String>,
 }
 
 impl Ctx {
     pub fn api(self: &Arc<Self>) -> Api {
         let n = self.next_ip.fetch_add(1, Ordering::Relaxed);
-        Api { ctx: self.clone(), ip: format!("198.18.{}.{}", n / 250, n % 250 + 1) }
+        Api { ctx: self.clone(), ip: format!("198.18.{}.{}", n / 250, n % 250 + 1), traceparent: None }
     }
 
     pub fn unique_email(&self, tag: &str) -> String {
@@ -123,11 +125,20 @@ impl Api {
         &self.ctx
     }
 
+    /// The same client sending a W3C `traceparent` with every request, as
+    /// a client working inside a span of its own does.
+    pub fn traced(&self, traceparent: &str) -> Api {
+        Api { traceparent: Some(traceparent.to_owned()), ..self.clone() }
+    }
+
     pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
         let mut request =
             self.ctx.http.request(method, format!("{}{path}", self.ctx.base)).header("x-forwarded-for", &self.ip);
         if let Some(token) = token {
             request = request.bearer_auth(token);
+        }
+        if let Some(traceparent) = &self.traceparent {
+            request = request.header("traceparent", traceparent);
         }
         if let Some(body) = body {
             request = request.json(&body);

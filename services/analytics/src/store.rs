@@ -10,6 +10,7 @@
 use common::ApiError;
 use rust_decimal::Decimal;
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder, Transaction};
+use tracing::instrument;
 
 use crate::domain::{DateRange, OrderCancelled, OrderPlaced, PaymentEvent};
 
@@ -47,6 +48,7 @@ impl Store {
     // ---- facts (inside the consumer's transaction) ----
 
     /// The order as placed: when, for how much, and its sub-orders.
+    #[instrument(name = "analytics.record_placed", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn record_placed(tx: &mut Transaction<'_, MySql>, placed: &OrderPlaced) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO orders (order_id, user_id, created_at, total, currency) VALUES (?, ?, ?, ?, ?) \
@@ -83,6 +85,7 @@ impl Store {
 
     /// The order was cancelled (and, when it was paid then, it was paid).
     /// `total` and `currency` fill in only until OrderPlaced brings them.
+    #[instrument(name = "analytics.record_cancelled", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn record_cancelled(
         tx: &mut Transaction<'_, MySql>,
         cancelled: &OrderCancelled,
@@ -104,6 +107,7 @@ impl Store {
 
     /// A payment of the order succeeded: the order is paid (unless it is,
     /// or turns out to be, cancelled).
+    #[instrument(name = "analytics.record_paid", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn record_paid(tx: &mut Transaction<'_, MySql>, payment: &PaymentEvent) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO orders (order_id, user_id, paid) VALUES (?, ?, TRUE) ON DUPLICATE KEY UPDATE paid = TRUE",
@@ -116,6 +120,7 @@ impl Store {
     }
 
     /// A payment was refunded (once per payment, however often reported).
+    #[instrument(name = "analytics.record_refund", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn record_refund(tx: &mut Transaction<'_, MySql>, payment: &PaymentEvent) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO refunds (payment_id, order_id, amount) VALUES (?, ?, ?) \
@@ -134,6 +139,7 @@ impl Store {
     /// Counts and sums over the orders placed in `range` (an order whose
     /// OrderPlaced has not arrived has no `created_at` and is not one of
     /// them); one statement, so the figures come from one moment.
+    #[instrument(name = "analytics.summary", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn summary(&self, range: &DateRange) -> Result<SummaryRow, ApiError> {
         let (start, end) = range.bounds();
         Ok(sqlx::query_as(
@@ -158,6 +164,7 @@ impl Store {
     /// The vendors with a sub-order in `range`, by revenue descending then
     /// vendor id, one page of them; and how many there are. Each is named
     /// by its latest sub-order (the shop name may have changed since).
+    #[instrument(name = "analytics.vendor_page", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn vendor_page(
         &self,
         range: &DateRange,

@@ -5,6 +5,7 @@ use common::ApiError;
 use common::db::retry_transient;
 use common::error::unique_violation;
 use sqlx::{FromRow, MySql, MySqlPool, Transaction};
+use tracing::instrument;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct LineRow {
@@ -44,6 +45,7 @@ impl Store {
         Self { pool }
     }
 
+    #[instrument(name = "cart.lines", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn lines(&self, user_id: i64) -> Result<Vec<LineRow>, ApiError> {
         Ok(sqlx::query_as(select_lines!("WHERE user_id = ? ORDER BY added_at, id"))
             .bind(user_id)
@@ -51,6 +53,7 @@ impl Store {
             .await?)
     }
 
+    #[instrument(name = "cart.line", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn line(&self, user_id: i64, id: i64) -> Result<Option<LineRow>, ApiError> {
         Ok(sqlx::query_as(select_lines!("WHERE id = ? AND user_id = ?"))
             .bind(id)
@@ -61,6 +64,7 @@ impl Store {
 
     /// Adds `quantity` units, merging into an existing line (which keeps
     /// its `added_at`), as long as the line's total stays within `limit`.
+    #[instrument(name = "cart.add", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn add(&self, user_id: i64, product_id: i64, quantity: i64, limit: i64) -> Result<Added, ApiError> {
         loop {
             let attempt = retry_transient(|| async {
@@ -105,6 +109,7 @@ impl Store {
         }
     }
 
+    #[instrument(name = "cart.set_quantity", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn set_quantity(&self, user_id: i64, id: i64, quantity: i64) -> Result<bool, ApiError> {
         let done = sqlx::query("UPDATE cart_items SET quantity = ? WHERE id = ? AND user_id = ?")
             .bind(quantity)
@@ -116,6 +121,7 @@ impl Store {
         Ok(done.rows_affected() == 1 || self.line(user_id, id).await?.is_some())
     }
 
+    #[instrument(name = "cart.remove", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn remove(&self, user_id: i64, id: i64) -> Result<bool, ApiError> {
         let done = sqlx::query("DELETE FROM cart_items WHERE id = ? AND user_id = ?")
             .bind(id)
@@ -126,6 +132,7 @@ impl Store {
     }
 
     /// Deletes the lines of these products (they can no longer be bought).
+    #[instrument(name = "cart.drop_products", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn drop_products(&self, user_id: i64, product_ids: &[i64]) -> Result<(), ApiError> {
         for product_id in product_ids {
             sqlx::query("DELETE FROM cart_items WHERE user_id = ? AND product_id = ?")
@@ -140,6 +147,7 @@ impl Store {
     /// Takes ordered units out: each line loses `quantity` (0: all of it)
     /// and disappears when nothing is left, in one transaction. With an
     /// order id this happens once per order, whoever asks.
+    #[instrument(name = "cart.take_out", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn take_out(&self, user_id: i64, order_id: Option<i64>, lines: &[(i64, i64)]) -> Result<(), ApiError> {
         retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
@@ -151,6 +159,7 @@ impl Store {
     }
 
     /// `take_out` inside the caller's transaction (the event consumer's).
+    #[instrument(name = "cart.take_out_in", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn take_out_in(
         tx: &mut Transaction<'_, MySql>,
         user_id: i64,

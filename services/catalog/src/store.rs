@@ -10,6 +10,7 @@ use common::error::unique_violation;
 use common::slug;
 use rust_decimal::Decimal;
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder, Transaction};
+use tracing::instrument;
 
 use crate::domain::{ListQuery, ProductChange, SortKey, SortValue};
 
@@ -125,6 +126,7 @@ impl Store {
 
     /// Records a vendor as identity described it; true when that changed
     /// anything. Unchanged vendors (the common case) cost one read.
+    #[instrument(name = "catalog.upsert_vendor", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn upsert_vendor(&self, vendor: &VendorRow) -> Result<bool, ApiError> {
         let current: Option<VendorRow> =
             sqlx::query_as("SELECT id, user_id, shop_name, status FROM vendors WHERE id = ?")
@@ -151,6 +153,7 @@ impl Store {
         Ok(true)
     }
 
+    #[instrument(name = "catalog.vendor_of_user", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn vendor_of_user(&self, user_id: i64) -> Result<Option<VendorRow>, ApiError> {
         Ok(sqlx::query_as("SELECT id, user_id, shop_name, status FROM vendors WHERE user_id = ?")
             .bind(user_id)
@@ -158,6 +161,7 @@ impl Store {
             .await?)
     }
 
+    #[instrument(name = "catalog.vendors_after", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn vendors_after(&self, after_id: i64, limit: i64) -> Result<Vec<VendorRow>, ApiError> {
         Ok(sqlx::query_as("SELECT id, user_id, shop_name, status FROM vendors WHERE id > ? ORDER BY id LIMIT ?")
             .bind(after_id)
@@ -168,12 +172,14 @@ impl Store {
 
     // ---- categories ----
 
+    #[instrument(name = "catalog.categories", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn categories(&self) -> Result<Vec<CategoryRow>, ApiError> {
         Ok(sqlx::query_as("SELECT id, name, slug, parent_id, created_at FROM categories ORDER BY name, id")
             .fetch_all(&self.pool)
             .await?)
     }
 
+    #[instrument(name = "catalog.category", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn category(&self, id: i64) -> Result<Option<CategoryRow>, ApiError> {
         Ok(sqlx::query_as("SELECT id, name, slug, parent_id, created_at FROM categories WHERE id = ?")
             .bind(id)
@@ -181,6 +187,7 @@ impl Store {
             .await?)
     }
 
+    #[instrument(name = "catalog.children", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn children(&self, id: i64) -> Result<Vec<i64>, ApiError> {
         let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM categories WHERE parent_id = ? ORDER BY id")
             .bind(id)
@@ -195,6 +202,7 @@ impl Store {
         Ok(())
     }
 
+    #[instrument(name = "catalog.create_category", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn create_category(&self, name: &str, parent: Option<i64>) -> Result<CategoryRow, ApiError> {
         let base = slug::slugify(name);
         let id = retry_transient(|| async {
@@ -222,6 +230,7 @@ impl Store {
     /// Renames and/or re-parents. `parent`: `None` keeps it, `Some(None)`
     /// makes a root. A parent that is the category itself or lies below it
     /// is refused; the tree lock makes the check and the move one step.
+    #[instrument(name = "catalog.update_category", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn update_category(
         &self,
         id: i64,
@@ -291,6 +300,7 @@ impl Store {
 
     /// Deletes a category: its children move up to its parent, its products
     /// keep existing without a category (the foreign key's SET NULL).
+    #[instrument(name = "catalog.delete_category", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn delete_category(&self, id: i64) -> Result<(), ApiError> {
         let found = retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
@@ -318,6 +328,7 @@ impl Store {
 
     // ---- products ----
 
+    #[instrument(name = "catalog.product", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn product(&self, id: i64) -> Result<Option<ProductRow>, ApiError> {
         Ok(sqlx::query_as(select_products!("WHERE p.id = ? AND p.deleted_at IS NULL"))
             .bind(id)
@@ -325,6 +336,7 @@ impl Store {
             .await?)
     }
 
+    #[instrument(name = "catalog.products_by_ids", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<ProductRow>, ApiError> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -369,6 +381,7 @@ impl Store {
 
     /// Inserts a product and its search terms. A slug lost to a concurrent
     /// insert is recomputed and tried again.
+    #[instrument(name = "catalog.create_product", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn create_product(
         &self,
         vendor_id: i64,
@@ -412,6 +425,7 @@ impl Store {
 
     /// Applies a change to a live product (its slug is kept). `terms` is
     /// given when a searchable field changed.
+    #[instrument(name = "catalog.update_product", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn update_product(
         &self,
         id: i64,
@@ -456,6 +470,7 @@ impl Store {
 
     /// Soft-deletes: the row stays for history, every read skips it, its
     /// SKU is free again and it is no longer searchable.
+    #[instrument(name = "catalog.delete_product", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn delete_product(&self, id: i64) -> Result<(), ApiError> {
         let found = retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
@@ -479,6 +494,7 @@ impl Store {
 
     /// One keyset page. `categories` is the resolved category filter (a
     /// category and its descendants), when there is one.
+    #[instrument(name = "catalog.list_products", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn list_products(
         &self,
         scope: Scope,

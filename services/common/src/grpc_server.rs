@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
+use tonic::codegen::http;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
@@ -89,7 +90,7 @@ pub async fn serve(
     let routes = routes.add_service(health_service).add_service(reflection);
     let result = tonic::transport::Server::builder()
         .layer(crate::metrics::GrpcMetricsLayer { service: name })
-        .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+        .trace_fn(call_span)
         .add_routes(routes)
         // No Nagle: a reply split over two segments would otherwise wait for
         // the peer's delayed ACK (~40 ms).
@@ -98,4 +99,25 @@ pub async fn serve(
         .map_err(|e| StartupError::Serve(format!("{name}: {e}")));
     health_task.abort();
     result
+}
+
+/// The span of one call, named `package.Service/Method` as OpenTelemetry
+/// names RPC server spans, a child of the caller's span when the metadata
+/// carries its `traceparent`. The status code is recorded on it when the
+/// call ends (`metrics::GrpcMetrics`).
+fn call_span(request: &http::Request<()>) -> tracing::Span {
+    let name = request.uri().path().trim_start_matches('/');
+    let (service, method) = name.split_once('/').unwrap_or((name, ""));
+    let span = tracing::info_span!(
+        "grpc",
+        otel.name = name,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = method,
+        rpc.grpc.status_code = tracing::field::Empty,
+    );
+    crate::trace_context::continue_from_headers(&span, request.headers());
+    span
 }

@@ -20,6 +20,7 @@ pub mod shutdown;
 pub mod slug;
 pub mod telemetry;
 pub mod testkit;
+pub mod trace_context;
 
 pub use error::{ApiError, ErrorKind, FieldErrors};
 

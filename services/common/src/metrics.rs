@@ -1,8 +1,9 @@
 //! Prometheus metrics for every process: the one global recorder (HTTP and
 //! gRPC latencies as bucketed histograms), the gRPC layer that counts
-//! calls by method and code, DB pool gauges, and — when `METRICS_ADDR` is
-//! set, as for a service running on its own — a small HTTP server for
-//! `/metrics`. In the one-process fleet the gateway's `/metrics` shows it all.
+//! calls by method and code (and puts the code on the call's span), DB
+//! pool gauges, and — when `METRICS_ADDR` is set, as for a service running
+//! on its own — a small HTTP server for `/metrics`. In the one-process
+//! fleet the gateway's `/metrics` shows it all.
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -114,11 +115,31 @@ where
                 }
                 Err(_) => "transport".to_owned(),
             };
+            record_on_call_span(&code);
             let labels = [("service", service.to_owned()), ("method", method), ("code", code)];
             metrics::counter!("grpc_requests_total", &labels).increment(1);
             metrics::histogram!("grpc_request_duration_seconds", &labels[..2]).record(started.elapsed().as_secs_f64());
             result
         })
+    }
+}
+
+/// Puts the call's status code on its span (the server's call span is
+/// the current one here), marking the codes that mean the server failed
+/// as errors, as OpenTelemetry's RPC conventions do.
+fn record_on_call_span(code: &str) {
+    let span = tracing::Span::current();
+    match code.parse::<i64>() {
+        Ok(number) => {
+            span.record("rpc.grpc.status_code", number);
+            // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
+            if matches!(number, 2 | 4 | 12 | 13 | 14 | 15) {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        Err(_) => {
+            span.record("otel.status_code", "ERROR");
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use common::db::retry_transient;
 use common::error::{OnConstraint, unique_violation};
 use common::slug;
 use sqlx::{FromRow, MySqlPool};
+use tracing::instrument;
 
 use crate::domain::{ProfileChange, Registration, VendorFields, VendorStatus};
 use crate::tokens::KeyPair;
@@ -97,6 +98,7 @@ impl Store {
 
     // ---- users ----
 
+    #[instrument(name = "identity.insert_user", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn insert_user(&self, registration: &Registration, password_hash: &str) -> Result<UserRow, ApiError> {
         let result = sqlx::query(
             "INSERT INTO users (email, password_hash, role, first_name, last_name, phone) VALUES (?, ?, ?, ?, ?, ?)",
@@ -117,10 +119,12 @@ impl Store {
         self.user(result.last_insert_id() as i64).await?.ok_or_else(|| ApiError::internal("inserted user vanished"))
     }
 
+    #[instrument(name = "identity.user", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn user(&self, id: i64) -> Result<Option<UserRow>, ApiError> {
         Ok(sqlx::query_as(select_users!("FROM users WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?)
     }
 
+    #[instrument(name = "identity.user_by_email", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, ApiError> {
         Ok(sqlx::query_as(select_users!("FROM users WHERE email = ?"))
             .bind(email.trim().to_lowercase())
@@ -128,6 +132,7 @@ impl Store {
             .await?)
     }
 
+    #[instrument(name = "identity.update_profile", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn update_profile(&self, id: i64, change: &ProfileChange) -> Result<UserRow, ApiError> {
         let (set_phone, phone) = match &change.phone {
             Some(phone) => (true, phone.clone()),
@@ -150,6 +155,7 @@ impl Store {
 
     /// Creates the admin unless a user with that email exists (whose
     /// password is then left alone). True when it was created.
+    #[instrument(name = "identity.ensure_admin", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn ensure_admin(&self, email: &str, password_hash: &str) -> Result<bool, ApiError> {
         let result = sqlx::query("INSERT IGNORE INTO users (email, password_hash, role) VALUES (?, ?, 'admin')")
             .bind(email.trim().to_lowercase())
@@ -161,6 +167,7 @@ impl Store {
 
     // ---- refresh tokens ----
 
+    #[instrument(name = "identity.insert_refresh_token", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn insert_refresh_token(
         &self,
         user_id: i64,
@@ -181,6 +188,7 @@ impl Store {
     /// Rotates a refresh token: the old row is locked, so two concurrent
     /// refreshes of one token cannot both succeed (the second one sees a
     /// rotated token and revokes the family, as a thief's replay would).
+    #[instrument(name = "identity.rotate_refresh_token", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn rotate_refresh_token(
         &self,
         token_hash: &str,
@@ -242,6 +250,7 @@ impl Store {
 
     /// Revokes the family of a token owned by `user_id`. False when the
     /// token is unknown, expired or someone else's.
+    #[instrument(name = "identity.revoke_family", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn revoke_family(&self, token_hash: &str, user_id: i64, now: DateTime<Utc>) -> Result<bool, ApiError> {
         let row: Option<(i64, String, DateTime<Utc>)> =
             sqlx::query_as("SELECT user_id, family_id, expires_at FROM refresh_tokens WHERE token_hash = ?")
@@ -263,6 +272,7 @@ impl Store {
 
     // ---- vendors ----
 
+    #[instrument(name = "identity.vendor_of_user", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn vendor_of_user(&self, user_id: i64) -> Result<Option<VendorRow>, ApiError> {
         Ok(sqlx::query_as(select_vendors!("FROM vendors WHERE user_id = ?"))
             .bind(user_id)
@@ -270,6 +280,7 @@ impl Store {
             .await?)
     }
 
+    #[instrument(name = "identity.vendor", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn vendor(&self, id: i64) -> Result<Option<VendorRow>, ApiError> {
         Ok(sqlx::query_as(select_vendors!("FROM vendors WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?)
     }
@@ -277,6 +288,7 @@ impl Store {
     /// Creates a pending profile. One profile per user and unique shop
     /// names are the unique keys' job; a slug collision moves on to the
     /// next candidate (`-2`, `-3`…).
+    #[instrument(name = "identity.create_vendor", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn create_vendor(&self, user_id: i64, shop_name: &str, description: &str) -> Result<VendorRow, ApiError> {
         let base = slug::slugify(shop_name);
         for n in 1..=SLUG_ATTEMPTS {
@@ -307,6 +319,7 @@ impl Store {
         Err(ApiError::field("shop_name", "Choose a more distinctive shop name."))
     }
 
+    #[instrument(name = "identity.update_vendor", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn update_vendor(&self, user_id: i64, fields: &VendorFields) -> Result<VendorRow, ApiError> {
         sqlx::query(
             "UPDATE vendors SET shop_name = COALESCE(?, shop_name), description = COALESCE(?, description), \
@@ -323,6 +336,7 @@ impl Store {
 
     /// Sets a vendor's status; `verified_at` is stamped when it becomes
     /// approved (kept while it stays approved) and cleared otherwise.
+    #[instrument(name = "identity.set_vendor_status", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn set_vendor_status(&self, id: i64, status: VendorStatus) -> Result<VendorRow, ApiError> {
         sqlx::query(
             "UPDATE vendors SET verified_at = CASE WHEN ? = 'approved' \
@@ -337,6 +351,7 @@ impl Store {
         self.vendor(id).await?.ok_or_else(ApiError::not_found)
     }
 
+    #[instrument(name = "identity.approved_vendors", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn approved_vendors(&self, limit: i64, offset: i64) -> Result<(i64, Vec<VendorRow>), ApiError> {
         let (count,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM vendors WHERE status = 'approved'").fetch_one(&self.pool).await?;
@@ -349,6 +364,7 @@ impl Store {
         Ok((count, rows))
     }
 
+    #[instrument(name = "identity.vendors_by_ids", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn vendors_by_ids(&self, ids: &[i64]) -> Result<Vec<VendorRow>, ApiError> {
         let mut rows = Vec::with_capacity(ids.len());
         // Bounded by the caller's page size; one indexed lookup each keeps
@@ -364,6 +380,7 @@ impl Store {
     // ---- signing keys ----
 
     /// The primary signing key, made by whichever replica gets there first.
+    #[instrument(name = "identity.primary_signing_key", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn primary_signing_key(&self, candidate: &KeyPair) -> Result<KeyPair, ApiError> {
         sqlx::query(
             "INSERT IGNORE INTO signing_keys (kid, slot, private_key_pem, public_key_pem) VALUES (?, 'primary', ?, ?)",
@@ -382,6 +399,7 @@ impl Store {
 
     /// Records a key given by configuration, so other replicas and services
     /// can verify its tokens.
+    #[instrument(name = "identity.remember_public_key", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn remember_public_key(&self, pair: &KeyPair) -> Result<(), ApiError> {
         sqlx::query("INSERT IGNORE INTO signing_keys (kid, private_key_pem, public_key_pem) VALUES (?, '', ?)")
             .bind(&pair.kid)
@@ -391,6 +409,7 @@ impl Store {
         Ok(())
     }
 
+    #[instrument(name = "identity.public_keys", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn public_keys(&self) -> Result<Vec<(String, String)>, ApiError> {
         Ok(sqlx::query_as("SELECT kid, public_key_pem FROM signing_keys ORDER BY created_at, kid")
             .fetch_all(&self.pool)

@@ -16,6 +16,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder, Transaction};
 use tokio::sync::Notify;
+use tracing::instrument;
 
 use crate::domain::{self, OrderDraft, OrderStatus};
 
@@ -66,6 +67,9 @@ pub struct FullOrder {
     pub items: Vec<ItemRow>,
     pub vendor_orders: Vec<VendorOrderRow>,
 }
+
+/// A sub-order with its own items.
+pub type VendorOrderWithItems = (VendorOrderRow, Vec<ItemRow>);
 
 /// How placing an order ended.
 pub enum Placed {
@@ -129,6 +133,7 @@ impl Store {
     // ---- inventory ----
 
     /// Sets a product's stock (one statement: an upsert is atomic).
+    #[instrument(name = "order.set_stock", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn set_stock(&self, product_id: i64, vendor_id: i64, available: u32) -> Result<(), ApiError> {
         sqlx::query(
             "INSERT INTO inventory (product_id, vendor_id, available) VALUES (?, ?, ?) \
@@ -143,6 +148,7 @@ impl Store {
     }
 
     /// Available units of the products that have an inventory row.
+    #[instrument(name = "order.stock", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn stock(&self, product_ids: &[i64]) -> Result<Vec<(i64, i64)>, ApiError> {
         if product_ids.is_empty() {
             return Ok(Vec::new());
@@ -160,6 +166,7 @@ impl Store {
 
     // ---- orders ----
 
+    #[instrument(name = "order.order_by_key", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn order_by_key(&self, user_id: i64, key: &str) -> Result<Option<i64>, ApiError> {
         let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM orders WHERE user_id = ? AND idempotency_key = ?")
             .bind(user_id)
@@ -172,6 +179,7 @@ impl Store {
     /// Writes the order, its sub-orders and items, then — last — takes
     /// the stock: one conditional decrement per product in product-id
     /// order. A product without the units rolls everything back.
+    #[instrument(name = "order.place_order", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn place_order(
         &self,
         user_id: i64,
@@ -270,6 +278,7 @@ impl Store {
         }
     }
 
+    #[instrument(name = "order.order", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn order(&self, id: i64) -> Result<Option<FullOrder>, ApiError> {
         let Some(order) =
             sqlx::query_as::<_, OrderRow>(select_orders!("WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?
@@ -289,6 +298,7 @@ impl Store {
     }
 
     /// A page of order ids, newest first, with the total count.
+    #[instrument(name = "order.order_ids", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn order_ids(
         &self,
         user: Option<i64>,
@@ -316,12 +326,13 @@ impl Store {
     }
 
     /// A vendor's sub-orders, newest first, each with only its own items.
+    #[instrument(name = "order.vendor_orders", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn vendor_orders(
         &self,
         vendor_id: i64,
         limit: i64,
         offset: i64,
-    ) -> Result<(i64, Vec<(VendorOrderRow, Vec<ItemRow>)>), ApiError> {
+    ) -> Result<(i64, Vec<VendorOrderWithItems>), ApiError> {
         let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM vendor_orders WHERE vendor_id = ?")
             .bind(vendor_id)
             .fetch_one(&self.pool)
@@ -351,6 +362,7 @@ impl Store {
     /// the order row is locked and its status checked, so of two
     /// concurrent cancellations one finds it already cancelled. `only`
     /// restricts which statuses may be cancelled (the reaper: pending).
+    #[instrument(name = "order.cancel", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn cancel(&self, id: i64, only: &[OrderStatus], reason: &str) -> Result<Cancelled, ApiError> {
         let outcome = retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
@@ -366,6 +378,7 @@ impl Store {
     }
 
     /// Cancels inside `tx` (see `cancel`), with its OrderCancelled event.
+    #[instrument(name = "order.cancel_in", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn cancel_in(
         tx: &mut Transaction<'_, MySql>,
         id: i64,
@@ -413,6 +426,7 @@ impl Store {
 
     /// Records a payment's status on its order, unless a newer payment of
     /// the order is already recorded.
+    #[instrument(name = "order.record_payment_in", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn record_payment_in(
         tx: &mut Transaction<'_, MySql>,
         order_id: i64,
@@ -433,6 +447,7 @@ impl Store {
     }
 
     /// `pending → paid`; false when the order is not pending.
+    #[instrument(name = "order.mark_paid_in", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn mark_paid_in(tx: &mut Transaction<'_, MySql>, order_id: i64) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "UPDATE orders SET status = 'paid', updated_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND status = 'pending'",
@@ -445,6 +460,7 @@ impl Store {
 
     /// A payment succeeded for an order that is already cancelled: say so
     /// again (OrderCancelled), so the payment service refunds it.
+    #[instrument(name = "order.refund_late_payment_in", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn refund_late_payment_in(tx: &mut Transaction<'_, MySql>, order_id: i64) -> Result<(), sqlx::Error> {
         let row: Option<(String, i64, Decimal, String)> =
             sqlx::query_as("SELECT status, user_id, total_price, currency FROM orders WHERE id = ?")
@@ -462,6 +478,7 @@ impl Store {
     }
 
     /// Pending orders whose reservation ran out, oldest first.
+    #[instrument(name = "order.expired_orders", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn expired_orders(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>, ApiError> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT id FROM orders WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?",

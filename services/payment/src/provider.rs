@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use rand_core::{OsRng, RngCore};
 use rust_decimal::Decimal;
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::domain::{self, EventKind};
 
@@ -94,19 +95,31 @@ impl Sandbox {
     }
 
     /// Sends the outcome's webhook in the background, retrying with
-    /// backoff until the receiver answers 2xx (or attempts run out).
+    /// backoff until the receiver answers 2xx (or attempts run out). The
+    /// delivery is a span under the caller's, and each request carries its
+    /// `traceparent`, as a provider that traces would: the webhook's
+    /// handling and everything it causes join the caller's trace.
     pub fn deliver(&self, payment: SandboxPayment, kind: EventKind) {
         let http = self.http.clone();
         let url = self.webhook_url.clone();
         let secret = self.secrets.first().cloned().unwrap_or_default();
-        tokio::spawn(async move {
+        let span = tracing::info_span!(
+            "sandbox.webhook",
+            otel.name = format!("sandbox webhook {}", kind.event_type()),
+            otel.kind = "client",
+            payment = %payment.provider_payment_id,
+        );
+        let delivery = async move {
             let body = Self::event(&payment, kind, chrono::Utc::now().timestamp());
+            let mut trace = reqwest::header::HeaderMap::new();
+            common::trace_context::inject(&tracing::Span::current(), &mut trace);
             let mut pause = Duration::from_millis(200);
             for attempt in 1..=DELIVERY_ATTEMPTS {
                 // Signed per attempt: a retry carries a fresh timestamp.
                 let signature = domain::sign(&secret, chrono::Utc::now().timestamp(), &body);
                 let sent = http
                     .post(&url)
+                    .headers(trace.clone())
                     .header("content-type", "application/json")
                     .header("payment-signature", signature)
                     .body(body.clone())
@@ -123,7 +136,8 @@ impl Sandbox {
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
             tracing::error!(payment = payment.provider_payment_id, "sandbox webhook given up");
-        });
+        };
+        tokio::spawn(delivery.instrument(span));
     }
 }
 

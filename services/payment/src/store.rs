@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::{FromRow, MySql, MySqlPool, Transaction};
 use tokio::sync::Notify;
+use tracing::instrument;
 
 use crate::domain::{self, EventKind, PaymentStatus, ProviderEvent};
 
@@ -91,6 +92,7 @@ impl Store {
         Self { pool, wake }
     }
 
+    #[instrument(name = "payment.payment", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn payment(&self, id: i64) -> Result<Option<PaymentRow>, ApiError> {
         Ok(sqlx::query_as(select_payments!("WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?)
     }
@@ -104,6 +106,7 @@ impl Store {
 
     /// The order's open payment: the new one (true) or the one that was
     /// already there (false) — concurrent callers meet on the unique key.
+    #[instrument(name = "payment.open", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn open(&self, new: &NewPayment<'_>) -> Result<(PaymentRow, bool), ApiError> {
         let inserted = retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
@@ -175,6 +178,7 @@ impl Store {
     }
 
     /// Applies a verified provider event exactly once.
+    #[instrument(name = "payment.apply", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn apply(&self, event: &ProviderEvent, kind: Option<EventKind>) -> Result<Applied, ApiError> {
         let applied = retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
@@ -211,6 +215,7 @@ impl Store {
     }
 
     /// The order's succeeded payment, locked, inside `tx` (for a refund).
+    #[instrument(name = "payment.succeeded_payment_in", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn succeeded_payment_in(
         tx: &mut Transaction<'_, MySql>,
         order_id: i64,
@@ -222,6 +227,7 @@ impl Store {
     }
 
     /// Marks a succeeded payment refunded inside `tx`, with its event.
+    #[instrument(name = "payment.mark_refunded_in", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn mark_refunded_in(tx: &mut Transaction<'_, MySql>, payment: &PaymentRow) -> Result<bool, sqlx::Error> {
         Self::move_in(tx, payment, PaymentStatus::Refunded).await
     }

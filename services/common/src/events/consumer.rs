@@ -18,9 +18,10 @@ use redis::streams::{
 use sqlx::{MySql, MySqlPool, Transaction};
 use tracing::Instrument;
 
-use super::{Event, EventsError, stopped_during, stream_key, trace};
+use super::{Event, EventsError, stopped_during, stream_key};
 use crate::db::{is_transient, retry_transient};
 use crate::shutdown::CancellationToken;
+use crate::trace_context;
 
 /// Entries taken per read, and per re-claim.
 const READ_COUNT: usize = 50;
@@ -275,8 +276,12 @@ impl Consumer {
             Ok(event) => event,
             Err(reason) => return self.park_malformed(&delivery, &reason).await,
         };
+        // OpenTelemetry's messaging "process" span (a consumer span), under
+        // the relay's publish span the entry names.
         let span = tracing::info_span!(
             "event",
+            otel.name = format!("{} process {}", self.group, event.event_type),
+            otel.kind = "consumer",
             "type" = %event.event_type,
             id = %event.id,
             traceparent = event.traceparent.as_deref().unwrap_or(""),
@@ -284,7 +289,7 @@ impl Consumer {
             consumer = self.group,
         );
         if let Some(traceparent) = &event.traceparent {
-            trace::continue_trace(&span, traceparent);
+            trace_context::continue_from(&span, traceparent);
         }
         self.settle(handler, &event, &delivery, ack).instrument(span).await
     }

@@ -27,6 +27,12 @@
 //!    `max_attempts` deliveries, acknowledged, and counted in
 //!    `events_parked_total`.
 //!
+//! One trace follows the event ([`crate::trace_context`]): the outbox row
+//! keeps the `traceparent` of the span that enqueued it, the relay
+//! publishes each row under a producer span continuing that one and puts
+//! the producer span's `traceparent` in the entry, and the consumer applies
+//! the entry under a consumer span continuing it.
+//!
 //! What this does not promise: order. Outbox ids are allocated at insert,
 //! not at commit, and failed entries are retried after later ones, so
 //! handlers must accept events out of order (the state machines do: a
@@ -53,7 +59,6 @@ mod event;
 pub mod outbox;
 mod relay;
 mod schema;
-mod trace;
 
 pub use consumer::{Consumer, Handler, HandlerError};
 pub use event::Event;

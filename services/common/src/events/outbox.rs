@@ -3,7 +3,7 @@
 //! it is published if and only if that change commits.
 use sqlx::{MySql, Transaction};
 
-use super::trace::current_traceparent;
+use crate::trace_context;
 
 /// Adds an event to `stream` (the producing service's name, e.g.
 /// `"order"`) inside `tx`, carrying the current trace context. Returns the
@@ -21,7 +21,7 @@ pub async fn enqueue(
         .bind(stream)
         .bind(event_type)
         .bind(payload.to_string())
-        .bind(current_traceparent())
+        .bind(trace_context::traceparent_or_fresh(&tracing::Span::current()))
         .execute(&mut **tx)
         .await?;
     Ok(event_id)

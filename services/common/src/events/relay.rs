@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use super::event::stream_fields;
 use super::{EventsError, stopped_during, stream_key};
 use crate::shutdown::CancellationToken;
+use crate::trace_context;
 
 /// Rows per pass (one Redis pipeline, one UPDATE).
 const BATCH: usize = 100;
@@ -204,7 +205,14 @@ impl Relay {
             return Ok(0);
         }
         let mut pipe = redis::pipe();
+        // One producer span per event, a child of the span that enqueued
+        // it, alive until the batch is published; the entry carries its
+        // traceparent, so consumers become its children.
+        let mut spans = Vec::with_capacity(rows.len());
         for row in &rows {
+            let span = self.publish_span(row);
+            let traceparent = trace_context::traceparent(&span).or_else(|| row.traceparent.clone());
+            spans.push(span);
             let command = pipe
                 .cmd("XADD")
                 .arg(stream_key(&self.key_prefix, &row.stream))
@@ -216,7 +224,7 @@ impl Relay {
                 &row.event_id,
                 &row.event_type,
                 row.payload.clone(),
-                row.traceparent.as_deref(),
+                traceparent.as_deref(),
                 row.created_at,
             );
             for (name, value) in fields {
@@ -235,7 +243,25 @@ impl Relay {
             update.build().execute(&mut *connection).await?;
         }
         metrics::counter!("outbox_published_total", "service" => self.service).increment(rows.len() as u64);
+        drop(spans);
         Ok(rows.len())
+    }
+
+    /// The span of publishing one event (OpenTelemetry's messaging
+    /// "publish", a producer span) under the span that enqueued it.
+    fn publish_span(&self, row: &Unpublished) -> tracing::Span {
+        let span = tracing::info_span!(
+            "outbox.publish",
+            otel.name = format!("{} publish {}", self.service, row.event_type),
+            otel.kind = "producer",
+            messaging.system = "redis",
+            messaging.destination.name = %row.stream,
+            messaging.message.id = %row.event_id,
+        );
+        if let Some(traceparent) = &row.traceparent {
+            trace_context::continue_from(&span, traceparent);
+        }
+        span
     }
 
     /// Sets `outbox_unpublished` and `outbox_lag_seconds` (the age of the
