@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run demo test services deploy-check fmt
+.PHONY: run demo cluster test services deploy-check fmt
 .DEFAULT_GOAL := run
 
 ## make sure MariaDB and Redis answer on loopback (start or install them)
@@ -17,6 +17,11 @@ run: services
 demo: services
 	$(CARGO) run -p fleet -- --demo
 
+## every service as its own OS process (2 replicas of catalog, cart, order) behind the gateway on :8000
+cluster: services
+	$(CARGO) build --workspace --bins
+	$(CARGO) run -p fleet -- cluster
+
 ## validate the deployment files that cannot run here (no Docker engine)
 deploy-check:
 	@bash scripts/check-deploy.sh
@@ -25,6 +30,7 @@ deploy-check:
 test: services deploy-check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) build --workspace --bins
 	@set -o pipefail; $(CARGO) test --workspace 2>&1 | tee .test-output.log
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "total: %d passed, %d failed\n", passed, failed }' .test-output.log
 

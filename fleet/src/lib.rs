@@ -3,6 +3,7 @@
 //! the local default (`cargo run -p fleet`) and the harness the end-to-end
 //! tests start (`Fleet::start` on port 0 with uniquely prefixed schemas,
 //! `Fleet::drop_schemas` afterwards).
+pub mod cluster;
 pub mod demo;
 
 use std::net::SocketAddr;

@@ -12,6 +12,7 @@ use fleet::{Fleet, FleetConfig};
 
 const USAGE: &str = "usage: fleet                                   run every service and the gateway
        fleet --demo                            the same, seeded with a small demo marketplace (idempotent)
+       fleet cluster                           every service as its own process (2 replicas of catalog, cart, order)
        fleet create-admin --email E [--password P]   create an admin (password also from ADMIN_PASSWORD or stdin)";
 
 #[tokio::main]
@@ -28,6 +29,7 @@ async fn main() -> ExitCode {
         None => serve(false).await,
         Some("--demo") => serve(true).await,
         Some("create-admin") => create_admin(&args[1..]).await,
+        Some("cluster") => cluster().await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -70,6 +72,44 @@ async fn serve(demo: bool) -> Result<(), StartupError> {
     }
     println!("Ctrl-C stops it.");
     fleet.run_until(common::shutdown::on_os_signal()).await
+}
+
+/// `make cluster`: the service binaries as separate processes, with
+/// replicas, until Ctrl-C.
+async fn cluster() -> Result<(), StartupError> {
+    let infra = Infra::from_env()?;
+    let port: u16 = common::config::env_or("PORT", 8000)?;
+    let first_port: u16 = common::config::env_or("CLUSTER_FIRST_PORT", 50100)?;
+    let mut config = fleet::cluster::ClusterConfig::local(infra, port, first_port)?;
+    for name in ["ADMIN_EMAIL", "ADMIN_PASSWORD", "OTEL_EXPORTER_OTLP_ENDPOINT", "RUST_LOG", "LOG_FORMAT"] {
+        if let Some(value) = env_opt(name) {
+            config.env.insert(name.to_owned(), value);
+        }
+    }
+    println!("Starting the marketplace as separate processes (logs in {}) ...", config.log_dir.display());
+    let mut cluster = fleet::cluster::Cluster::start(config).await?;
+    let base = &cluster.gateway_url;
+    println!("Marketplace cluster is up");
+    println!("  REST API       {base}/");
+    println!("  Swagger UI     {base}/api/docs/");
+    println!("  OpenAPI        {base}/api/schema/");
+    println!("  {:<12} {:>8}  {:<22} {:<22} log", "process", "pid", "address", "metrics");
+    for p in cluster.processes() {
+        let pid = p.pid().map(|pid| pid.to_string()).unwrap_or_default();
+        println!(
+            "  {:<12} {:>8}  {:<22} {:<22} {}",
+            p.name,
+            pid,
+            p.addr,
+            format!("http://{}/metrics", p.metrics_addr),
+            p.log().display()
+        );
+    }
+    println!("Ctrl-C stops it.");
+    common::shutdown::on_os_signal().cancelled().await;
+    println!("Stopping ...");
+    cluster.stop().await;
+    Ok(())
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {

@@ -1,6 +1,12 @@
 //! MySQL/MariaDB: a pool on the service's own schema, created if missing,
 //! with the service's embedded migrations applied (sqlx's migrator takes a
 //! lock, so replicas starting together are safe).
+//!
+//! sqlx makes no spans, so every service's `Store` method carries one,
+//! written the same way everywhere:
+//! `#[instrument(name = "<service>.<method>", skip_all, fields(db.system = "mysql", otel.kind = "client"))]`
+//! — a trace shows the database work under each call, and no bound
+//! values (`skip_all`).
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -79,8 +85,36 @@ pub async fn connect(
         .connect_with(options.database(schema).statement_cache_capacity(STATEMENT_CACHE))
         .await
         .map_err(|e| StartupError::Database(format!("connecting to schema {schema}: {e}")))?;
-    migrator.run(&pool).await.map_err(|e| StartupError::Database(format!("migrating schema {schema}: {e}")))?;
+    migrate(mysql_url, &pool, schema, migrator).await?;
     Ok(pool)
+}
+
+/// How long a replica waits for another one's migrations.
+const MIGRATION_LOCK_WAIT_SECS: u32 = 120;
+
+/// Runs `migrator` while holding a named lock, so replicas starting
+/// together migrate one after the other. sqlx's own migration lock asks
+/// for `GET_LOCK(…, -1)` and ignores the answer; MariaDB reads a negative
+/// timeout as "do not wait" and returns NULL at once, so without this two
+/// replicas apply the same migration and one fails on a duplicate version.
+async fn migrate(mysql_url: &str, pool: &MySqlPool, schema: &str, migrator: &Migrator) -> Result<(), StartupError> {
+    let failed = |e: sqlx::Error| StartupError::Database(format!("migrating schema {schema}: {e}"));
+    let lock = format!("{schema}.migrations");
+    // On a connection of its own: the pool may be as small as one.
+    let (_, mut holder) = server_connection(mysql_url).await?;
+    let (granted,): (Option<i64>,) = sqlx::query_as("SELECT GET_LOCK(?, ?)")
+        .bind(&lock)
+        .bind(MIGRATION_LOCK_WAIT_SECS)
+        .fetch_one(&mut holder)
+        .await
+        .map_err(failed)?;
+    if granted != Some(1) {
+        return Err(StartupError::Database(format!("migrating schema {schema}: another replica holds {lock}")));
+    }
+    let result = migrator.run(pool).await;
+    let _ = sqlx::query("SELECT RELEASE_LOCK(?)").bind(&lock).execute(&mut holder).await;
+    let _ = holder.close().await;
+    result.map_err(|e| StartupError::Database(format!("migrating schema {schema}: {e}")))
 }
 
 /// Drops `schema` (test clean-up).

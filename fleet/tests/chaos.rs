@@ -1,0 +1,568 @@
+//! Fault tests on the marketplace as separate processes (`fleet::cluster`:
+//! two replicas each of catalog, cart and order), with a Redis of the
+//! test's own (never the machine's shared one). Under a steady checkout and
+//! listing load: one order replica, then one catalog replica, killed with
+//! `SIGKILL` and started again; Redis killed for a few seconds; the gateway
+//! killed in the middle of checkouts that clients then retry with the same
+//! `Idempotency-Key`. Afterwards the books must balance: every successful
+//! checkout is one order the API lists, stock moved by exactly the units
+//! sold, no 500 was ever answered (503/504 while a downstream is gone are
+//! allowed and counted), every event was delivered once Redis came back,
+//! and the restarted replicas take traffic again.
+//!
+//! Needs the service binaries: `cargo build --workspace --bins` (make test
+//! does it). Traffic goes to 127.0.0.1 only, bounded in time.
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::config::Infra;
+use fleet::cluster::{Cluster, ClusterConfig, free_port};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "Tr1cky-Horse-92";
+const PRODUCTS: usize = 8;
+const INITIAL_STOCK: i64 = 10_000;
+const CUSTOMERS: usize = 8;
+
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let _telemetry = common::telemetry::init_with_filter("chaos", "warn,sqlx=error");
+        let prefix = common::testkit::unique_prefix("chaos");
+        let redis = Redis::start(&prefix);
+        let mut infra = Infra::from_env().expect("infra");
+        infra.schema_prefix = prefix.clone();
+        infra.redis_url = format!("redis://127.0.0.1:{}", redis.port);
+        let admin_email = format!("admin-{}@example.com", prefix.trim_end_matches('_').replace('_', "-"));
+        let mut config = ClusterConfig::for_tests(infra.clone()).expect("cluster config");
+        for (name, value) in [
+            ("ADMIN_EMAIL", admin_email.as_str()),
+            ("ADMIN_PASSWORD", PASSWORD),
+            ("DOWNSTREAM_TIMEOUT_MS", "3000"),
+            ("REGISTER_RATE_LIMIT", "0"),
+            ("LOGIN_FAILURE_LIMIT", "0"),
+            ("RUST_LOG", "warn,sqlx=error"),
+        ] {
+            config.env.insert(name.to_owned(), value.to_owned());
+        }
+        let log_dir = config.log_dir.clone();
+        let started = Instant::now();
+        let cluster = match Cluster::start(config).await {
+            Ok(cluster) => cluster,
+            Err(error) => {
+                eprintln!("the cluster did not start: {error}");
+                let _ = fleet::drop_schemas(&infra).await;
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("cluster up in {:.1} s; logs in {}", started.elapsed().as_secs_f64(), log_dir.display());
+        let world = Arc::new(World {
+            api: Api { http: reqwest::Client::new(), base: cluster.gateway_url.clone() },
+            cluster: tokio::sync::Mutex::new(cluster),
+            redis: Mutex::new(redis),
+            admin_email,
+        });
+        let scenarios = tokio::spawn({
+            let world = world.clone();
+            async move {
+                let shop = world.shop().await;
+                replicas_killed_under_load(&world, &shop).await;
+                redis_killed_for_a_few_seconds(&world, &shop).await;
+                gateway_killed_mid_checkout(&world, &shop).await;
+            }
+        });
+        let passed = scenarios.await.is_ok();
+        world.cluster.lock().await.stop().await;
+        // Redis up for the clean-up (it may have been killed by a failing scenario).
+        let mut redis = world.redis.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if redis.child.is_none() {
+            redis.spawn();
+        }
+        if let Err(error) = fleet::drop_schemas(&infra).await {
+            eprintln!("could not drop the test schemas: {error}");
+        }
+        redis.stop();
+        if passed {
+            let _ = std::fs::remove_dir_all(&log_dir);
+            println!("chaos: all scenarios passed in {:.0} s", started.elapsed().as_secs_f64());
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("chaos: FAILED (process logs kept in {})", log_dir.display());
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// A Redis server of the test's own, with an append-only file synced on
+/// every write, as a Redis that carries event streams must run: killed and
+/// started again, it comes back with its streams and consumer groups.
+struct Redis {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start(prefix: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("marketplace-chaos-redis-{prefix}"));
+        std::fs::create_dir_all(&dir).expect("redis dir");
+        let mut redis = Self { port: free_port().expect("port"), dir, child: None };
+        redis.spawn();
+        redis
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn take(&mut self) -> Self {
+        Self { port: self.port, dir: self.dir.clone(), child: self.child.take() }
+    }
+
+    fn stop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct World {
+    api: Api,
+    cluster: tokio::sync::Mutex<Cluster>,
+    redis: Mutex<Redis>,
+    admin_email: String,
+}
+
+#[derive(Clone)]
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    /// Status and JSON body; a connection that fails (the gateway is gone)
+    /// reads as status 0.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).timeout(Duration::from_secs(15));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body = response.json::<Value>().await.unwrap_or(Value::Null);
+                (status, body)
+            }
+            Err(_) => (0, Value::Null),
+        }
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.send(Method::GET, path, token, None, None).await
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        self.send(Method::POST, path, token, Some(body), None).await
+    }
+
+    async fn expect(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, status: u16) -> Value {
+        let (got, body) = self.send(method, path, token, body, None).await;
+        assert_eq!(got, status, "{path}: {body}");
+        body
+    }
+
+    async fn login(&self, email: &str) -> String {
+        let body = json!({"email": email, "password": PASSWORD});
+        let tokens = self.expect(Method::POST, "/users/login/", None, Some(body), 200).await;
+        tokens["access"].as_str().expect("access").to_owned()
+    }
+
+    async fn user(&self, role: &str) -> String {
+        let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
+        let body = json!({"email": email, "password": PASSWORD, "password_confirm": PASSWORD, "role": role});
+        self.expect(Method::POST, "/users/register/", None, Some(body), 201).await;
+        self.login(&email).await
+    }
+}
+
+/// What the scenarios share: an approved vendor's products, customers,
+/// and the admin.
+struct Shop {
+    products: Vec<i64>,
+    customers: Vec<String>,
+    admin: String,
+}
+
+impl World {
+    async fn shop(&self) -> Shop {
+        let api = &self.api;
+        let admin = api.login(&self.admin_email).await;
+        let vendor = api.user("vendor").await;
+        let profile = api
+            .expect(Method::POST, "/vendors/create/", Some(&vendor), Some(json!({"shop_name": "Chaos Shop"})), 201)
+            .await;
+        let verify = format!("/vendors/{}/verify/", profile["id"]);
+        api.expect(Method::PATCH, &verify, Some(&admin), Some(json!({})), 200).await;
+        let mut products = Vec::new();
+        for i in 0..PRODUCTS {
+            let body = json!({"name": format!("Chaos item {i}"), "price": "3.50", "stock": INITIAL_STOCK});
+            let product = api.expect(Method::POST, "/products/", Some(&vendor), Some(body), 201).await;
+            products.push(product["id"].as_i64().expect("id"));
+        }
+        let customers = futures::future::join_all((0..CUSTOMERS).map(|_| api.user("customer"))).await;
+        Shop { products, customers, admin }
+    }
+}
+
+/// Responses by status, and every order a checkout answered with.
+#[derive(Default)]
+struct Tally {
+    statuses: Mutex<BTreeMap<u16, u64>>,
+    orders: Mutex<BTreeSet<i64>>,
+}
+
+impl Tally {
+    fn record(&self, status: u16) {
+        *self.statuses.lock().unwrap_or_else(|p| p.into_inner()).entry(status).or_default() += 1;
+    }
+
+    fn count(&self, status: u16) -> u64 {
+        self.statuses.lock().unwrap_or_else(|p| p.into_inner()).get(&status).copied().unwrap_or(0)
+    }
+
+    fn total(&self) -> u64 {
+        self.statuses.lock().unwrap_or_else(|p| p.into_inner()).values().sum()
+    }
+
+    fn orders(&self) -> BTreeSet<i64> {
+        self.orders.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// No 500 (nor any 5xx but 503/504), and nothing the gateway could not answer.
+    fn assert_no_server_errors(&self, scenario: &str) {
+        let statuses = self.statuses.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        println!("{scenario}: responses by status {statuses:?}");
+        for (status, count) in statuses {
+            assert!(
+                status != 0 && (status < 500 || status == 503 || status == 504),
+                "{scenario}: {count} responses with status {status}"
+            );
+        }
+    }
+}
+
+/// Adds one unit to the cart and checks out with one `Idempotency-Key`,
+/// retrying with the same key while the answer is a 5xx, the in-flight
+/// 409, or no answer at all, as a careful client does.
+async fn buy_once(api: &Api, customer: &str, product: i64, tally: &Tally) {
+    let (status, _) = api.post("/carts/items/", Some(customer), json!({"product": product, "quantity": 1})).await;
+    tally.record(status);
+    if !(200..300).contains(&status) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        return;
+    }
+    checkout(api, customer, &uuid::Uuid::new_v4().to_string(), tally).await;
+}
+
+/// Checks out until an answer other than "try again"; returns the order id.
+async fn checkout(api: &Api, customer: &str, key: &str, tally: &Tally) -> Option<i64> {
+    for _ in 0..100 {
+        let (status, body) =
+            api.send(Method::POST, "/orders/create/", Some(customer), Some(json!({})), Some(key)).await;
+        tally.record(status);
+        match status {
+            201 => {
+                let id = body["id"].as_i64().expect("order id");
+                tally.orders.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+                return Some(id);
+            }
+            0 | 409 | 503 | 504 if status != 409 || body["code"] == "idempotency_key_in_flight" => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            _ => panic!("checkout answered {status}: {body}"),
+        }
+    }
+    panic!("checkout never completed");
+}
+
+/// Public listings and details, as shoppers browse.
+async fn browse(api: &Api, products: &[i64], round: usize, tally: &Tally) {
+    let orderings = ["-created_at", "price", "-price", "name"];
+    let (status, _) = api.get(&format!("/products/?ordering={}", orderings[round % orderings.len()]), None).await;
+    tally.record(status);
+    let (status, _) = api.get(&format!("/products/{}/", products[round % products.len()]), None).await;
+    tally.record(status);
+}
+
+/// Runs checkout and listing load until `stop`.
+fn load(api: &Api, shop: &Shop, stop: &Arc<AtomicBool>, tally: &Arc<Tally>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for (n, customer) in shop.customers.iter().enumerate() {
+        let (api, customer, products, stop, tally) =
+            (api.clone(), customer.clone(), shop.products.clone(), stop.clone(), tally.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut round = n;
+            while !stop.load(Ordering::Relaxed) {
+                buy_once(&api, &customer, products[round % products.len()], &tally).await;
+                round += 1;
+            }
+        }));
+    }
+    for n in 0..2 {
+        let (api, products, stop, tally) = (api.clone(), shop.products.clone(), stop.clone(), tally.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut round = n;
+            while !stop.load(Ordering::Relaxed) {
+                browse(&api, &products, round, &tally).await;
+                round += 1;
+            }
+        }));
+    }
+    tasks
+}
+
+/// gRPC calls a process answered, health checks aside (from its /metrics).
+async fn calls_served(metrics_addr: &str) -> u64 {
+    let Ok(response) = reqwest::get(format!("http://{metrics_addr}/metrics")).await else { return 0 };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("grpc_requests_total{") && !l.contains("grpc.health"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// Kills `name`, lets the load run without it, starts it again, and waits
+/// until it serves calls again (it is back in every client's rotation).
+async fn kill_and_restart(world: &World, name: &str) {
+    world.cluster.lock().await.kill(name).await.expect("kill");
+    println!("killed {name} (SIGKILL)");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let restarted = Instant::now();
+    world.cluster.lock().await.restart(name).await.expect("restart");
+    let metrics = world.cluster.lock().await.process(name).expect("process").metrics_addr.clone();
+    loop {
+        let served = calls_served(&metrics).await;
+        if served > 0 {
+            println!(
+                "{name} restarted; serving again {:.1} s after its restart ({served} calls so far)",
+                restarted.elapsed().as_secs_f64()
+            );
+            return;
+        }
+        assert!(restarted.elapsed() < Duration::from_secs(30), "{name} never took traffic after its restart");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Every order of every customer, as the API lists them: (id, units by product).
+async fn listed_orders(api: &Api, shop: &Shop) -> BTreeMap<i64, Vec<(i64, i64)>> {
+    let mut orders = BTreeMap::new();
+    for customer in &shop.customers {
+        let mut offset = 0;
+        loop {
+            let page = api
+                .expect(Method::GET, &format!("/orders/?limit=100&offset={offset}"), Some(customer), None, 200)
+                .await;
+            let results = page["results"].as_array().cloned().unwrap_or_default();
+            for order in &results {
+                let items = order["items"].as_array().cloned().unwrap_or_default();
+                let lines =
+                    items.iter().map(|i| (i["product"].as_i64().unwrap_or(0), i["quantity"].as_i64().unwrap_or(0)));
+                orders.insert(order["id"].as_i64().expect("id"), lines.collect());
+            }
+            offset += results.len();
+            if results.is_empty() || page["next"].is_null() {
+                break;
+            }
+        }
+    }
+    orders
+}
+
+/// initial − current stock of every product, summed, against the units of
+/// every listed order.
+async fn assert_stock_conserved(api: &Api, shop: &Shop, orders: &BTreeMap<i64, Vec<(i64, i64)>>, scenario: &str) {
+    let mut moved = 0;
+    for product in &shop.products {
+        let detail = api.expect(Method::GET, &format!("/products/{product}/"), None, None, 200).await;
+        moved += INITIAL_STOCK - detail["stock"].as_i64().expect("stock");
+    }
+    let sold: i64 = orders.values().flatten().map(|(_, units)| units).sum();
+    println!("{scenario}: stock moved {moved} units, orders hold {sold} units");
+    assert_eq!(moved, sold, "{scenario}: stock is conserved");
+}
+
+async fn replicas_killed_under_load(world: &World, shop: &Shop) {
+    let tally = Arc::new(Tally::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks = load(&world.api, shop, &stop, &tally);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    kill_and_restart(world, "order-1").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    kill_and_restart(world, "catalog-1").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.expect("load task");
+    }
+    let scenario = "replicas killed";
+    println!(
+        "{scenario}: {} requests in {:.1} s, {} successful checkouts, {} answered 503, {} answered 504",
+        tally.total(),
+        started.elapsed().as_secs_f64(),
+        tally.orders().len(),
+        tally.count(503),
+        tally.count(504)
+    );
+    tally.assert_no_server_errors(scenario);
+    let listed = listed_orders(&world.api, shop).await;
+    let answered = tally.orders();
+    println!("{scenario}: {} orders listed by the API, {} checkouts answered 201", listed.len(), answered.len());
+    assert_eq!(listed.keys().copied().collect::<BTreeSet<_>>(), answered, "{scenario}: no order lost or doubled");
+    assert!(answered.len() >= 20, "{scenario}: the load placed orders ({})", answered.len());
+    assert_stock_conserved(&world.api, shop, &listed, scenario).await;
+}
+
+async fn redis_killed_for_a_few_seconds(world: &World, shop: &Shop) {
+    let scenario = "redis killed";
+    let api = &world.api;
+    let tally = Tally::default();
+    world.redis.lock().unwrap_or_else(|p| p.into_inner()).kill();
+    println!("{scenario}: Redis killed (SIGKILL)");
+    let outage = Instant::now();
+    // Listings answer from MariaDB; checkouts and a payment still land.
+    let mut round = 0;
+    while outage.elapsed() < Duration::from_secs(2) {
+        browse(api, &shop.products, round, &tally).await;
+        round += 1;
+    }
+    let customer = &shop.customers[0];
+    let (status, _) =
+        api.post("/carts/items/", Some(customer), json!({"product": shop.products[0], "quantity": 2})).await;
+    assert!(status == 200 || status == 201, "{scenario}: cart add without Redis: {status}");
+    let order = checkout(api, customer, &uuid::Uuid::new_v4().to_string(), &tally).await.expect("order");
+    let (status, payment) = api.post("/payments/initiate/", Some(customer), json!({"order_id": order})).await;
+    assert_eq!(status, 201, "{scenario}: payment initiate without Redis: {payment}");
+    let complete = format!("/payments/{}/sandbox/complete/", payment["id"]);
+    let (status, body) = api.post(&complete, Some(customer), json!({"outcome": "succeeded"})).await;
+    assert_eq!(status, 202, "{scenario}: sandbox complete without Redis: {body}");
+    let listings = tally.count(200);
+    println!("{scenario}: {listings} requests answered 200 during the {:.1} s outage", outage.elapsed().as_secs_f64());
+    tally.assert_no_server_errors(scenario);
+
+    world.redis.lock().unwrap_or_else(|p| p.into_inner()).spawn();
+    println!("{scenario}: Redis back after {:.1} s", outage.elapsed().as_secs_f64());
+    // The events written meanwhile are relayed and consumed: the order
+    // turns paid (PaymentSucceeded → order) and analytics counts every
+    // order the API lists (OrderPlaced → analytics).
+    let listed = listed_orders(api, shop).await;
+    let back = Instant::now();
+    loop {
+        let (_, detail) = api.get(&format!("/orders/{order}/"), Some(customer)).await;
+        let (_, summary) = api.get("/analytics/summary/", Some(&shop.admin)).await;
+        let counted = summary["total_orders"].as_i64().unwrap_or(-1);
+        if detail["status"] == "paid" && counted == listed.len() as i64 {
+            println!(
+                "{scenario}: every event delivered {:.1} s after Redis came back (order paid; analytics counts {counted} orders)",
+                back.elapsed().as_secs_f64()
+            );
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "{scenario}: events lost: order {} , analytics counts {counted} of {}",
+            detail["status"],
+            listed.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_stock_conserved(api, shop, &listed, scenario).await;
+}
+
+async fn gateway_killed_mid_checkout(world: &World, shop: &Shop) {
+    let scenario = "gateway killed";
+    let api = &world.api;
+    let tally = Arc::new(Tally::default());
+    let before = listed_orders(api, shop).await;
+    for (n, customer) in shop.customers.iter().enumerate() {
+        let (status, _) = api
+            .post("/carts/items/", Some(customer), json!({"product": shop.products[n % PRODUCTS], "quantity": 1}))
+            .await;
+        assert!((200..300).contains(&status), "{scenario}: cart add");
+    }
+    let keys: Vec<String> = shop.customers.iter().map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    // Every customer checks out at once; the gateway dies under them.
+    let first_tries: Vec<_> = shop
+        .customers
+        .iter()
+        .zip(&keys)
+        .map(|(customer, key)| {
+            let (api, customer, key) = (api.clone(), customer.clone(), key.clone());
+            tokio::spawn(async move {
+                api.send(Method::POST, "/orders/create/", Some(&customer), Some(json!({})), Some(&key)).await.0
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    world.cluster.lock().await.kill("gateway").await.expect("kill gateway");
+    let mut cut = 0;
+    for attempt in first_tries {
+        let status = attempt.await.expect("first try");
+        if status == 0 {
+            cut += 1;
+        }
+    }
+    println!("{scenario}: gateway killed mid-checkout; {cut} of {} first tries got no answer", keys.len());
+    world.cluster.lock().await.restart("gateway").await.expect("restart gateway");
+    // Each client retries with its key: exactly one order each.
+    for (customer, key) in shop.customers.iter().zip(&keys) {
+        checkout(api, customer, key, &tally).await.expect("order");
+    }
+    tally.assert_no_server_errors(scenario);
+    let after = listed_orders(api, shop).await;
+    let new: BTreeSet<i64> = after.keys().filter(|id| !before.contains_key(id)).copied().collect();
+    println!("{scenario}: {} new orders for {} customers", new.len(), keys.len());
+    assert_eq!(new, tally.orders(), "{scenario}: exactly one order per key");
+    assert_eq!(new.len(), keys.len(), "{scenario}: one order per customer");
+    assert_stock_conserved(api, shop, &after, scenario).await;
+}
