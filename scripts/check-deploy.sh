@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Validates what cannot run here (no Docker engine, no Kubernetes cluster):
 # docker-compose.yml is parsed and checked by Debian's docker-compose, and
-# the manifests deploy/k8s/*.yaml are linted by Debian's yamllint (config
-# deploy/k8s/.yamllint); each tool is installed with apt when missing and
-# we are root.
+# the manifests deploy/k8s/*.yaml (with the collector's config and the
+# compose file) are linted by Debian's yamllint (config deploy/k8s/.yamllint);
+# each tool is installed with apt when missing and we are root.
+# deploy/mysql/init.sql is checked by a test instead, against the real
+# MariaDB (services/common/tests/mysql_init.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +31,5 @@ docker-compose -f docker-compose.yml config -q
 echo "docker-compose.yml is valid"
 
 ensure_tool yamllint yamllint "deploy/k8s/*.yaml"
-yamllint --strict -c deploy/k8s/.yamllint deploy/k8s/*.yaml
-echo "deploy/k8s/*.yaml pass yamllint"
+yamllint --strict -c deploy/k8s/.yamllint deploy/k8s/*.yaml deploy/otel-collector.yaml docker-compose.yml
+echo "deploy/k8s/*.yaml, deploy/otel-collector.yaml and docker-compose.yml pass yamllint"

@@ -7,9 +7,17 @@
 -- ALL PRIVILEGES on it include CREATE. These grants assume SCHEMA_PREFIX is
 -- unset (schemas are then named exactly after the services).
 --
--- DEVELOPMENT DEFAULTS: the '<service>_dev_only' passwords below are public.
--- Production must replace them (e.g. create the users from secrets, or
--- ALTER USER ... IDENTIFIED BY a secret) and never run this file unchanged.
+-- DEVELOPMENT DEFAULTS: the '<service>_dev_only' passwords below are public
+-- (docker-compose.yml's MYSQL_URLs use them). Production must replace them
+-- (e.g. create the users from secrets, or ALTER USER ... IDENTIFIED BY a
+-- secret) and never run this file unchanged.
+--
+-- Tested: services/common/tests/mysql_init.rs applies this file to the
+-- local MariaDB under a unique name prefix and proves each user can work in
+-- its own schema and reach no other. To stay testable: whole-line `--`
+-- comments only, one statement per `;`, schema names in `backticks`, user
+-- names in 'quotes' followed by @, and only CREATE DATABASE, CREATE USER,
+-- GRANT and FLUSH PRIVILEGES statements.
 
 CREATE DATABASE IF NOT EXISTS `identity`  CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE DATABASE IF NOT EXISTS `catalog`   CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
