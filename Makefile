@@ -32,6 +32,9 @@ test: services deploy-check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace --bins
 	@set -o pipefail; $(CARGO) test --workspace 2>&1 | tee .test-output.log
+	@# the contract suites again, against the separate-process cluster with replicas
+	@set -o pipefail; E2E_SHAPE=cluster $(CARGO) test -p fleet --test accounts --test catalog --test checkout \
+		--test limits --test payments 2>&1 | tee -a .test-output.log
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "total: %d passed, %d failed\n", passed, failed }' .test-output.log
 
 fmt:

@@ -698,8 +698,10 @@ async fn operational_endpoints_answer(ctx: Arc<Ctx>) {
     assert!(text.contains("http_requests_total"), "{text}");
     assert!(text.contains("route=\"/users/profile/\""), "{text}");
     assert!(text.contains("http_request_duration_seconds_bucket"));
-    // The services' own metrics share the process: gRPC calls by method and
-    // code, and the database pools.
+    // The services' metrics: gRPC calls by method and code, and the
+    // database pools (beside the gateway's when they share its process).
+    let reply = ctx.http.get(&ctx.identity_metrics).send().await.expect("sent");
+    let text = reply.text().await.expect("text");
     assert!(text.contains("grpc_requests_total"), "{text}");
     assert!(text.contains("method=\"/marketplace.identity.v1.Identity/GetProfile\""), "{text}");
     assert!(text.contains("grpc_request_duration_seconds_bucket"));

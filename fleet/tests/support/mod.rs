@@ -27,6 +27,9 @@ pub struct Ctx {
     /// The services' own gRPC addresses, for tests that go around the gateway.
     pub cart_addr: std::net::SocketAddr,
     pub order_addr: std::net::SocketAddr,
+    /// Where identity's gRPC metrics are: the gateway's `/metrics` in the
+    /// one-process fleet, identity's own endpoint in the cluster.
+    pub identity_metrics: String,
     next_ip: AtomicU32,
 }
 
@@ -53,6 +56,9 @@ pub fn run_suite(tag: &str, cases: Vec<Case<Ctx>>, configure: impl FnOnce(&mut F
         config.gateway.trusted_proxies = gateway::client_ip::parse_cidrs("127.0.0.0/8").expect("cidr");
         configure(&mut config);
         let infra = config.infra.clone();
+        if std::env::var("E2E_SHAPE").as_deref() == Ok("cluster") {
+            return on_cluster(config, admin_email, signing_key, cases).await;
+        }
         let mut fleet = match Fleet::start(config).await {
             Ok(fleet) => fleet,
             Err(e) => {
@@ -69,6 +75,7 @@ pub fn run_suite(tag: &str, cases: Vec<Case<Ctx>>, configure: impl FnOnce(&mut F
             signing_key,
             cart_addr: fleet.cart_addr,
             order_addr: fleet.order_addr,
+            identity_metrics: format!("{}/metrics", fleet.base_url()),
             next_ip: AtomicU32::new(1),
         });
         let passed = testkit::run(ctx, cases, 8).await;
@@ -78,6 +85,61 @@ pub fn run_suite(tag: &str, cases: Vec<Case<Ctx>>, configure: impl FnOnce(&mut F
         }
         if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     })
+}
+
+/// The same suite against the marketplace as separate processes with
+/// replicas (`E2E_SHAPE=cluster`, `make test` runs the contract suites
+/// this way too): the fleet settings a suite changed become the processes'
+/// environment.
+async fn on_cluster(config: FleetConfig, admin_email: String, signing_key: KeyPair, cases: Vec<Case<Ctx>>) -> ExitCode {
+    let infra = config.infra.clone();
+    let mut cluster_config = fleet::cluster::ClusterConfig::for_tests(infra.clone()).expect("cluster config");
+    let trusted = if config.gateway.trusted_proxies.is_empty() { "" } else { "127.0.0.0/8" };
+    for (name, value) in [
+        ("ADMIN_EMAIL", admin_email.clone()),
+        ("ADMIN_PASSWORD", PASSWORD.to_owned()),
+        ("JWT_PRIVATE_KEY_PEM", signing_key.private_pem.clone()),
+        ("TRUSTED_PROXIES", trusted.to_owned()),
+        ("REGISTER_RATE_LIMIT", config.gateway.register_rate_limit.to_string()),
+        ("LOGIN_FAILURE_LIMIT", config.gateway.login_failure_limit.to_string()),
+        ("WEBHOOK_SECRET", config.payment.webhook_secrets.join(",")),
+        ("RUST_LOG", "warn,sqlx=error".to_owned()),
+    ] {
+        cluster_config.env.insert(name.to_owned(), value);
+    }
+    let log_dir = cluster_config.log_dir.clone();
+    let mut cluster = match fleet::cluster::Cluster::start(cluster_config).await {
+        Ok(cluster) => cluster,
+        Err(e) => {
+            eprintln!("the cluster did not start: {e}");
+            let _ = fleet::drop_schemas(&infra).await;
+            return ExitCode::FAILURE;
+        }
+    };
+    let first = |name: &str| cluster.process(name).and_then(|p| p.addr.parse().ok()).expect("replica address");
+    let ctx = Arc::new(Ctx {
+        base: cluster.gateway_url.clone(),
+        http: reqwest::Client::new(),
+        prefix: infra.schema_prefix.clone(),
+        admin_email,
+        signing_key,
+        cart_addr: first("cart-1"),
+        order_addr: first("order-1"),
+        identity_metrics: format!("http://{}/metrics", cluster.process("identity").expect("identity").metrics_addr),
+        next_ip: AtomicU32::new(1),
+    });
+    let passed = testkit::run(ctx, cases, 8).await;
+    cluster.stop().await;
+    if let Err(e) = fleet::drop_schemas(&infra).await {
+        eprintln!("clean-up failed: {e}");
+    }
+    if passed {
+        let _ = std::fs::remove_dir_all(&log_dir);
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("process logs kept in {}", log_dir.display());
+        ExitCode::FAILURE
+    }
 }
 
 /// A REST response: status, headers and the JSON body (Null when empty).
