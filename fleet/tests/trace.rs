@@ -90,6 +90,19 @@ impl Trace {
         self.named(child).any(|s| self.parent(s).is_some_and(|p| p.name == parent))
     }
 
+    /// gRPC server spans whose parent is not the client span of the same
+    /// call (the caller's attempt, which carried its context).
+    fn servers_without_their_client(&self) -> Vec<String> {
+        let kind = |s: &SpanData| format!("{:?}", s.span_kind);
+        let rpc = |s: &SpanData| s.attributes.iter().any(|kv| kv.key.as_str() == "rpc.system");
+        self.spans
+            .values()
+            .filter(|s| kind(s) == "Server" && rpc(s))
+            .filter(|s| !self.parent(s).is_some_and(|p| kind(p) == "Client" && p.name == s.name))
+            .map(|s| s.name.to_string())
+            .collect()
+    }
+
     /// Whether some span `child` has the client's span as its parent.
     fn starts_at_client(&self, child: &str) -> bool {
         self.named(child).any(|s| s.parent_span_id.to_string() == self.root)
@@ -220,6 +233,7 @@ async fn one_checkout_and_payment_is_one_trace(ctx: Arc<Ctx>) {
         assert!(trace.starts_at_client(name), "no request span {name:?} under the client's span");
     }
     assert_eq!(trace.orphans(), Vec::<String>::new(), "spans whose parent is not in the trace");
+    assert_eq!(trace.servers_without_their_client(), Vec::<String>::new(), "server spans not under their call");
     assert!(trace.has_attribute("POST /orders/create/", "http.response.status_code", "201"));
     assert!(trace.has_attribute("marketplace.order.v1.Order/PlaceOrder", "rpc.grpc.status_code", "0"));
     assert!(trace.has_attribute("order.place_order", "db.system", "mysql"));

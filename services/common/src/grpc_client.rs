@@ -35,13 +35,11 @@ pub fn lazy_channel(address: &str) -> Result<ServiceChannel, StartupError> {
     Ok(ServiceChannel::new(address, targets))
 }
 
-/// A request with a deadline, the current span's trace context (so the
-/// callee's span joins the caller's trace) and, when acting for a user,
-/// their token.
+/// A request with a deadline and, when acting for a user, their token.
+/// (Its trace context is added per attempt by `ServiceChannel`.)
 pub fn request<T>(message: T, deadline: Duration, token: Option<&str>) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.set_timeout(deadline);
-    crate::trace_context::inject(&tracing::Span::current(), request.metadata_mut().as_mut());
     if let Some(token) = token
         && let Ok(value) = format!("Bearer {token}").parse()
     {

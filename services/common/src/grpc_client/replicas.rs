@@ -9,7 +9,9 @@
 //! headless Kubernetes Service or `docker compose --scale`, are followed).
 //! IP literals need no resolver. Each replica is a lazily connecting tonic
 //! `Channel`, so a service that is down makes calls fail instead of
-//! start-up.
+//! start-up. Each attempt is a client span (the replica it went to, whether
+//! it was a retry) whose context the request carries, so a trace shows
+//! which replica answered and which one failed first.
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -23,6 +25,8 @@ use tonic::body::Body;
 use tonic::codegen::http;
 use tonic::transport::{Channel, Endpoint};
 use tower::{Service, ServiceExt};
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::retry::{RetrySafe, is_retry_safe};
 
@@ -162,7 +166,11 @@ impl ServiceChannel {
         self.shared.pick(not)
     }
 
-    async fn send(&self, request: http::Request<Body>) -> Result<http::Response<Body>, BoxError> {
+    async fn send(
+        &self,
+        request: http::Request<Body>,
+        caller: tracing::Span,
+    ) -> Result<http::Response<Body>, BoxError> {
         let retry_safe = request.extensions().get::<RetrySafe>().is_some() || is_retry_safe(request.uri().path());
         let (parts, body) = request.into_parts();
         // Unary requests are small; buffering one is what lets it be sent twice.
@@ -176,7 +184,7 @@ impl ServiceChannel {
             request
         };
         let first = self.replica(None).await.ok_or_else(|| self.unavailable())?;
-        let failure = match attempt(&first, rebuild()).await {
+        let failure = match attempt(&first, rebuild(), &caller, false).await {
             Ok(response) if retry_safe && is_unavailable(&response) => None,
             Ok(response) => return Ok(response),
             Err(error) => {
@@ -192,7 +200,7 @@ impl ServiceChannel {
         };
         metrics::counter!("grpc_client_retries_total", "target" => self.shared.target.clone()).increment(1);
         tracing::debug!(target = %self.shared.target, path = parts.uri.path(), from = %first.addr, to = %second.addr, "retrying on another replica");
-        let result = attempt(&second, rebuild()).await;
+        let result = attempt(&second, rebuild(), &caller, true).await;
         if let Err(error) = &result {
             second.failed(&self.shared.target, error);
         }
@@ -204,11 +212,33 @@ impl ServiceChannel {
     }
 }
 
-async fn attempt(replica: &Replica, request: http::Request<Body>) -> Result<http::Response<Body>, BoxError> {
+/// One try of a call on one replica, in a client span under `caller`.
+async fn attempt(
+    replica: &Replica,
+    mut request: http::Request<Body>,
+    caller: &tracing::Span,
+    retry: bool,
+) -> Result<http::Response<Body>, BoxError> {
+    let name = request.uri().path().trim_start_matches('/').to_owned();
+    let span = tracing::info_span!(
+        parent: caller,
+        "grpc client",
+        otel.name = name,
+        otel.kind = "client",
+        otel.status_code = Empty,
+        rpc.system = "grpc",
+        server.address = %replica.addr,
+        retry,
+    );
+    crate::trace_context::inject(&span, request.headers_mut());
     let mut channel = replica.channel.clone();
-    let result = async { channel.ready().await?.call(request).await }.await.map_err(BoxError::from);
-    if result.is_ok() {
-        replica.answered();
+    let call = async { channel.ready().await?.call(request).await };
+    let result = call.instrument(span.clone()).await.map_err(BoxError::from);
+    match &result {
+        Ok(_) => replica.answered(),
+        Err(_) => {
+            span.record("otel.status_code", "ERROR");
+        }
     }
     result
 }
@@ -244,7 +274,9 @@ impl Service<http::Request<Body>> for ServiceChannel {
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move { this.send(request).await })
+        // Called from inside the caller's span; the future may run later.
+        let caller = tracing::Span::current();
+        Box::pin(async move { this.send(request, caller).await })
     }
 }
 
