@@ -34,20 +34,13 @@ pub struct ClusterConfig {
     pub log_dir: PathBuf,
     /// The gateway's REST port on 127.0.0.1.
     pub http_port: u16,
-    /// gRPC and metrics ports: `next_port()` hands them out.
-    ports: Ports,
+    /// gRPC and metrics ports are handed out from here up, skipping any
+    /// that something already listens on.
+    next_port: u16,
     /// Replicas of each service in [`REPLICATED`].
     pub replicas: usize,
     /// Extra environment for every process (wins over the defaults).
     pub env: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone)]
-enum Ports {
-    /// Consecutive ports from here.
-    From(u16),
-    /// Whatever the kernel has free (tests).
-    Ephemeral,
 }
 
 impl ClusterConfig {
@@ -60,35 +53,40 @@ impl ClusterConfig {
             bin_dir,
             infra,
             http_port,
-            ports: Ports::From(first_port),
+            next_port: first_port,
             replicas: 2,
             env: BTreeMap::new(),
         })
     }
 
-    /// For tests: ephemeral ports and a log folder of the test's own.
+    /// For tests: ports from a random place in 20000–31999 and a log
+    /// folder of the test's own. Below the kernel's ephemeral range
+    /// (32768 up), so no outgoing connection takes a port between the
+    /// moment it is chosen and the moment its process binds it.
     pub fn for_tests(infra: Infra) -> Result<Self, StartupError> {
         let bin_dir = binary_dir()?;
         let log_dir = std::env::temp_dir().join(format!("marketplace-cluster-{}", infra.schema_prefix));
-        Ok(Self {
+        let random = uuid::Uuid::new_v4().as_u128();
+        let mut config = Self {
             bin_dir,
             log_dir,
             infra,
-            http_port: free_port()?,
-            ports: Ports::Ephemeral,
+            http_port: 0,
+            next_port: 20_000 + (random % 11_900) as u16,
             replicas: 2,
             env: BTreeMap::new(),
-        })
+        };
+        config.http_port = config.next_port()?;
+        Ok(config)
     }
 
     fn next_port(&mut self) -> Result<u16, StartupError> {
-        match &mut self.ports {
-            Ports::From(port) => {
-                let next = *port;
-                *port = port.checked_add(1).ok_or_else(|| StartupError::Config("ran out of ports".into()))?;
-                Ok(next)
+        loop {
+            let port = self.next_port;
+            self.next_port = port.checked_add(1).ok_or_else(|| StartupError::Config("ran out of ports".into()))?;
+            if port != self.http_port && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
             }
-            Ports::Ephemeral => free_port(),
         }
     }
 }
@@ -153,7 +151,9 @@ impl Process {
             let healthy = if self.service == "gateway" {
                 common::probe::http_ok(&self.addr, "/readyz").await
             } else {
-                common::probe::grpc_serving(&self.addr).await
+                // By its own name: a port that another server took would
+                // answer a nameless probe too.
+                common::probe::grpc_service_serving(&self.addr, grpc_name(self.service)).await
             };
             if healthy.is_ok() {
                 return Ok(());
@@ -182,15 +182,34 @@ impl Process {
         }
     }
 
+    async fn signal(&self, signal: &str) -> Result<(), StartupError> {
+        let pid = self.pid().ok_or_else(|| StartupError::Config(format!("{} is not running", self.name)))?;
+        let status = Command::new("kill").args([signal, &pid.to_string()]).status().await?;
+        if status.success() { Ok(()) } else { Err(StartupError::Config(format!("kill {signal} {pid} failed"))) }
+    }
+
     /// `SIGTERM`, then `SIGKILL` if it has not exited within the timeout.
     async fn terminate(&mut self) {
         let Some(mut child) = self.child.take() else { return };
         if let Some(pid) = child.id() {
+            let _ = Command::new("kill").args(["-CONT", &pid.to_string()]).status().await;
             let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
         }
         if tokio::time::timeout(STOP_TIMEOUT, child.wait()).await.is_err() {
             let _ = child.kill().await;
         }
+    }
+}
+
+/// The fully-qualified gRPC name each service reports in health.
+fn grpc_name(service: &str) -> &'static str {
+    match service {
+        "identity" => identity::GRPC_NAME,
+        "catalog" => catalog::GRPC_NAME,
+        "cart" => cart::GRPC_NAME,
+        "order" => order::GRPC_NAME,
+        "payment" => payment::GRPC_NAME,
+        _ => analytics::GRPC_NAME,
     }
 }
 
@@ -290,6 +309,17 @@ impl Cluster {
     pub async fn kill(&mut self, name: &str) -> Result<(), StartupError> {
         self.process_mut(name)?.kill().await;
         Ok(())
+    }
+
+    /// Freezes one process (`SIGSTOP`): its sockets stay open and its
+    /// kernel still accepts connections, but nothing answers.
+    pub async fn freeze(&mut self, name: &str) -> Result<(), StartupError> {
+        self.process_mut(name)?.signal("-STOP").await
+    }
+
+    /// Lets a frozen process run again (`SIGCONT`).
+    pub async fn thaw(&mut self, name: &str) -> Result<(), StartupError> {
+        self.process_mut(name)?.signal("-CONT").await
     }
 
     /// Starts a stopped process again with the same address and settings,

@@ -2,7 +2,8 @@
 //! two replicas each of catalog, cart and order), with a Redis of the
 //! test's own (never the machine's shared one). Under a steady checkout and
 //! listing load: one order replica, then one catalog replica, killed with
-//! `SIGKILL` and started again; Redis killed for a few seconds; the gateway
+//! `SIGKILL` and started again, then the other catalog replica frozen
+//! (`SIGSTOP`) for a few seconds; Redis killed for a few seconds; the gateway
 //! killed in the middle of checkouts that clients then retry with the same
 //! `Idempotency-Key`. Afterwards the books must balance: every successful
 //! checkout is one order the API lists, stock moved by exactly the units
@@ -71,7 +72,7 @@ fn main() -> ExitCode {
             let world = world.clone();
             async move {
                 let shop = world.shop().await;
-                replicas_killed_under_load(&world, &shop).await;
+                replicas_killed_and_frozen_under_load(&world, &shop).await;
                 redis_killed_for_a_few_seconds(&world, &shop).await;
                 gateway_killed_mid_checkout(&world, &shop).await;
             }
@@ -431,7 +432,7 @@ async fn assert_stock_conserved(api: &Api, shop: &Shop, orders: &BTreeMap<i64, V
     assert_eq!(moved, sold, "{scenario}: stock is conserved");
 }
 
-async fn replicas_killed_under_load(world: &World, shop: &Shop) {
+async fn replicas_killed_and_frozen_under_load(world: &World, shop: &Shop) {
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -440,6 +441,13 @@ async fn replicas_killed_under_load(world: &World, shop: &Shop) {
     kill_and_restart(world, "order-1").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     kill_and_restart(world, "catalog-1").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A frozen replica (SIGSTOP) accepts connections and never answers.
+    world.cluster.lock().await.freeze("catalog-2").await.expect("freeze");
+    println!("froze catalog-2 (SIGSTOP)");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    world.cluster.lock().await.thaw("catalog-2").await.expect("thaw");
+    println!("thawed catalog-2 (SIGCONT)");
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     for task in tasks {

@@ -39,13 +39,19 @@ impl Probe {
 
 /// `Ok` when the gRPC server at `addr` reports SERVING.
 pub async fn grpc_serving(addr: &str) -> Result<(), String> {
+    grpc_service_serving(addr, "").await
+}
+
+/// `Ok` when the gRPC server at `addr` reports SERVING for `service` (its
+/// fully-qualified name): it is that service, not just any server.
+pub async fn grpc_service_serving(addr: &str, service: &str) -> Result<(), String> {
     // A plain channel to exactly this address: a probe asks one process.
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .map_err(|e| format!("{addr}: {e}"))?
         .connect_timeout(PROBE_TIMEOUT)
         .connect_lazy();
     let mut client = HealthClient::new(channel);
-    let answer = tokio::time::timeout(PROBE_TIMEOUT, client.check(HealthCheckRequest { service: String::new() }))
+    let answer = tokio::time::timeout(PROBE_TIMEOUT, client.check(HealthCheckRequest { service: service.to_owned() }))
         .await
         .map_err(|_| format!("{addr}: no answer in time"))?
         .map_err(|status| format!("{addr}: {}", status.message()))?;

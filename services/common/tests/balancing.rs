@@ -131,3 +131,34 @@ async fn malformed_addresses_are_refused_at_start() {
     assert!(common::grpc_client::lazy_channel("127.0.0.1:notaport").is_err());
     assert!(common::grpc_client::lazy_channel("catalog:50052,127.0.0.1:1").is_ok());
 }
+
+/// Accepts connections and never answers: a frozen process (SIGSTOP),
+/// whose kernel still completes the TCP handshake.
+async fn frozen_replica() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_frozen_replica_costs_a_read_half_its_deadline_not_the_call() {
+    let stop = CancellationToken::new();
+    let (live, _) = replica(stop.clone()).await;
+    let frozen = frozen_replica().await;
+    let mut client =
+        HealthClient::new(common::grpc_client::lazy_channel(&format!("{frozen},{live}")).expect("channel"));
+    for i in 0..6 {
+        let mut request = tonic::Request::new(check());
+        request.set_timeout(std::time::Duration::from_millis(600));
+        // The frozen replica never answers: only a second try elsewhere can.
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(2), client.check(request)).await;
+        assert!(matches!(answer, Ok(Ok(_))), "read {i} failed with a frozen replica: {answer:?}");
+    }
+    stop.cancel();
+}

@@ -49,8 +49,16 @@ struct Replica {
 
 impl Replica {
     fn new(addr: SocketAddr) -> Self {
-        let channel = Endpoint::from_shared(format!("http://{addr}"))
-            .map(|e| e.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true).connect_lazy());
+        let channel = Endpoint::from_shared(format!("http://{addr}")).map(|e| {
+            e.connect_timeout(Duration::from_secs(2))
+                .tcp_nodelay(true)
+                // A peer that vanished without a reset (host down,
+                // partition) is noticed by a missing ping reply.
+                .http2_keep_alive_interval(Duration::from_secs(10))
+                .keep_alive_timeout(Duration::from_secs(5))
+                .keep_alive_while_idle(true)
+                .connect_lazy()
+        });
         Self {
             addr,
             // A SocketAddr always makes a valid URI.
@@ -184,7 +192,22 @@ impl ServiceChannel {
             request
         };
         let first = self.replica(None).await.ok_or_else(|| self.unavailable())?;
-        let failure = match attempt(&first, rebuild(), &caller, false).await {
+        // A retry-safe call with somewhere else to go gives its first replica
+        // half the deadline: a frozen process (stopped, swapping, cut off
+        // without a reset) then costs half a deadline instead of the call.
+        let budget = match grpc_timeout(&parts.headers) {
+            Some(deadline) if retry_safe && self.shared.snapshot().len() > 1 => Some(deadline / 2),
+            _ => None,
+        };
+        let first_try = attempt(&first, rebuild(), &caller, false);
+        let outcome = match budget {
+            Some(budget) => tokio::time::timeout(budget, first_try).await.unwrap_or_else(|_| {
+                let message = format!("{} gave no answer within {budget:?}", first.addr);
+                Err(Box::new(tonic::Status::deadline_exceeded(message)) as BoxError)
+            }),
+            None => first_try.await,
+        };
+        let failure = match outcome {
             Ok(response) if retry_safe && is_unavailable(&response) => None,
             Ok(response) => return Ok(response),
             Err(error) => {
@@ -241,6 +264,22 @@ async fn attempt(
         }
     }
     result
+}
+
+/// The call's deadline, from its `grpc-timeout` header ("250m", "5S", …).
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (amount, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = amount.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
 }
 
 /// A trailers-only answer `UNAVAILABLE` (the replica is shutting down, or
@@ -301,4 +340,28 @@ fn spawn_resolver(shared: std::sync::Weak<Shared>, targets: Vec<String>) {
             tokio::time::sleep(RESOLVE_EVERY).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse_in_every_unit() {
+        let parse = |v: &'static str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("grpc-timeout", http::HeaderValue::from_static(v));
+            grpc_timeout(&headers)
+        };
+        assert_eq!(parse("5000m"), Some(Duration::from_millis(5000)));
+        assert_eq!(parse("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse("1M"), Some(Duration::from_secs(60)));
+        assert_eq!(parse("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(parse("9n"), Some(Duration::from_nanos(9)));
+        assert_eq!(parse("5x"), None);
+        assert_eq!(parse("m"), None);
+        assert_eq!(parse(""), None);
+        assert_eq!(grpc_timeout(&http::HeaderMap::new()), None);
+    }
 }
