@@ -51,6 +51,25 @@ impl OrderStatus {
     }
 }
 
+/// Whether an order that records `recorded` (payment id, status) should
+/// record `incoming` instead. A newer payment replaces an older one; for
+/// the same payment the status only moves forward (`pending`, then
+/// `succeeded` or `failed`, then `refunded`). Payment events may arrive
+/// in any order — several order replicas consume them concurrently — so a
+/// late `PaymentCreated` must not turn a `succeeded` back into `pending`.
+pub fn payment_supersedes(recorded: Option<(i64, &str)>, incoming: (i64, &str)) -> bool {
+    let rank = |status: &str| match status {
+        "pending" => 0,
+        "refunded" => 2,
+        _ => 1,
+    };
+    match recorded {
+        None => true,
+        Some((id, _)) if id != incoming.0 => id < incoming.0,
+        Some((_, status)) => rank(status) <= rank(incoming.1),
+    }
+}
+
 /// What catalog says of a product at checkout.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
@@ -204,6 +223,19 @@ mod tests {
             .expect_err("unavailable");
         assert_eq!(error.code.as_deref(), Some("product_unavailable"));
         assert_eq!(error.extra, vec![("products".to_owned(), serde_json::json!([2, 3]))]);
+    }
+
+    #[test]
+    fn a_payment_status_never_moves_back_and_a_newer_payment_wins() {
+        assert!(payment_supersedes(None, (1, "pending")));
+        assert!(payment_supersedes(Some((1, "pending")), (1, "succeeded")));
+        assert!(payment_supersedes(Some((1, "succeeded")), (1, "refunded")));
+        assert!(payment_supersedes(Some((1, "succeeded")), (1, "succeeded")));
+        assert!(!payment_supersedes(Some((1, "succeeded")), (1, "pending")));
+        assert!(!payment_supersedes(Some((1, "refunded")), (1, "succeeded")));
+        assert!(!payment_supersedes(Some((1, "failed")), (1, "pending")));
+        assert!(payment_supersedes(Some((1, "failed")), (2, "pending")));
+        assert!(!payment_supersedes(Some((2, "pending")), (1, "succeeded")));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What the order service does with payment events: it records the latest
-//! payment's status on the order, marks a pending order paid when its
-//! payment succeeds, and cancels a paid order (stock restored once) when
-//! the provider refunds it. A payment that succeeds for an order already
+//! payment's status on the order (only ever forward: replicas may handle a
+//! payment's events out of order), marks a pending order paid when its
+//! payment succeeds, and cancels the order (stock restored once) when the
+//! provider refunds it. A payment that succeeds for an order already
 //! cancelled (its reservation expired meanwhile) is sent back for a refund
 //! by cancelling again: the payment service refunds on OrderCancelled.
 use common::events::{Event, Handler, HandlerError};
@@ -27,8 +28,17 @@ impl Handler for PaymentEvents {
             return Ok(());
         }
         let payment: PaymentEvent = event.payload_as()?;
-        Store::record_payment_in(tx, payment.order_id, payment.payment_id, &payment.status).await?;
+        let recorded = Store::record_payment_in(tx, payment.order_id, payment.payment_id, &payment.status).await?;
         match event.event_type.as_str() {
+            // Already refunded (the events of one payment may be handled
+            // out of order by different replicas): it must not pay the order.
+            "PaymentSucceeded" if !recorded => {
+                tracing::info!(
+                    order = payment.order_id,
+                    payment = payment.payment_id,
+                    "stale PaymentSucceeded ignored"
+                );
+            }
             "PaymentSucceeded" => {
                 let paid = Store::mark_paid_in(tx, payment.order_id).await?;
                 if !paid {
@@ -36,7 +46,9 @@ impl Handler for PaymentEvents {
                 }
             }
             "PaymentRefunded" => {
-                let outcome = Store::cancel_in(tx, payment.order_id, &[OrderStatus::Paid], "provider_refund").await?;
+                // Pending too: its PaymentSucceeded may not have been handled yet.
+                let cancellable = [OrderStatus::Pending, OrderStatus::Paid];
+                let outcome = Store::cancel_in(tx, payment.order_id, &cancellable, "provider_refund").await?;
                 if matches!(outcome, Cancelled::Done) {
                     tracing::info!(order = payment.order_id, "order cancelled after a provider refund");
                 }

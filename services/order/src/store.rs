@@ -425,25 +425,35 @@ impl Store {
     }
 
     /// Records a payment's status on its order, unless a newer payment of
-    /// the order is already recorded.
+    /// the order, or a later status of this one, is already recorded
+    /// (`domain::payment_supersedes`); false when it was not recorded.
     #[instrument(name = "order.record_payment_in", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn record_payment_in(
         tx: &mut Transaction<'_, MySql>,
         order_id: i64,
         payment_id: i64,
         status: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<bool, sqlx::Error> {
+        // Locks the order row: concurrent events of one order apply in turn.
+        let recorded: Option<(Option<i64>, Option<String>)> =
+            sqlx::query_as("SELECT payment_id, payment_status FROM orders WHERE id = ? FOR UPDATE")
+                .bind(order_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        let Some((recorded_id, recorded_status)) = recorded else { return Ok(false) };
+        let recorded = recorded_id.map(|id| (id, recorded_status.as_deref().unwrap_or("pending")));
+        if !domain::payment_supersedes(recorded, (payment_id, status)) {
+            return Ok(false);
+        }
         sqlx::query(
-            "UPDATE orders SET payment_id = ?, payment_status = ?, updated_at = CURRENT_TIMESTAMP(6) \
-             WHERE id = ? AND (payment_id IS NULL OR payment_id <= ?)",
+            "UPDATE orders SET payment_id = ?, payment_status = ?, updated_at = CURRENT_TIMESTAMP(6) WHERE id = ?",
         )
         .bind(payment_id)
         .bind(status)
         .bind(order_id)
-        .bind(payment_id)
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        Ok(true)
     }
 
     /// `pending → paid`; false when the order is not pending.
