@@ -34,7 +34,7 @@ test: services deploy-check
 	@set -o pipefail; $(CARGO) test --workspace 2>&1 | tee .test-output.log
 	@# the contract suites again, against the separate-process cluster with replicas
 	@set -o pipefail; E2E_SHAPE=cluster $(CARGO) test -p fleet --test accounts --test catalog --test checkout \
-		--test limits --test payments 2>&1 | tee -a .test-output.log
+		--test limits --test payments --test reservations --test redis_outage 2>&1 | tee -a .test-output.log
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "total: %d passed, %d failed\n", passed, failed }' .test-output.log
 
 fmt:

@@ -103,6 +103,8 @@ async fn on_cluster(config: FleetConfig, admin_email: String, signing_key: KeyPa
         ("REGISTER_RATE_LIMIT", config.gateway.register_rate_limit.to_string()),
         ("LOGIN_FAILURE_LIMIT", config.gateway.login_failure_limit.to_string()),
         ("WEBHOOK_SECRET", config.payment.webhook_secrets.join(",")),
+        ("RESERVATION_TTL", config.order.reservation_ttl.as_secs().to_string()),
+        ("REAPER_INTERVAL_MS", config.order.reaper_interval.as_millis().to_string()),
         ("RUST_LOG", "warn,sqlx=error".to_owned()),
     ] {
         cluster_config.env.insert(name.to_owned(), value);

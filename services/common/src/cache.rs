@@ -103,11 +103,23 @@ impl Cache {
     /// Bumps a version counter. When Redis is away the bump is kept and
     /// retried in the background until it lands, so a write is never
     /// forgotten by the caches.
+    ///
+    /// Unlike reads, a bump does not skip Redis while the breaker is open,
+    /// and tries twice (the first command after a Redis restart fails on
+    /// the old connection and makes the manager reconnect): a deferred bump
+    /// leaves every other process reading the old version, i.e. an old
+    /// page, while Redis answers them.
     pub async fn bump(&self, key: &str) {
-        let mut conn = self.inner.redis.clone();
-        let owned = key.to_owned();
-        if self.run("version bump", async move { conn.incr::<_, _, u64>(owned, 1).await }).await.is_some() {
-            return;
+        for _ in 0..2 {
+            let mut conn = self.inner.redis.clone();
+            match tokio::time::timeout(OP_TIMEOUT, conn.incr::<_, _, u64>(key, 1)).await {
+                Ok(Ok(_)) => {
+                    self.inner.skip_until_ms.store(0, Ordering::Relaxed);
+                    return;
+                }
+                Ok(Err(e)) => self.failed("version bump", &e),
+                Err(_) => self.failed("version bump", &"timed out"),
+            }
         }
         let start_retrier = {
             let mut pending = self.inner.pending_bumps.lock().unwrap_or_else(|p| p.into_inner());
