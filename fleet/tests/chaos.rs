@@ -1,15 +1,16 @@
 //! Fault tests on the marketplace as separate processes (`fleet::cluster`:
 //! two replicas each of catalog, cart and order), with a Redis of the
-//! test's own (never the machine's shared one). Under a steady checkout and
-//! listing load: one order replica, then one catalog replica, killed with
+//! test's own (never the machine's shared one). Under a steady checkout
+//! (every fourth order paid in the sandbox) and listing load: one order replica, then one catalog replica, killed with
 //! `SIGKILL` and started again, then the other catalog replica frozen
 //! (`SIGSTOP`) for a few seconds; Redis killed for a few seconds; the gateway
 //! killed in the middle of checkouts that clients then retry with the same
 //! `Idempotency-Key`. Afterwards the books must balance: every successful
 //! checkout is one order the API lists, stock moved by exactly the units
 //! sold, no 500 was ever answered (503/504 while a downstream is gone are
-//! allowed and counted), every event was delivered once Redis came back,
-//! and the restarted replicas take traffic again.
+//! allowed and counted), every event was delivered (paid orders turn
+//! `paid`, analytics counts them) despite the kills and once Redis came
+//! back, and the restarted replicas take traffic again.
 //!
 //! Needs the service binaries: `cargo build --workspace --bins` (make test
 //! does it). Traffic goes to 127.0.0.1 only, bounded in time.
@@ -259,6 +260,8 @@ impl World {
 struct Tally {
     statuses: Mutex<BTreeMap<u16, u64>>,
     orders: Mutex<BTreeSet<i64>>,
+    /// Orders whose sandbox payment was completed: each must end `paid`.
+    paid: Mutex<BTreeMap<i64, String>>,
 }
 
 impl Tally {
@@ -294,14 +297,81 @@ impl Tally {
 /// Adds one unit to the cart and checks out with one `Idempotency-Key`,
 /// retrying with the same key while the answer is a 5xx, the in-flight
 /// 409, or no answer at all, as a careful client does.
-async fn buy_once(api: &Api, customer: &str, product: i64, tally: &Tally) {
+async fn buy_once(api: &Api, customer: &str, product: i64, pay_for_it: bool, tally: &Tally) {
     let (status, _) = api.post("/carts/items/", Some(customer), json!({"product": product, "quantity": 1})).await;
     tally.record(status);
     if !(200..300).contains(&status) {
         tokio::time::sleep(Duration::from_millis(100)).await;
         return;
     }
-    checkout(api, customer, &uuid::Uuid::new_v4().to_string(), tally).await;
+    let order = checkout(api, customer, &uuid::Uuid::new_v4().to_string(), tally).await;
+    if let Some(order) = order.filter(|_| pay_for_it) {
+        pay(api, customer, order, tally).await;
+    }
+}
+
+/// Initiates the order's payment and completes it in the sandbox, each
+/// step repeated while the answer is "try again" (both are idempotent: one
+/// open payment per order, and a payment succeeds once).
+async fn pay(api: &Api, customer: &str, order: i64, tally: &Tally) {
+    let payment = loop {
+        let (status, body) = api.post("/payments/initiate/", Some(customer), json!({"order_id": order})).await;
+        tally.record(status);
+        match status {
+            200 | 201 => break body["id"].as_i64().expect("payment id"),
+            0 | 503 | 504 => tokio::time::sleep(Duration::from_millis(200)).await,
+            _ => panic!("payment initiate answered {status}: {body}"),
+        }
+    };
+    loop {
+        let path = format!("/payments/{payment}/sandbox/complete/");
+        let (status, body) = api.post(&path, Some(customer), json!({"outcome": "succeeded"})).await;
+        tally.record(status);
+        match status {
+            202 => break,
+            0 | 503 | 504 => tokio::time::sleep(Duration::from_millis(200)).await,
+            _ => panic!("sandbox complete answered {status}: {body}"),
+        }
+    }
+    tally.paid.lock().unwrap_or_else(|p| p.into_inner()).insert(order, customer.to_owned());
+}
+
+/// Waits until every order paid for is `paid` and analytics counts every
+/// listed order and every paid one: the events of the scenario (OrderPlaced,
+/// PaymentSucceeded) all arrived, whichever replica died holding them
+/// (a dead consumer's pending entries are re-claimed after 30 s idle).
+async fn assert_events_delivered(api: &Api, shop: &Shop, listed: usize, paid: &BTreeMap<i64, String>, scenario: &str) {
+    let started = Instant::now();
+    let mut unpaid: Vec<(i64, String)> = Vec::new();
+    for (order, customer) in paid {
+        loop {
+            let (_, body) = api.get(&format!("/orders/{order}/"), Some(customer)).await;
+            let status = body["status"].as_str().unwrap_or_default().to_owned();
+            if status == "paid" {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(90) {
+                unpaid.push((*order, status));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    assert!(unpaid.is_empty(), "{scenario}: orders paid for but not paid: {unpaid:?}");
+    loop {
+        let (_, summary) = api.get("/analytics/summary/", Some(&shop.admin)).await;
+        let (orders, paid_orders) = (summary["total_orders"].as_i64(), summary["paid_orders"].as_i64());
+        if orders == Some(listed as i64) && paid_orders >= Some(paid.len() as i64) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "{scenario}: analytics saw {summary} of {listed} orders");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!(
+        "{scenario}: {} payments completed, all orders paid and all {listed} orders in analytics {:.1} s after the load",
+        paid.len(),
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// Checks out until an answer other than "try again"; returns the order id.
@@ -343,7 +413,8 @@ fn load(api: &Api, shop: &Shop, stop: &Arc<AtomicBool>, tally: &Arc<Tally>) -> V
         tasks.push(tokio::spawn(async move {
             let mut round = n;
             while !stop.load(Ordering::Relaxed) {
-                buy_once(&api, &customer, products[round % products.len()], &tally).await;
+                // Every fourth order is paid for as well.
+                buy_once(&api, &customer, products[round % products.len()], round % 4 == 0, &tally).await;
                 round += 1;
             }
         }));
@@ -469,6 +540,8 @@ async fn replicas_killed_and_frozen_under_load(world: &World, shop: &Shop) {
     assert_eq!(listed.keys().copied().collect::<BTreeSet<_>>(), answered, "{scenario}: no order lost or doubled");
     assert!(answered.len() >= 20, "{scenario}: the load placed orders ({})", answered.len());
     assert_stock_conserved(&world.api, shop, &listed, scenario).await;
+    let paid = tally.paid.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert_events_delivered(&world.api, shop, listed.len(), &paid, scenario).await;
 }
 
 async fn redis_killed_for_a_few_seconds(world: &World, shop: &Shop) {
