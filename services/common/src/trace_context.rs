@@ -3,8 +3,8 @@
 //! HTTP headers, gRPC metadata (a `MetadataMap` is a `HeaderMap` through
 //! `as_mut()`/`as_ref()`) and the events' `traceparent` field.
 //!
-//! Who uses it: `grpc_client::request` injects the current span into every
-//! outgoing call; the gRPC server's call span, the gateway's request span
+//! Who uses it: `grpc_client::ServiceChannel` injects each call attempt's
+//! client span into the outgoing metadata; the gRPC server's call span, the gateway's request span
 //! and each event consumer's span continue the remote parent; the outbox
 //! stores the enqueuing span's `traceparent` and the relay hands consumers
 //! its publish span's. Without an OpenTelemetry layer (no
