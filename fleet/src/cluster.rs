@@ -311,6 +311,13 @@ impl Cluster {
         Ok(())
     }
 
+    /// Stops one process gracefully: `SIGTERM` (health says NOT_SERVING,
+    /// it drains and exits), `SIGKILL` only past the timeout.
+    pub async fn terminate(&mut self, name: &str) -> Result<(), StartupError> {
+        self.process_mut(name)?.terminate().await;
+        Ok(())
+    }
+
     /// Freezes one process (`SIGSTOP`): its sockets stay open and its
     /// kernel still accepts connections, but nothing answers.
     pub async fn freeze(&mut self, name: &str) -> Result<(), StartupError> {

@@ -3,7 +3,8 @@
 //! test's own (never the machine's shared one). Under a steady checkout
 //! (every fourth order paid in the sandbox) and listing load: one order replica, then one catalog replica, killed with
 //! `SIGKILL` and started again, then the other catalog replica frozen
-//! (`SIGSTOP`) for a few seconds; Redis killed for a few seconds; the gateway
+//! (`SIGSTOP`) for a few seconds, then a cart replica stopped gracefully
+//! (`SIGTERM`) and started again; Redis killed for a few seconds; the gateway
 //! killed in the middle of checkouts that clients then retry with the same
 //! `Idempotency-Key`. Afterwards the books must balance: every successful
 //! checkout is one order the API lists, stock moved by exactly the units
@@ -519,6 +520,15 @@ async fn replicas_killed_and_frozen_under_load(world: &World, shop: &Shop) {
     tokio::time::sleep(Duration::from_secs(4)).await;
     world.cluster.lock().await.thaw("catalog-2").await.expect("thaw");
     println!("thawed catalog-2 (SIGCONT)");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A rolling restart: SIGTERM drains a cart replica (whose AddItem is
+    // a write that is never blindly retried), then it comes back.
+    let unavailable = tally.count(503) + tally.count(504);
+    world.cluster.lock().await.terminate("cart-1").await.expect("terminate");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    world.cluster.lock().await.restart("cart-1").await.expect("restart");
+    let during = tally.count(503) + tally.count(504) - unavailable;
+    println!("cart-1 stopped gracefully (SIGTERM) and restarted: {during} answers were 503/504 meanwhile");
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     for task in tasks {

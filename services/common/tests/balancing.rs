@@ -162,3 +162,44 @@ async fn a_frozen_replica_costs_a_read_half_its_deadline_not_the_call() {
     }
     stop.cancel();
 }
+
+/// Accepts connections and closes them at once: a replica that dies
+/// while a call is on its way.
+async fn closing_replica() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_write_cancelled_before_it_was_written_goes_to_another_replica() {
+    let stop = CancellationToken::new();
+    let (live, _) = replica(stop.clone()).await;
+    let channel = common::grpc_client::lazy_channel(&format!("{},{live}", closing_replica().await)).expect("channel");
+    for _ in 0..6 {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.expect("ready");
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static("/marketplace.order.v1.Order/PlaceOrder");
+        let codec = tonic_prost::ProstCodec::<HealthCheckRequest, tonic_health::pb::HealthCheckResponse>::default();
+        let status = grpc.unary(tonic::Request::new(check()), path, codec).await.expect_err("unimplemented");
+        assert_eq!(status.code(), tonic::Code::Unimplemented, "reached a live replica: {status}");
+    }
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_write_lost_with_its_connection_is_unavailable_not_unknown() {
+    let channel = common::grpc_client::lazy_channel(&closing_replica().await).expect("channel");
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/marketplace.order.v1.Order/PlaceOrder");
+    let codec = tonic_prost::ProstCodec::<HealthCheckRequest, tonic_health::pb::HealthCheckResponse>::default();
+    let status = grpc.unary(tonic::Request::new(check()), path, codec).await.expect_err("no server");
+    // UNAVAILABLE is the gateway's 503; UNKNOWN would be a 500.
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status}");
+}

@@ -81,6 +81,7 @@ impl Replica {
         let pause = FIRST_EJECTION.saturating_mul(1 << failures.saturating_sub(1).min(3)).min(LONGEST_EJECTION);
         *self.ejected_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + pause);
         metrics::counter!("grpc_client_ejections_total", "target" => target.to_owned()).increment(1);
+        let error = chain(error.as_ref());
         tracing::warn!(%target, replica = %self.addr, %error, ?pause, "replica failed; out of rotation for a while");
     }
 
@@ -266,6 +267,29 @@ async fn attempt(
     result
 }
 
+/// A failure of the transport becomes `UNAVAILABLE` (the gateway's 503),
+/// whatever hyper called it: the caller learns the service could not be
+/// reached, not that it failed (`UNKNOWN` would read as a 500). A status
+/// of our own (no replica, half-deadline) is kept.
+fn as_status(target: &str, error: BoxError) -> BoxError {
+    if error.downcast_ref::<tonic::Status>().is_some() {
+        return error;
+    }
+    Box::new(tonic::Status::unavailable(format!("{target}: {}", chain(error.as_ref()))))
+}
+
+/// An error and its sources, `outer: inner: …`.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
 /// The call's deadline, from its `grpc-timeout` header ("250m", "5S", …).
 fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
     let value = headers.get("grpc-timeout")?.to_str().ok()?;
@@ -288,12 +312,17 @@ fn is_unavailable(response: &http::Response<Body>) -> bool {
     response.headers().get("grpc-status").is_some_and(|s| s.as_bytes() == b"14")
 }
 
-/// The connection was refused, so the request never left this process and
-/// any call may be sent elsewhere.
+/// The request provably never left this process, so any call may be sent
+/// elsewhere: the connection was refused, or hyper cancelled the request
+/// before writing it (the connection closed under it, as when a replica
+/// shuts down and its GOAWAY crosses our request; hyper's own pooled
+/// client retries exactly these).
 fn never_sent(error: &BoxError) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
     while let Some(error) = source {
-        if error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused) {
+        if error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+            || error.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_canceled)
+        {
             return true;
         }
         source = error.source();
@@ -315,7 +344,7 @@ impl Service<http::Request<Body>> for ServiceChannel {
         let this = self.clone();
         // Called from inside the caller's span; the future may run later.
         let caller = tracing::Span::current();
-        Box::pin(async move { this.send(request, caller).await })
+        Box::pin(async move { this.send(request, caller).await.map_err(|error| as_status(&this.shared.target, error)) })
     }
 }
 

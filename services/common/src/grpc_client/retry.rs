@@ -5,8 +5,8 @@
 //! it again is safe only when doing it twice has the effect of doing it
 //! once. Those calls are listed here by gRPC path, each with its reason;
 //! everything else is a write that is never blindly retried: it is sent
-//! again only when the connection was refused, i.e. it provably never left
-//! this process. A caller that knows a particular write is safe (it carries
+//! again only when it provably never left this process (the connection
+//! was refused, or hyper cancelled it before writing it). A caller that knows a particular write is safe (it carries
 //! an idempotency key the service dedupes on) marks that one request with
 //! [`RetrySafe`].
 
