@@ -213,7 +213,7 @@ impl ServiceChannel {
             Ok(response) => return Ok(response),
             Err(error) => {
                 first.failed(&self.shared.target, &error);
-                if !(retry_safe || never_sent(&error)) {
+                if deadline_passed(&error) || !(retry_safe || never_sent(&error)) {
                     return Err(error);
                 }
                 Some(error)
@@ -267,15 +267,33 @@ async fn attempt(
     result
 }
 
-/// A failure of the transport becomes `UNAVAILABLE` (the gateway's 503),
-/// whatever hyper called it: the caller learns the service could not be
-/// reached, not that it failed (`UNKNOWN` would read as a 500). A status
-/// of our own (no replica, half-deadline) is kept.
+/// What a failed call tells its caller: the call's own deadline passing
+/// (tonic's `TimeoutExpired`) is `DEADLINE_EXCEEDED` (the gateway's 504);
+/// any other failure of the transport is `UNAVAILABLE` (503), whatever
+/// hyper called it — the service could not be reached, which is not the
+/// service failing (`UNKNOWN`/`CANCELLED` would read as a 500). A status of
+/// our own (no replica, half-deadline) is kept.
 fn as_status(target: &str, error: BoxError) -> BoxError {
     if error.downcast_ref::<tonic::Status>().is_some() {
         return error;
     }
-    Box::new(tonic::Status::unavailable(format!("{target}: {}", chain(error.as_ref()))))
+    let message = format!("{target}: {}", chain(error.as_ref()));
+    if deadline_passed(&error) {
+        return Box::new(tonic::Status::deadline_exceeded(message));
+    }
+    Box::new(tonic::Status::unavailable(message))
+}
+
+/// The call's whole deadline is spent: nothing is left for another try.
+fn deadline_passed(error: &BoxError) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+    while let Some(inner) = source {
+        if inner.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        source = inner.source();
+    }
+    false
 }
 
 /// An error and its sources, `outer: inner: …`.
