@@ -14,11 +14,6 @@ use support::{Ctx, PASSWORD};
 static REDIS: Mutex<Option<Child>> = Mutex::new(None);
 static PORT: OnceLock<u16> = OnceLock::new();
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
 fn start_redis(port: u16) {
     let mut child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -45,7 +40,7 @@ fn stop_redis() {
 }
 
 fn main() -> ExitCode {
-    let port = *PORT.get_or_init(free_port);
+    let port = *PORT.get_or_init(|| fleet::cluster::free_port().expect("port"));
     start_redis(port);
     let code = support::run_suite("redisout", cases![Ctx; reads_and_writes_survive_a_redis_outage], |config| {
         config.edit_infra(|infra| infra.redis_url = format!("redis://127.0.0.1:{port}"))

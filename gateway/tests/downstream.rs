@@ -88,14 +88,7 @@ async fn a_service_that_is_down_answers_503() {
 #[tokio::test]
 async fn a_service_that_hangs_answers_504() {
     // Accepts TCP connections and never speaks HTTP/2.
-    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = black_hole.local_addr().expect("addr").to_string();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = black_hole.accept().await {
-            held.push(socket);
-        }
-    });
+    let addr = common::testkit::silent_listener().await.expect("listener");
     let gateway = Running::start(addr).await;
     let started = std::time::Instant::now();
     let (status, body) = gateway.post("/users/register/", registration()).await;

@@ -76,10 +76,16 @@ impl Cache {
         metrics::counter!("cache_errors_total", "service" => self.inner.service).increment(1);
     }
 
+    /// Runs `op` unless the breaker says Redis is away.
     async fn run<T>(&self, what: &str, op: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
         if !self.available() {
             return None;
         }
+        self.attempt(what, op).await
+    }
+
+    /// Runs `op` under the timeout; a failure opens the breaker.
+    async fn attempt<T>(&self, what: &str, op: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
         match tokio::time::timeout(OP_TIMEOUT, op).await {
             Ok(Ok(value)) => Some(value),
             Ok(Err(e)) => {
@@ -112,13 +118,9 @@ impl Cache {
     pub async fn bump(&self, key: &str) {
         for _ in 0..2 {
             let mut conn = self.inner.redis.clone();
-            match tokio::time::timeout(OP_TIMEOUT, conn.incr::<_, _, u64>(key, 1)).await {
-                Ok(Ok(_)) => {
-                    self.inner.skip_until_ms.store(0, Ordering::Relaxed);
-                    return;
-                }
-                Ok(Err(e)) => self.failed("version bump", &e),
-                Err(_) => self.failed("version bump", &"timed out"),
+            if self.attempt("version bump", conn.incr::<_, _, u64>(key, 1)).await.is_some() {
+                self.inner.skip_until_ms.store(0, Ordering::Relaxed);
+                return;
             }
         }
         let start_retrier = {

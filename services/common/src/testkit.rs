@@ -91,6 +91,21 @@ pub async fn drop_test_data(infra: &crate::config::Infra, schemas: &[&str]) -> R
         .map_err(|e| crate::StartupError::Database(format!("redis clean-up: {e}")))
 }
 
+/// The address of a listener on loopback that accepts TCP connections and
+/// never answers on them: a hung or frozen (SIGSTOP) server, whose kernel
+/// still completes the handshake.
+pub async fn silent_listener() -> std::io::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    Ok(addr)
+}
+
 /// A unique prefix for schemas and Redis keys of one test run.
 pub fn unique_prefix(tag: &str) -> String {
     format!("t{}_{tag}_", &uuid::Uuid::new_v4().simple().to_string()[..10])

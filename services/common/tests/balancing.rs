@@ -69,6 +69,17 @@ fn check() -> HealthCheckRequest {
     HealthCheckRequest { service: String::new() }
 }
 
+/// Calls PlaceOrder, a write that is not retry-safe, on `channel`. The test
+/// servers implement only health, so a call that reaches one of them is
+/// `UNIMPLEMENTED`; the status says where the call got to.
+async fn place_order(channel: &common::grpc_client::ServiceChannel) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.expect("ready");
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/marketplace.order.v1.Order/PlaceOrder");
+    let codec = tonic_prost::ProstCodec::<HealthCheckRequest, tonic_health::pb::HealthCheckResponse>::default();
+    grpc.unary(tonic::Request::new(check()), path, codec).await.expect_err("no test server implements PlaceOrder")
+}
+
 #[tokio::test]
 async fn a_killed_replica_costs_no_failed_read_and_takes_calls_again_once_back() {
     let stop = CancellationToken::new();
@@ -115,11 +126,7 @@ async fn a_write_goes_to_another_replica_only_when_the_connection_was_refused() 
     // PlaceOrder is not retry-safe, but a refused connection never sent it:
     // every call reaches the live replica, which does not implement it.
     for _ in 0..6 {
-        let mut grpc = tonic::client::Grpc::new(channel.clone());
-        grpc.ready().await.expect("ready");
-        let path = tonic::codegen::http::uri::PathAndQuery::from_static("/marketplace.order.v1.Order/PlaceOrder");
-        let codec = tonic_prost::ProstCodec::<HealthCheckRequest, tonic_health::pb::HealthCheckResponse>::default();
-        let status = grpc.unary(tonic::Request::new(check()), path, codec).await.expect_err("unimplemented");
+        let status = place_order(&channel).await;
         assert_eq!(status.code(), tonic::Code::Unimplemented, "reached a live replica: {status}");
     }
     stop.cancel();
@@ -132,25 +139,12 @@ async fn malformed_addresses_are_refused_at_start() {
     assert!(common::grpc_client::lazy_channel("catalog:50052,127.0.0.1:1").is_ok());
 }
 
-/// Accepts connections and never answers: a frozen process (SIGSTOP),
-/// whose kernel still completes the TCP handshake.
-async fn frozen_replica() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    addr
-}
-
 #[tokio::test]
 async fn a_frozen_replica_costs_a_read_half_its_deadline_not_the_call() {
     let stop = CancellationToken::new();
     let (live, _) = replica(stop.clone()).await;
-    let frozen = frozen_replica().await;
+    // A frozen process (SIGSTOP): connections accepted, never answered.
+    let frozen = common::testkit::silent_listener().await.expect("listener");
     let mut client =
         HealthClient::new(common::grpc_client::lazy_channel(&format!("{frozen},{live}")).expect("channel"));
     for i in 0..6 {
@@ -182,11 +176,7 @@ async fn a_write_cancelled_before_it_was_written_goes_to_another_replica() {
     let (live, _) = replica(stop.clone()).await;
     let channel = common::grpc_client::lazy_channel(&format!("{},{live}", closing_replica().await)).expect("channel");
     for _ in 0..6 {
-        let mut grpc = tonic::client::Grpc::new(channel.clone());
-        grpc.ready().await.expect("ready");
-        let path = tonic::codegen::http::uri::PathAndQuery::from_static("/marketplace.order.v1.Order/PlaceOrder");
-        let codec = tonic_prost::ProstCodec::<HealthCheckRequest, tonic_health::pb::HealthCheckResponse>::default();
-        let status = grpc.unary(tonic::Request::new(check()), path, codec).await.expect_err("unimplemented");
+        let status = place_order(&channel).await;
         assert_eq!(status.code(), tonic::Code::Unimplemented, "reached a live replica: {status}");
     }
     stop.cancel();
@@ -195,11 +185,7 @@ async fn a_write_cancelled_before_it_was_written_goes_to_another_replica() {
 #[tokio::test]
 async fn a_write_lost_with_its_connection_is_unavailable_not_unknown() {
     let channel = common::grpc_client::lazy_channel(&closing_replica().await).expect("channel");
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.expect("ready");
-    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/marketplace.order.v1.Order/PlaceOrder");
-    let codec = tonic_prost::ProstCodec::<HealthCheckRequest, tonic_health::pb::HealthCheckResponse>::default();
-    let status = grpc.unary(tonic::Request::new(check()), path, codec).await.expect_err("no server");
+    let status = place_order(&channel).await;
     // UNAVAILABLE is the gateway's 503; UNKNOWN would be a 500.
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status}");
 }

@@ -106,6 +106,10 @@ impl Shared {
         self.replicas.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    fn len(&self) -> usize {
+        self.replicas.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// The next replica in rotation other than `not`; when every replica is
     /// out of rotation, the one due back first (trying beats refusing).
     fn pick(&self, not: Option<SocketAddr>) -> Option<Arc<Replica>> {
@@ -161,11 +165,6 @@ impl ServiceChannel {
         Self { shared }
     }
 
-    /// The addresses of the replicas currently known.
-    pub fn replicas(&self) -> Vec<SocketAddr> {
-        self.shared.snapshot().iter().map(|r| r.addr).collect()
-    }
-
     async fn replica(&self, not: Option<SocketAddr>) -> Option<Arc<Replica>> {
         if let Some(replica) = self.shared.pick(not) {
             return Some(replica);
@@ -197,7 +196,7 @@ impl ServiceChannel {
         // half the deadline: a frozen process (stopped, swapping, cut off
         // without a reset) then costs half a deadline instead of the call.
         let budget = match grpc_timeout(&parts.headers) {
-            Some(deadline) if retry_safe && self.shared.snapshot().len() > 1 => Some(deadline / 2),
+            Some(deadline) if retry_safe && self.shared.len() > 1 => Some(deadline / 2),
             _ => None,
         };
         let first_try = attempt(&first, rebuild(), &caller, false);
@@ -284,28 +283,21 @@ fn as_status(target: &str, error: BoxError) -> BoxError {
     Box::new(tonic::Status::unavailable(message))
 }
 
+/// An error, then its source, then that one's source, and so on.
+fn sources<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |e| e.source())
+}
+
 /// The call's whole deadline is spent: nothing is left for another try.
 fn deadline_passed(error: &BoxError) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
-    while let Some(inner) = source {
-        if inner.is::<tonic::TimeoutExpired>() {
-            return true;
-        }
-        source = inner.source();
-    }
-    false
+    sources(error.as_ref()).any(|e| e.is::<tonic::TimeoutExpired>())
 }
 
 /// An error and its sources, `outer: inner: …`.
 fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
+    sources(error).map(|e| e.to_string()).collect::<Vec<_>>().join(": ")
 }
 
 /// The call's deadline, from its `grpc-timeout` header ("250m", "5S", …).
@@ -336,16 +328,10 @@ fn is_unavailable(response: &http::Response<Body>) -> bool {
 /// shuts down and its GOAWAY crosses our request; hyper's own pooled
 /// client retries exactly these).
 fn never_sent(error: &BoxError) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
-    while let Some(error) = source {
-        if error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
-            || error.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_canceled)
-        {
-            return true;
-        }
-        source = error.source();
-    }
-    false
+    sources(error.as_ref()).any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+            || e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_canceled)
+    })
 }
 
 impl Service<http::Request<Body>> for ServiceChannel {
