@@ -5,6 +5,7 @@
 //! `Fleet::drop_schemas` afterwards).
 pub mod cluster;
 pub mod demo;
+pub mod local_redis;
 
 use std::net::SocketAddr;
 

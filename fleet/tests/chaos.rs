@@ -16,14 +16,14 @@
 //! Needs the service binaries: `cargo build --workspace --bins` (make test
 //! does it). Traffic goes to 127.0.0.1 only, bounded in time.
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::config::Infra;
-use fleet::cluster::{Cluster, ClusterConfig, free_port};
+use fleet::cluster::{Cluster, ClusterConfig};
+use fleet::local_redis::LocalRedis;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -37,10 +37,11 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         let _telemetry = common::telemetry::init_with_filter("chaos", "warn,sqlx=error");
         let prefix = common::testkit::unique_prefix("chaos");
-        let redis = Redis::start(&prefix);
+        let redis_dir = std::env::temp_dir().join(format!("marketplace-chaos-redis-{prefix}"));
+        let redis = LocalRedis::durable(redis_dir).expect("a Redis of the test's own");
         let mut infra = Infra::from_env().expect("infra");
         infra.schema_prefix = prefix.clone();
-        infra.redis_url = format!("redis://127.0.0.1:{}", redis.port);
+        infra.redis_url = redis.url();
         let admin_email = format!("admin-{}@example.com", prefix.trim_end_matches('_').replace('_', "-"));
         let mut config = ClusterConfig::for_tests(infra.clone()).expect("cluster config");
         for (name, value) in [
@@ -81,15 +82,17 @@ fn main() -> ExitCode {
         });
         let passed = scenarios.await.is_ok();
         world.cluster.lock().await.stop().await;
-        // Redis up for the clean-up (it may have been killed by a failing scenario).
-        let mut redis = world.redis.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if redis.child.is_none() {
-            redis.spawn();
+        {
+            // Redis up for the clean-up (a failing scenario may have killed it);
+            // it goes, with its file, when `world` does.
+            let mut redis = world.redis.lock().unwrap_or_else(|p| p.into_inner());
+            if !redis.is_running() {
+                let _ = redis.start();
+            }
         }
         if let Err(error) = fleet::drop_schemas(&infra).await {
             eprintln!("could not drop the test schemas: {error}");
         }
-        redis.stop();
         if passed {
             let _ = std::fs::remove_dir_all(&log_dir);
             println!("chaos: all scenarios passed in {:.0} s", started.elapsed().as_secs_f64());
@@ -101,64 +104,10 @@ fn main() -> ExitCode {
     })
 }
 
-/// A Redis server of the test's own, with an append-only file synced on
-/// every write, as a Redis that carries event streams must run: killed and
-/// started again, it comes back with its streams and consumer groups.
-struct Redis {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start(prefix: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("marketplace-chaos-redis-{prefix}"));
-        std::fs::create_dir_all(&dir).expect("redis dir");
-        let mut redis = Self { port: free_port().expect("port"), dir, child: None };
-        redis.spawn();
-        redis
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        self.child = Some(child);
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("redis-server did not start on port {}", self.port);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn take(&mut self) -> Self {
-        Self { port: self.port, dir: self.dir.clone(), child: self.child.take() }
-    }
-
-    fn stop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 struct World {
     api: Api,
     cluster: tokio::sync::Mutex<Cluster>,
-    redis: Mutex<Redis>,
+    redis: Mutex<LocalRedis>,
     admin_email: String,
 }
 
@@ -581,7 +530,7 @@ async fn redis_killed_for_a_few_seconds(world: &World, shop: &Shop) {
     println!("{scenario}: {listings} requests answered 200 during the {:.1} s outage", outage.elapsed().as_secs_f64());
     tally.assert_no_server_errors(scenario);
 
-    world.redis.lock().unwrap_or_else(|p| p.into_inner()).spawn();
+    world.redis.lock().unwrap_or_else(|p| p.into_inner()).start().expect("Redis starts again");
     println!("{scenario}: Redis back after {:.1} s", outage.elapsed().as_secs_f64());
     // The events written meanwhile are relayed and consumed: the order
     // turns paid (PaymentSucceeded → order) and analytics counts every

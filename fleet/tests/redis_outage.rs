@@ -3,49 +3,39 @@
 //! writes still land and are visible, and the limits fail open.
 mod support;
 
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::cases;
+use fleet::local_redis::LocalRedis;
 use serde_json::json;
 use support::{Ctx, PASSWORD};
 
-static REDIS: Mutex<Option<Child>> = Mutex::new(None);
-static PORT: OnceLock<u16> = OnceLock::new();
+static REDIS: Mutex<Option<LocalRedis>> = Mutex::new(None);
 
-fn start_redis(port: u16) {
-    let mut child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            *REDIS.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+fn with_redis(act: impl FnOnce(&mut LocalRedis)) {
+    if let Some(redis) = REDIS.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        act(redis);
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("redis-server did not start on port {port}");
 }
 
 fn stop_redis() {
-    if let Some(mut child) = REDIS.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    with_redis(LocalRedis::kill);
+}
+
+fn start_redis() {
+    with_redis(|redis| redis.start().expect("Redis starts again"));
 }
 
 fn main() -> ExitCode {
-    let port = *PORT.get_or_init(|| fleet::cluster::free_port().expect("port"));
-    start_redis(port);
+    let redis = LocalRedis::ephemeral().expect("a Redis of the test's own");
+    let url = redis.url();
+    *REDIS.lock().unwrap_or_else(|p| p.into_inner()) = Some(redis);
     let code = support::run_suite("redisout", cases![Ctx; reads_and_writes_survive_a_redis_outage], |config| {
-        config.edit_infra(|infra| infra.redis_url = format!("redis://127.0.0.1:{port}"))
+        config.edit_infra(|infra| infra.redis_url = url.clone())
     });
-    stop_redis();
+    REDIS.lock().unwrap_or_else(|p| p.into_inner()).take();
     code
 }
 
@@ -73,7 +63,7 @@ async fn reads_and_writes_survive_a_redis_outage(ctx: Arc<Ctx>) {
 
     // Redis comes back (empty, as after a restart): the caches refill and
     // the next write is again visible on the very next read.
-    start_redis(*PORT.get().expect("port"));
+    start_redis();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for price in ["12.00", "13.00"] {
         api.get(&list, None).await.expect(200);
