@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             the_sandbox_pays_the_order,
             a_failed_payment_leaves_the_order_payable,
             webhook_signatures_are_checked,
+            malformed_signature_headers_are_cheap_400s,
             webhook_replays_mismatches_and_stale_events_have_no_effect,
             a_webhook_storm_applies_once,
             refunding_a_paid_order_refunds_its_payment,
@@ -66,7 +67,7 @@ async fn eventually(api: &Api, path: &str, token: &str, field: &str, want: &str)
 /// Posts a provider event signed with `secret` (`age` seconds old).
 async fn webhook(ctx: &Ctx, event: &Value, secret: &str, age: i64) -> support::Reply {
     let body = event.to_string();
-    let signature = payment::domain::sign(secret, chrono::Utc::now().timestamp() - age, body.as_bytes());
+    let signature = payment::signature::sign(secret, chrono::Utc::now().timestamp() - age, body.as_bytes());
     let request = ctx
         .http
         .post(format!("{}/payments/webhook/", ctx.base))
@@ -184,7 +185,7 @@ async fn webhook_signatures_are_checked(ctx: Arc<Ctx>) {
     assert_eq!(Api::reply(unsigned.send().await.expect("sent")).await.expect(400), invalid);
     // A body changed after signing.
     let body = succeeded.to_string();
-    let signature = payment::domain::sign(CURRENT, chrono::Utc::now().timestamp(), body.as_bytes());
+    let signature = payment::signature::sign(CURRENT, chrono::Utc::now().timestamp(), body.as_bytes());
     let tampered = body.replace("2468", "1");
     let request = ctx
         .http
@@ -202,6 +203,33 @@ async fn webhook_signatures_are_checked(ctx: Arc<Ctx>) {
     // During a rotation the previous secret still works.
     webhook(&ctx, &succeeded, PREVIOUS, 0).await.expect(200);
     eventually(&api, &format!("/orders/{}/", order["id"]), &customer.access, "status", "paid").await;
+}
+
+/// The measured attack: a 1 MB body under a header of thousands of empty
+/// `v1` entries (once one full HMAC each). Refused as malformed before any
+/// hashing, as are too many well-formed signatures and odd timestamps.
+async fn malformed_signature_headers_are_cheap_400s(ctx: Arc<Ctx>) {
+    let invalid = json!({"detail": "Invalid signature."});
+    let body = format!(r#"{{"id":"evt_flood","pad":"{}"}}"#, "x".repeat(1_000_000));
+    let now = chrono::Utc::now().timestamp();
+    let a_mac = "ab".repeat(32);
+    let headers = [
+        format!("t={now}{}", ",v1=".repeat(2_000)),
+        format!("t={now}{}", format!(",v1={a_mac}").repeat(5)),
+        format!("t={now},v1=abc"),
+        format!("t=-9223372036854775808,v1={a_mac}"),
+        format!("t=9223372036854775807,v1={a_mac}"),
+    ];
+    for header in headers {
+        let request = ctx
+            .http
+            .post(format!("{}/payments/webhook/", ctx.base))
+            .header("content-type", "application/json")
+            .header("payment-signature", header.as_str())
+            .body(body.clone());
+        let reply = Api::reply(request.send().await.expect("sent")).await;
+        assert_eq!(reply.expect(400), invalid, "{}", &header[..header.len().min(80)]);
+    }
 }
 
 async fn webhook_replays_mismatches_and_stale_events_have_no_effect(ctx: Arc<Ctx>) {

@@ -1,14 +1,8 @@
-//! Payment rules as pure functions: the status machine, the webhook
-//! signature (`Payment-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret,
-//! "<t>.<raw body>")>`, several `v1` allowed, 300 s tolerance, constant-time
-//! comparison), and reading a provider event.
+//! Payment rules as pure functions: the status machine and reading a
+//! provider event (the webhook signature is `signature.rs`).
 use common::ApiError;
-use hmac::{Hmac, KeyInit, Mac};
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use sha2::Sha256;
-
-pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
 
 /// `pending → succeeded | failed`, `succeeded → refunded`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,52 +69,6 @@ impl EventKind {
     }
 }
 
-fn invalid_signature() -> ApiError {
-    ApiError::new(common::ErrorKind::Invalid, "Invalid signature.")
-}
-
-fn mac(secret: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| {
-        // HMAC takes keys of any length; this cannot happen.
-        <Hmac<Sha256> as KeyInit>::new_from_slice(b"-").expect("a one-byte key")
-    });
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac
-}
-
-/// The header value a provider sends for `body` at `timestamp`.
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    format!("t={timestamp},v1={}", hex::encode(mac(secret, timestamp, body).finalize().into_bytes()))
-}
-
-/// Checks a `Payment-Signature` header against any of `secrets`: a fresh
-/// timestamp and at least one `v1` that matches, compared in constant time.
-pub fn verify_signature(header: &str, body: &[u8], secrets: &[String], now: i64) -> Result<(), ApiError> {
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", t)) => timestamp = t.trim().parse::<i64>().ok(),
-            Some(("v1", v)) => {
-                if let Ok(bytes) = hex::decode(v.trim()) {
-                    signatures.push(bytes);
-                }
-            }
-            _ => {}
-        }
-    }
-    let timestamp = timestamp.ok_or_else(invalid_signature)?;
-    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
-        return Err(invalid_signature());
-    }
-    let valid = secrets
-        .iter()
-        .any(|secret| signatures.iter().any(|sig| mac(secret, timestamp, body).verify_slice(sig).is_ok()));
-    if valid { Ok(()) } else { Err(invalid_signature()) }
-}
-
 #[derive(Debug, Deserialize)]
 struct RawEvent {
     id: String,
@@ -137,6 +85,9 @@ struct RawData {
 #[derive(Debug, Deserialize)]
 struct RawObject {
     id: String,
+    /// Set on Stripe's charge events (`charge.refunded`), whose object is
+    /// the charge: the payment is its intent.
+    payment_intent: Option<String>,
     amount: i64,
     currency: String,
 }
@@ -158,7 +109,7 @@ pub fn parse_event(body: &[u8]) -> Result<ProviderEvent, ApiError> {
     Ok(ProviderEvent {
         id: raw.id,
         event_type: raw.event_type,
-        provider_payment_id: raw.data.object.id,
+        provider_payment_id: raw.data.object.payment_intent.unwrap_or(raw.data.object.id),
         amount_minor: raw.data.object.amount,
         currency: raw.data.object.currency,
     })
@@ -189,22 +140,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signatures_verify_only_fresh_and_matching() {
-        let secrets = vec!["whsec_new".to_owned()];
-        let body = br#"{"id":"evt_1"}"#;
-        let header = sign("whsec_new", 1_000, body);
-        assert!(verify_signature(&header, body, &secrets, 1_100).is_ok());
-        assert!(verify_signature(&header, body, &secrets, 1_400).is_err(), "too old");
-        assert!(verify_signature(&header, b"{}", &secrets, 1_100).is_err(), "other body");
-        assert!(verify_signature("t=1000,v1=zz", body, &secrets, 1_000).is_err());
-        assert!(verify_signature("v1=00", body, &secrets, 1_000).is_err(), "no timestamp");
-        // Rotation: the old secret's signature beside the new one's.
-        let old = sign("whsec_old", 1_000, body);
-        let both = format!("{header},{}", old.split(',').nth(1).expect("v1"));
-        assert!(verify_signature(&both, body, &["whsec_old".to_owned()], 1_000).is_ok());
-    }
-
-    #[test]
     fn the_status_machine_never_goes_back() {
         assert_eq!(PaymentStatus::Succeeded.comes_from(), Some(PaymentStatus::Pending));
         assert_eq!(PaymentStatus::Failed.comes_from(), Some(PaymentStatus::Pending));
@@ -222,5 +157,9 @@ mod tests {
         assert!(!matches_payment(&event, Decimal::new(2000, 2), "USD"));
         assert!(!matches_payment(&event, Decimal::new(1999, 2), "EUR"));
         assert!(parse_event(b"not json").is_err());
+        // Stripe's refund event is about the charge; the payment is its intent.
+        let charge = br#"{"id":"evt_2","type":"charge.refunded","created":1,
+            "data":{"object":{"id":"ch_1","payment_intent":"pi_1","amount":1999,"currency":"usd"}}}"#;
+        assert_eq!(parse_event(charge).expect("event").provider_payment_id, "pi_1");
     }
 }

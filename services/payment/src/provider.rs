@@ -15,6 +15,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::domain::{self, EventKind};
+use crate::signature;
 
 /// What the provider gave for a new payment.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,7 +117,7 @@ impl Sandbox {
             let mut pause = Duration::from_millis(200);
             for attempt in 1..=DELIVERY_ATTEMPTS {
                 // Signed per attempt: a retry carries a fresh timestamp.
-                let signature = domain::sign(&secret, chrono::Utc::now().timestamp(), &body);
+                let signature = signature::sign(&secret, chrono::Utc::now().timestamp(), &body);
                 let sent = http
                     .post(&url)
                     .headers(trace.clone())
@@ -168,6 +169,6 @@ impl PaymentProvider for Sandbox {
     }
 
     fn verify_webhook(&self, signature: &str, body: &[u8], now: i64) -> Result<(), ApiError> {
-        domain::verify_signature(signature, body, &self.secrets, now)
+        signature::verify(signature, body, &self.secrets, now)
     }
 }
