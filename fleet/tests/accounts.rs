@@ -36,6 +36,8 @@ fn main() -> ExitCode {
             login_requires_fields,
             failed_logins_are_rate_limited_per_ip,
             failed_logins_are_rate_limited_per_email,
+            a_burst_of_wrong_passwords_gets_exactly_the_limit,
+            a_burst_of_right_passwords_is_never_throttled,
             refresh_rotates_and_reuse_revokes_the_family,
             concurrent_refreshes_of_one_token_rotate_once,
             refresh_refuses_garbage_and_access_tokens,
@@ -267,6 +269,33 @@ async fn failed_logins_are_rate_limited_per_email(ctx: Arc<Ctx>) {
         ctx.api().login(&email, "Wrong-Horse-92").await.expect(401);
     }
     ctx.api().login(&email, PASSWORD).await.expect(429);
+}
+
+/// The measured attack: 60 wrong passwords for one account at once. Each
+/// attempt reserves its place before the password is checked, so exactly
+/// the limit's worth are checked (401) and the rest are refused (429).
+async fn a_burst_of_wrong_passwords_gets_exactly_the_limit(ctx: Arc<Ctx>) {
+    let email = ctx.unique_email("burst");
+    ctx.api().register(&email, "customer").await.expect(201);
+    let replies = race(60, |_| {
+        let api = ctx.api();
+        let email = email.clone();
+        async move { api.login(&email, "Wrong-Horse-92").await }
+    })
+    .await;
+    let count = |status| replies.iter().filter(|r| r.status == status).count();
+    assert_eq!((count(401), count(429)), (10, 50), "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(replies.iter().filter(|r| r.status == 429).all(|r| r.header("retry-after").is_some()));
+}
+
+/// Attempts in flight count, but right passwords are waited for, not
+/// refused: a burst of good logins from one client all succeed.
+async fn a_burst_of_right_passwords_is_never_throttled(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let email = ctx.unique_email("crowd");
+    api.register(&email, "customer").await.expect(201);
+    let replies = race(25, |_| api.login(&email, PASSWORD)).await;
+    assert!(replies.iter().all(|r| r.status == 200), "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
 }
 
 async fn refresh_rotates_and_reuse_revokes_the_family(ctx: Arc<Ctx>) {

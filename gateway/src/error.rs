@@ -1,7 +1,7 @@
 //! The gateway's one error type and its rendering as a DRF body:
 //! `{"<field>": [...]}` for validation, else `{"detail": ..., "code"?: ...}`
 //! plus any extra members. Status codes follow DESIGN §7; every 401 carries
-//! `WWW-Authenticate`, every 429 `Retry-After`.
+//! `WWW-Authenticate`, every 429 and 503 `Retry-After`.
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::{ApiError, ErrorKind};
@@ -91,6 +91,11 @@ impl IntoResponse for HttpError {
             }
             HttpError::Throttled { retry_after_secs } => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            // Whatever is unavailable (a service, the password hasher's
+            // queue, the gateway's own capacity) is worth retrying soon.
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
             }
             _ => {}
         }

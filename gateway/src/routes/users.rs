@@ -1,10 +1,9 @@
 //! `/users/*`: registration, login, token refresh, logout and profile.
-use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use common::ErrorKind;
+use common::{ApiError, ErrorKind};
 use proto::identity::v1 as pb;
 use serde::Serialize;
 use serde_json::Value;
@@ -18,9 +17,12 @@ use crate::auth::AuthUser;
 use crate::body::{Form, JsonBody};
 use crate::client_ip::client_ip;
 use crate::error::{HttpError, HttpResult};
+use crate::origin::Connection;
+use crate::rate_limit::Reservation;
 
 const LOGIN_WINDOW_SECS: i64 = 60;
 const REGISTER_WINDOW_SECS: i64 = 3600;
+const LOGIN_BUSY: &str = "Too many login attempts in progress; try again shortly.";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -110,11 +112,11 @@ struct ProfileBody {
     responses((status = 201, description = "Created", body = User), (status = 400, description = "Validation errors per field"), (status = 429, description = "Too many registrations from this IP")))]
 async fn register(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(connection): ConnectInfo<Connection>,
     headers: HeaderMap,
     body: JsonBody,
 ) -> HttpResult<(StatusCode, Json<User>)> {
-    let ip = client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let ip = client_ip(connection.peer.ip(), &headers, &state.config.trusted_proxies);
     if let Some(retry_after_secs) =
         state.limiter.take(&format!("register:ip:{ip}"), REGISTER_WINDOW_SECS, state.config.register_rate_limit).await
     {
@@ -141,11 +143,11 @@ async fn register(
     responses((status = 200, description = "OK", body = TokenPair), (status = 401, description = "Bad credentials"), (status = 429, description = "Too many failed logins")))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(connection): ConnectInfo<Connection>,
     headers: HeaderMap,
     body: JsonBody,
 ) -> HttpResult<Json<TokenPair>> {
-    let ip = client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let ip = client_ip(connection.peer.ip(), &headers, &state.config.trusted_proxies);
     let mut form = Form::new(body);
     let message = pb::LoginRequest { email: form.string("email"), password: form.string("password") };
     form.finish()?;
@@ -153,20 +155,18 @@ async fn login(
     if let Some(email) = message.email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()) {
         windows.push(format!("login:email:{email}"));
     }
-    let limit = state.config.login_failure_limit;
-    if let Some(retry_after_secs) = state.limiter.blocked(&windows, LOGIN_WINDOW_SECS, limit).await {
-        return Err(HttpError::Throttled { retry_after_secs });
-    }
+    let attempt = match state.limiter.reserve(&windows, LOGIN_WINDOW_SECS, state.config.login_failure_limit).await {
+        Reservation::Granted(attempt) => attempt,
+        Reservation::Throttled(retry_after_secs) => return Err(HttpError::Throttled { retry_after_secs }),
+        Reservation::Busy => return Err(ApiError::new(ErrorKind::Unavailable, LOGIN_BUSY).into()),
+    };
     let mut client = state.downstream.identity.clone();
-    match state.downstream.call(client.login(state.downstream.request(message, None))).await {
-        Ok(tokens) => Ok(Json(tokens.into())),
-        Err(error) => {
-            if error.kind == ErrorKind::Unauthenticated && limit > 0 {
-                state.limiter.record(&windows, LOGIN_WINDOW_SECS).await;
-            }
-            Err(error.into())
-        }
+    let answer = state.downstream.call(client.login(state.downstream.request(message, None))).await;
+    if let Some(attempt) = attempt {
+        let failed = matches!(&answer, Err(error) if error.kind == ErrorKind::Unauthenticated);
+        attempt.finish(failed).await;
     }
+    Ok(Json(answer?.into()))
 }
 
 /// Revoke a refresh token (and its whole login family).

@@ -108,7 +108,7 @@ impl IdentityService {
         errors.into_result()?;
         let user = self.store.user_by_email(&email).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let valid = passwords::verify(password, hash).await;
+        let valid = passwords::verify(password, hash).await?;
         let user = match user {
             Some(user) if valid && user.is_active => user,
             _ => return Err(ApiError::new(common::ErrorKind::Unauthenticated, BAD_CREDENTIALS)),
