@@ -93,7 +93,7 @@ impl ClusterConfig {
 
 /// The folder of the running executable, or its parent when that is
 /// cargo's `deps/` (test binaries live there, service binaries above it).
-fn binary_dir() -> Result<PathBuf, StartupError> {
+pub fn binary_dir() -> Result<PathBuf, StartupError> {
     let exe = std::env::current_exe()?;
     let dir = exe.parent().ok_or_else(|| StartupError::Config("executable has no folder".into()))?;
     Ok(if dir.ends_with("deps") { dir.parent().unwrap_or(dir).to_path_buf() } else { dir.to_path_buf() })

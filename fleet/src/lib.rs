@@ -230,9 +230,11 @@ async fn futures_first(tasks: &mut [JoinHandle<Result<(), StartupError>>]) -> Re
 /// The local fleet's payment settings: the environment's, with the
 /// development webhook secret when none is set (never in a production
 /// path: the payment binary itself refuses to start without one).
+/// The payment settings, with the development webhook secret when none is
+/// given (production refuses to start without one).
 fn fleet_payment_config(infra: &Infra) -> Result<payment::Config, StartupError> {
     let mut config = payment::Config::from_env(infra.clone())?;
-    if config.webhook_secrets.is_empty() {
+    if config.webhook_secrets.is_empty() && !infra.profile.is_production() {
         config.webhook_secrets = vec![DEV_WEBHOOK_SECRET.to_owned()];
     }
     Ok(config)

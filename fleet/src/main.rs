@@ -2,8 +2,8 @@
 //!
 //! `fleet` serves; `fleet create-admin --email E [--password P]` makes sure
 //! an admin exists (the password may also come from `ADMIN_PASSWORD` or
-//! standard input).
-use std::io::BufRead;
+//! standard input, read without echo on a terminal).
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use common::StartupError;
@@ -47,6 +47,9 @@ async fn main() -> ExitCode {
 
 async fn serve(demo: bool) -> Result<(), StartupError> {
     let config = FleetConfig::from_env()?;
+    if demo && config.infra.profile.is_production() {
+        return Err(common::profile::refusal("--demo seeds accounts with a published password".into()));
+    }
     if demo {
         fleet::create_admin(&config.infra, fleet::demo::DEMO_ADMIN_EMAIL, fleet::demo::DEMO_PASSWORD).await?;
     }
@@ -120,8 +123,10 @@ async fn create_admin(args: &[String]) -> Result<(), StartupError> {
     let email = flag(args, "--email").ok_or_else(|| StartupError::Config(format!("--email is required\n{USAGE}")))?;
     let password = match flag(args, "--password").or_else(|| env_opt("ADMIN_PASSWORD")) {
         Some(p) => p,
+        // On a terminal the password is typed without echo; piped in, it
+        // is the first line of standard input.
+        None if std::io::stdin().is_terminal() => rpassword::prompt_password(format!("password for {email}: "))?,
         None => {
-            eprint!("password for {email}: ");
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             line.trim_end_matches(['\r', '\n']).to_owned()

@@ -2,10 +2,11 @@
 //! `shared/api/CONTRACT.md`) in front of the marketplace's gRPC services.
 //!
 //! Requests pass, outermost first: trailing-slash normalisation, the
-//! request's span, JSON error bodies, metrics, the 1 MiB body cap, then
-//! the route. Handlers take their caller from an auth extractor, parse the
-//! body with `Form`, call one or more services under a deadline, and
-//! render DRF shapes.
+//! request's span, JSON error bodies, metrics, the gateway's capacity and
+//! request timeout (503 beyond them), the 1 MiB body cap, then the route.
+//! Handlers take their caller from an auth extractor, parse the body with
+//! `Form`, call one or more services under a deadline, and render DRF
+//! shapes.
 pub mod auth;
 pub mod body;
 pub mod client_ip;
@@ -14,14 +15,15 @@ pub mod conventions;
 pub mod error;
 pub mod idempotency;
 pub mod list_cache;
+pub mod load_shed;
 pub mod metrics;
 pub mod openapi;
+pub mod origin;
 pub mod pagination;
 pub mod rate_limit;
 pub mod request_span;
 pub mod routes;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +32,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use common::StartupError;
 use common::auth::KeyRing;
-use common::config::{Infra, env_or};
+use common::config::{Infra, PaymentProviderKind, env_opt, env_or};
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -53,11 +55,25 @@ pub struct Config {
     /// Registrations per IP per hour (0 = off).
     pub register_rate_limit: u32,
     pub trusted_proxies: Vec<Cidr>,
+    /// `PUBLIC_URL`: where links in responses point (see `origin`).
+    pub public_url: Option<String>,
+    /// The sandbox is the payment provider, so its "complete" route exists.
+    pub sandbox_payments: bool,
+    /// Requests served at once; more are answered 503 at once.
+    pub max_in_flight: usize,
+    /// Longest a request is worked on before it is answered 503.
+    pub request_timeout: Duration,
 }
 
 impl Config {
     pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
         let proxies: String = env_or("TRUSTED_PROXIES", String::new())?;
+        let public_url = env_opt("PUBLIC_URL");
+        infra.profile.require("PUBLIC_URL", public_url.as_deref())?;
+        if let Some(url) = &public_url {
+            origin::check_public_url(url).map_err(|e| StartupError::Config(format!("PUBLIC_URL={url:?} {e}")))?;
+        }
+        let sandbox_payments = PaymentProviderKind::from_env(infra.profile)? == PaymentProviderKind::Sandbox;
         Ok(Self {
             infra,
             services: Addresses {
@@ -73,6 +89,10 @@ impl Config {
             register_rate_limit: env_or("REGISTER_RATE_LIMIT", 300)?,
             trusted_proxies: client_ip::parse_cidrs(&proxies)
                 .map_err(|e| StartupError::Config(format!("TRUSTED_PROXIES: {e}")))?,
+            public_url,
+            sandbox_payments,
+            max_in_flight: env_or("MAX_IN_FLIGHT", 1024)?,
+            request_timeout: Duration::from_millis(env_or("REQUEST_TIMEOUT_MS", 15_000)?),
         })
     }
 }
@@ -132,6 +152,7 @@ impl Gateway {
         let redis = common::redis_conn::connect(&config.infra.redis_url).await?;
         let downstream = Downstream::new(&config.services, config.downstream_timeout)?;
         let keys = KeyRing::fetching(IdentityKeySource::new(downstream.identity_channel()));
+        let capacity = load_shed::Capacity::new(config.max_in_flight, config.request_timeout);
         let (api, openapi) = api_routes().split_for_parts();
         let openapi_json = serde_json::to_value(openapi::document(openapi))
             .map_err(|e| StartupError::Config(format!("OpenAPI document: {e}")))?;
@@ -155,6 +176,7 @@ impl Gateway {
             .merge(openapi::swagger_ui())
             .fallback(conventions::not_found)
             .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+            .layer(axum::middleware::from_fn_with_state(capacity, load_shed::shed))
             .layer(axum::middleware::from_fn(metrics::record))
             .layer(axum::middleware::from_fn(conventions::json_error_bodies))
             .layer(axum::middleware::from_fn(request_span::trace))
@@ -168,14 +190,9 @@ impl Gateway {
         // upkeep; run it even when nobody scrapes /metrics.
         common::metrics::spawn_upkeep(shutdown.clone());
         let app = self.router.map_request(conventions::add_trailing_slash);
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY");
-            }
-        });
         axum::serve(
-            listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+            origin::GatewayListener(listener),
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<origin::Connection>(app),
         )
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

@@ -1,9 +1,11 @@
 //! DRF's `LimitOffsetPagination`: `limit` (default 20, clamped to 100) and
 //! `offset`, answered as `{"count", "next", "previous", "results"}` with
-//! absolute URLs built from the request.
-use axum::http::{HeaderMap, Uri, header};
+//! absolute URLs starting at the request's `Origin`.
+use axum::http::Uri;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::origin::Origin;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -44,19 +46,19 @@ impl LimitOffset {
         Self { limit, offset }
     }
 
-    pub fn page<T: ToSchema>(self, count: i64, results: Vec<T>, uri: &Uri, headers: &HeaderMap) -> Page<T> {
+    pub fn page<T: ToSchema>(self, count: i64, results: Vec<T>, uri: &Uri, origin: &Origin) -> Page<T> {
         let next = (self.offset + self.limit < count)
-            .then(|| page_url(uri, headers, self.limit, Some(self.offset + self.limit)));
+            .then(|| page_url(uri, origin, self.limit, Some(self.offset + self.limit)));
         let previous = (self.offset > 0).then(|| {
             let offset = self.offset - self.limit;
-            page_url(uri, headers, self.limit, (offset > 0).then_some(offset))
+            page_url(uri, origin, self.limit, (offset > 0).then_some(offset))
         });
         Page { count, next, previous, results }
     }
 }
 
 /// The request's own absolute URL, with `limit`/`offset` replaced.
-fn page_url(uri: &Uri, headers: &HeaderMap, limit: i64, offset: Option<i64>) -> String {
+fn page_url(uri: &Uri, origin: &Origin, limit: i64, offset: Option<i64>) -> String {
     let mut pairs: Vec<(String, String)> =
         query_pairs(uri).into_iter().filter(|(k, _)| k != "limit" && k != "offset").collect();
     pairs.push(("limit".into(), limit.to_string()));
@@ -68,11 +70,11 @@ fn page_url(uri: &Uri, headers: &HeaderMap, limit: i64, offset: Option<i64>) -> 
         .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") })
         .collect::<Vec<_>>()
         .join("&");
-    format!("{}{}?{query}", origin(headers), uri.path())
+    format!("{}{}?{query}", origin.as_str(), uri.path())
 }
 
 /// The request's own absolute URL with `name` set to `value` (or removed).
-pub fn with_param(uri: &Uri, headers: &HeaderMap, name: &str, value: Option<&str>) -> String {
+pub fn with_param(uri: &Uri, origin: &Origin, name: &str, value: Option<&str>) -> String {
     let mut pairs: Vec<(String, String)> = query_pairs(uri).into_iter().filter(|(k, _)| k != name).collect();
     if let Some(value) = value {
         pairs.push((name.to_owned(), value.to_owned()));
@@ -83,13 +85,7 @@ pub fn with_param(uri: &Uri, headers: &HeaderMap, name: &str, value: Option<&str
         .collect::<Vec<_>>()
         .join("&");
     let path = uri.path();
-    if query.is_empty() { format!("{}{path}", origin(headers)) } else { format!("{}{path}?{query}", origin(headers)) }
-}
-
-/// `http://host[:port]` of the request, from its Host header.
-pub fn origin(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    format!("http://{host}")
+    if query.is_empty() { format!("{}{path}", origin.as_str()) } else { format!("{}{path}?{query}", origin.as_str()) }
 }
 
 #[cfg(test)]
@@ -109,17 +105,12 @@ mod tests {
 
     #[test]
     fn next_and_previous_follow_drf() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, "h:8000".parse().expect("host"));
-        let page = LimitOffset { limit: 2, offset: 2 }.page(
-            5,
-            Vec::<i64>::new(),
-            &uri("/vendors/?limit=2&offset=2"),
-            &headers,
-        );
+        let origin = Origin("http://h:8000".to_owned());
+        let page =
+            LimitOffset { limit: 2, offset: 2 }.page(5, Vec::<i64>::new(), &uri("/vendors/?limit=2&offset=2"), &origin);
         assert_eq!(page.next.as_deref(), Some("http://h:8000/vendors/?limit=2&offset=4"));
         assert_eq!(page.previous.as_deref(), Some("http://h:8000/vendors/?limit=2"));
-        let last = LimitOffset { limit: 2, offset: 4 }.page(5, Vec::<i64>::new(), &uri("/vendors/"), &headers);
+        let last = LimitOffset { limit: 2, offset: 4 }.page(5, Vec::<i64>::new(), &uri("/vendors/"), &origin);
         assert_eq!(last.next, None);
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{OriginalUri, Query, State};
-use axum::http::HeaderMap;
+
 use proto::analytics::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::auth::AdminUser;
 use crate::error::HttpResult;
+use crate::origin::Origin;
 use crate::pagination::{LimitOffset, Page};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -78,7 +79,7 @@ async fn vendors(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    origin: Origin,
     Query(params): Query<HashMap<String, String>>,
 ) -> HttpResult<Json<Page<VendorStats>>> {
     let page = LimitOffset::from_uri(&uri);
@@ -102,5 +103,5 @@ async fn vendors(
             revenue: v.revenue,
         })
         .collect();
-    Ok(Json(page.page(answer.count, rows, &uri, &headers)))
+    Ok(Json(page.page(answer.count, rows, &uri, &origin)))
 }

@@ -1,7 +1,7 @@
 //! `/carts/*`: the calling customer's cart (vendors and admins: 403).
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use proto::cart::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::auth::CustomerUser;
 use crate::body::{Form, JsonBody};
 use crate::error::HttpResult;
+use crate::origin::Origin;
 use crate::pagination::{LimitOffset, Page};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -86,14 +87,14 @@ async fn list_items(
     State(state): State<AppState>,
     CustomerUser(user): CustomerUser,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    origin: Origin,
 ) -> HttpResult<Json<Page<CartLine>>> {
     let page = LimitOffset::from_uri(&uri);
     let message = pb::ListItemsRequest { limit: page.limit, offset: page.offset };
     let mut client = state.downstream.cart.clone();
     let answer = state.downstream.call(client.list_items(state.downstream.request(message, Some(&user.token)))).await?;
     let lines = answer.lines.into_iter().map(CartLine::from).collect();
-    Ok(Json(page.page(answer.count, lines, &uri, &headers)))
+    Ok(Json(page.page(answer.count, lines, &uri, &origin)))
 }
 
 /// Add a product (201), or add to its line when it is already in the cart (200).

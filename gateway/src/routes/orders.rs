@@ -19,6 +19,7 @@ use crate::auth::{AdminUser, AuthUser, CustomerUser, VendorUser};
 use crate::body::JsonBody;
 use crate::error::HttpResult;
 use crate::idempotency;
+use crate::origin::Origin;
 use crate::pagination::{LimitOffset, Page};
 use common::grpc_client::RetrySafe;
 
@@ -200,7 +201,7 @@ async fn list_orders(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    origin: Origin,
     axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> HttpResult<Json<Page<Order>>> {
     let page = LimitOffset::from_uri(&uri);
@@ -213,7 +214,7 @@ async fn list_orders(
     let d = &state.downstream;
     let mut client = d.order.clone();
     let answer = d.call(client.list_orders(d.request(message, Some(&user.token)))).await?;
-    Ok(Json(page.page(answer.count, answer.orders.into_iter().map(Order::from).collect(), &uri, &headers)))
+    Ok(Json(page.page(answer.count, answer.orders.into_iter().map(Order::from).collect(), &uri, &origin)))
 }
 
 /// One order (its owner or an admin).
@@ -266,7 +267,7 @@ async fn vendor_orders(
     State(state): State<AppState>,
     VendorUser(vendor): VendorUser,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    origin: Origin,
 ) -> HttpResult<Json<Page<VendorOrder>>> {
     let page = LimitOffset::from_uri(&uri);
     let message = pb::ListVendorOrdersRequest { limit: page.limit, offset: page.offset };
@@ -285,5 +286,5 @@ async fn vendor_orders(
             created_at: rfc3339(v.created_at.as_ref()),
         })
         .collect();
-    Ok(Json(page.page(answer.count, results, &uri, &headers)))
+    Ok(Json(page.page(answer.count, results, &uri, &origin)))
 }

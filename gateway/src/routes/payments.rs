@@ -3,7 +3,8 @@
 //! signature covers its bytes) and the sandbox's "complete" button.
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use common::ApiError;
@@ -18,7 +19,7 @@ use super::{path_id, rfc3339};
 use crate::AppState;
 use crate::auth::{AuthUser, CustomerUser};
 use crate::body::{Form, JsonBody};
-use crate::error::HttpResult;
+use crate::error::{HttpError, HttpResult};
 use crate::idempotency;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -112,7 +113,13 @@ async fn initiate(
     responses((status = 200, description = "Received (applied, or a replay with no effect)"),
         (status = 400, description = "Invalid signature, or amount/currency mismatch")))]
 async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResult<Json<Value>> {
-    let signature = headers.get("payment-signature").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    // Stripe names the same header `Stripe-Signature`.
+    let signature = headers
+        .get("payment-signature")
+        .or_else(|| headers.get("stripe-signature"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let d = &state.downstream;
     let mut client = d.payment.clone();
     let message = pb::WebhookRequest { body: body.to_vec(), signature };
@@ -135,6 +142,18 @@ async fn get_payment(
     Ok(Json(d.call(client.get_payment(d.request(message, Some(&user.token)))).await?.into()))
 }
 
+/// Present only while the sandbox is the payment provider: otherwise the
+/// route answers 404 to everyone, before authentication.
+struct SandboxProvider;
+
+impl FromRequestParts<AppState> for SandboxProvider {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(_parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        if state.config.sandbox_payments { Ok(SandboxProvider) } else { Err(ApiError::not_found().into()) }
+    }
+}
+
 /// Sandbox only: the provider sends the signed webhook for this outcome.
 #[utoipa::path(post, path = "/payments/{id}/sandbox/complete/", tag = "payments", request_body = OutcomeBody,
     security(("bearer" = [])), params(("id" = i64, Path)),
@@ -142,6 +161,7 @@ async fn get_payment(
         (status = 401, description = "Not authenticated"), (status = 403, description = "Not a customer"),
         (status = 404, description = "Not found, not yours, or not a sandbox payment")))]
 async fn complete_sandbox(
+    _sandbox: SandboxProvider,
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Path(id): Path<String>,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use common::ApiError;
 use proto::catalog::v1 as pb;
@@ -22,7 +22,8 @@ use crate::AppState;
 use crate::auth::{AuthUser, MaybeUser, VendorUser};
 use crate::body::{Form, JsonBody};
 use crate::error::HttpResult;
-use crate::pagination::{origin, with_param};
+use crate::origin::Origin;
+use crate::pagination::with_param;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -117,10 +118,10 @@ async fn render_page(
     state: &AppState,
     page: pb::ProductPage,
     uri: &Uri,
-    headers: &HeaderMap,
+    origin: &Origin,
 ) -> Result<ProductPage, ApiError> {
     let stock = stock_of(state, page.products.iter().map(|p| p.id).collect()).await?;
-    let link = |cursor: &str| (!cursor.is_empty()).then(|| with_param(uri, headers, "cursor", Some(cursor)));
+    let link = |cursor: &str| (!cursor.is_empty()).then(|| with_param(uri, origin, "cursor", Some(cursor)));
     Ok(ProductPage {
         next: link(&page.next_cursor),
         previous: link(&page.previous_cursor),
@@ -173,11 +174,11 @@ fn json_bytes(body: Bytes) -> Response {
 async fn list_products(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    origin: Origin,
     Query(params): Query<HashMap<String, String>>,
 ) -> HttpResult<Response> {
     let version = state.cache.version(&state.catalog_version_key).await;
-    let key = format!("{}{uri}", origin(&headers));
+    let key = format!("{}{uri}", origin.as_str());
     if let Some(version) = version
         && let Some(hit) = state.list_cache.get(version, &key)
     {
@@ -190,7 +191,7 @@ async fn list_products(
         .downstream
         .call(client.list_products(state.downstream.request(list_request(&params, false), None)))
         .await?;
-    let rendered = render_page(&state, page, &uri, &headers).await?;
+    let rendered = render_page(&state, page, &uri, &origin).await?;
     let body = Bytes::from(serde_json::to_vec(&rendered).map_err(ApiError::internal)?);
     if let Some(version) = version {
         state.list_cache.put(version, key, body.clone());
@@ -207,7 +208,7 @@ async fn vendor_products(
     State(state): State<AppState>,
     VendorUser(vendor): VendorUser,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    origin: Origin,
     Query(params): Query<HashMap<String, String>>,
 ) -> HttpResult<Json<ProductPage>> {
     let mut client = state.downstream.catalog.clone();
@@ -215,7 +216,7 @@ async fn vendor_products(
         .downstream
         .call(client.list_products(state.downstream.request(list_request(&params, true), Some(&vendor.token))))
         .await?;
-    Ok(Json(render_page(&state, page, &uri, &headers).await?))
+    Ok(Json(render_page(&state, page, &uri, &origin).await?))
 }
 
 /// The fields of a create or update body.

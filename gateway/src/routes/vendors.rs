@@ -2,7 +2,7 @@
 //! and admin verification.
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use proto::catalog::v1 as catalog_pb;
 use proto::identity::v1 as pb;
 use serde::Serialize;
@@ -15,6 +15,7 @@ use crate::AppState;
 use crate::auth::{AdminUser, VendorUser};
 use crate::body::{Form, JsonBody};
 use crate::error::HttpResult;
+use crate::origin::Origin;
 use crate::pagination::{LimitOffset, Page};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -91,14 +92,14 @@ async fn refresh_catalog(state: &AppState, vendor_id: i64) {
 async fn list_vendors(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    origin: Origin,
 ) -> HttpResult<Json<Page<Vendor>>> {
     let page = LimitOffset::from_uri(&uri);
     let mut client = state.downstream.identity.clone();
     let message = pb::ListVendorsRequest { limit: page.limit, offset: page.offset };
     let answer = state.downstream.call(client.list_vendors(state.downstream.request(message, None))).await?;
     let vendors = answer.vendors.into_iter().map(Vendor::from).collect();
-    Ok(Json(page.page(answer.count, vendors, &uri, &headers)))
+    Ok(Json(page.page(answer.count, vendors, &uri, &origin)))
 }
 
 /// Create the caller's vendor profile (it starts `pending`).

@@ -5,6 +5,7 @@
 use std::str::FromStr;
 
 use crate::StartupError;
+use crate::profile::Profile;
 
 /// A variable parsed as `T`, or `default` when it is unset or empty.
 pub fn env_or<T: FromStr>(name: &str, default: T) -> Result<T, StartupError>
@@ -32,6 +33,8 @@ pub struct Infra {
     pub redis_url: String,
     /// Prefixes every schema name and Redis key, so fleets can share servers.
     pub schema_prefix: String,
+    /// `MARKETPLACE_ENV`: what the binary refuses to start with.
+    pub profile: Profile,
 }
 
 impl Infra {
@@ -40,8 +43,11 @@ impl Infra {
             mysql_url: env_or("MYSQL_URL", "mysql://root@127.0.0.1:3306".to_owned())?,
             redis_url: env_or("REDIS_URL", "redis://127.0.0.1:6379".to_owned())?,
             schema_prefix: env_or("SCHEMA_PREFIX", String::new())?,
+            profile: Profile::from_env()?,
         };
         infra.validate()?;
+        infra.profile.refuse_weak_database_url("MYSQL_URL", &infra.mysql_url)?;
+        infra.profile.refuse_development_secret("REDIS_URL", &infra.redis_url)?;
         Ok(infra)
     }
 
@@ -73,5 +79,38 @@ impl Infra {
 
     pub async fn redis(&self) -> Result<redis::aio::ConnectionManager, StartupError> {
         crate::redis_conn::connect(&self.redis_url).await
+    }
+}
+
+/// The payment provider (`PAYMENT_PROVIDER`): the payment service talks to
+/// it, and the gateway offers the sandbox's "complete" route only when it
+/// is the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentProviderKind {
+    /// Built in, for development and tests: anyone may "pay" their order.
+    Sandbox,
+    /// Stripe's PaymentIntents API (`STRIPE_SECRET_KEY`).
+    Stripe,
+}
+
+impl FromStr for PaymentProviderKind {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "sandbox" => Ok(PaymentProviderKind::Sandbox),
+            "stripe" => Ok(PaymentProviderKind::Stripe),
+            _ => Err("expected sandbox or stripe".to_owned()),
+        }
+    }
+}
+
+impl PaymentProviderKind {
+    /// The sandbox by default in development; in production it must be
+    /// chosen explicitly, so a deployment never lets customers mark their
+    /// own orders paid by accident.
+    pub fn from_env(profile: Profile) -> Result<Self, StartupError> {
+        profile.require("PAYMENT_PROVIDER", env_opt("PAYMENT_PROVIDER").as_deref())?;
+        env_or("PAYMENT_PROVIDER", PaymentProviderKind::Sandbox)
     }
 }

@@ -15,6 +15,7 @@ pub mod identity_keys;
 pub mod metrics;
 pub mod money;
 pub mod probe;
+pub mod profile;
 pub mod redis_conn;
 pub mod shutdown;
 pub mod slug;

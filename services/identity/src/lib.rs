@@ -59,6 +59,12 @@ impl Config {
             (Some(email), Some(password)) => Some((email, password)),
             _ => None,
         };
+        if let Some((_, password)) = &admin {
+            infra.profile.refuse_development_secret("ADMIN_PASSWORD", password)?;
+        }
+        if let Some(pem) = &env_opt("JWT_PRIVATE_KEY_PEM") {
+            infra.profile.refuse_development_secret("JWT_PRIVATE_KEY_PEM", pem)?;
+        }
         Ok(Self {
             infra,
             access_ttl_secs: env_or("ACCESS_TOKEN_TTL", 15 * 60)?,

@@ -7,14 +7,16 @@ pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod provider;
+pub mod signature;
 pub mod store;
+pub mod stripe;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::StartupError;
 use common::auth::KeyRing;
-use common::config::{Infra, env_opt, env_or};
+use common::config::{Infra, PaymentProviderKind, env_opt, env_or};
 use common::events::{Consumer, Relay};
 use common::grpc_client::lazy_channel;
 use common::identity_keys::IdentityKeySource;
@@ -27,6 +29,7 @@ use crate::clients::Orders;
 use crate::grpc::PaymentService;
 use crate::provider::{PaymentProvider, Sandbox};
 use crate::store::Store;
+use crate::stripe::Stripe;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 pub const SCHEMA: &str = "payment";
@@ -46,6 +49,11 @@ pub struct Config {
     /// `/payments/webhook/`).
     pub webhook_url: String,
     pub max_db_connections: u32,
+    /// `PAYMENT_PROVIDER`: the sandbox (development default) or Stripe.
+    pub provider: PaymentProviderKind,
+    /// `STRIPE_SECRET_KEY`, required with Stripe.
+    pub stripe_secret_key: Option<String>,
+    pub stripe_api_url: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +63,8 @@ impl std::fmt::Debug for Config {
             .field("order_addr", &self.order_addr)
             .field("webhook_secrets", &format!("{} secret(s)", self.webhook_secrets.len()))
             .field("webhook_url", &self.webhook_url)
+            .field("provider", &self.provider)
+            .field("stripe_api_url", &self.stripe_api_url)
             .finish()
     }
 }
@@ -67,6 +77,16 @@ impl Config {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect();
+        let profile = infra.profile;
+        profile.require("WEBHOOK_SECRET", secrets.first().map(String::as_str))?;
+        for secret in &secrets {
+            profile.refuse_development_secret("WEBHOOK_SECRET", secret)?;
+        }
+        let provider = PaymentProviderKind::from_env(profile)?;
+        let stripe_secret_key = env_opt("STRIPE_SECRET_KEY");
+        if provider == PaymentProviderKind::Stripe && stripe_secret_key.is_none() {
+            return Err(StartupError::Config("STRIPE_SECRET_KEY must be set with PAYMENT_PROVIDER=stripe".into()));
+        }
         Ok(Self {
             infra,
             identity_addr: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
@@ -75,6 +95,9 @@ impl Config {
             webhook_secrets: secrets,
             webhook_url: env_or("PAYMENT_WEBHOOK_URL", "http://127.0.0.1:8000/payments/webhook/".to_owned())?,
             max_db_connections: env_or("PAYMENT_DB_CONNECTIONS", 10)?,
+            provider,
+            stripe_secret_key,
+            stripe_api_url: env_or("STRIPE_API_URL", stripe::DEFAULT_API_URL.to_owned())?,
         })
     }
 }
@@ -95,11 +118,19 @@ pub async fn start(config: &Config) -> Result<Payment, StartupError> {
     let redis = config.infra.redis().await?;
     let keys = KeyRing::fetching(IdentityKeySource::new(lazy_channel(&config.identity_addr)?));
     let orders = Orders::new(lazy_channel(&config.order_addr)?, config.downstream_timeout);
-    let sandbox = Arc::new(Sandbox::new(config.webhook_secrets.clone(), config.webhook_url.clone())?);
-    let provider: Arc<dyn PaymentProvider> = sandbox.clone();
+    let (provider, sandbox): (Arc<dyn PaymentProvider>, _) = match config.provider {
+        PaymentProviderKind::Sandbox => {
+            let sandbox = Arc::new(Sandbox::new(config.webhook_secrets.clone(), config.webhook_url.clone())?);
+            (sandbox.clone(), Some(sandbox))
+        }
+        PaymentProviderKind::Stripe => {
+            let key = config.stripe_secret_key.clone().unwrap_or_default();
+            (Arc::new(Stripe::new(key, config.stripe_api_url.clone(), config.webhook_secrets.clone())?), None)
+        }
+    };
     let relay = Relay::new(pool.clone(), redis, config.infra.schema_prefix.clone(), "payment");
     let store = Store::new(pool.clone(), relay.notifier());
-    let service = PaymentService::new(store, keys, orders, provider.clone(), Some(sandbox));
+    let service = PaymentService::new(store, keys, orders, provider.clone(), sandbox);
     let order_events = Consumer::connect(pool.clone(), &config.infra, "order", "payment").await?;
     Ok(Payment { pool, service, relay, order_events, provider })
 }
