@@ -241,6 +241,17 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn members_are_unique_across_processes() {
+        // Two gateways (each pid 1 in its container) recording at the same
+        // millisecond must not overwrite each other's entry.
+        let (a, b) = (super::member(7), super::member(7));
+        assert_ne!(a, b);
+        let random = a.strip_prefix("7-").expect("time first");
+        assert!(random.len() == 32 && random.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert!(!random.contains(&format!("{}-", std::process::id())));
+    }
+
+    #[test]
     fn waits_round_up_to_whole_seconds() {
         assert_eq!(super::seconds(1), 1);
         assert_eq!(super::seconds(1000), 1);
