@@ -1,17 +1,23 @@
-//! `deploy/mysql/init.sql` against the real MariaDB: each service's DB user
-//! can create, read and write in its own schema (the very start-up path of
-//! a service: `common::db::connect` with that service's migrations) and
-//! cannot reach any other schema. The passwords are the ones of
-//! `docker-compose.yml`'s `MYSQL_URL`s, so compose and init.sql must agree.
+//! `deploy/mysql/init.sql` against the real MariaDB, as the MariaDB
+//! container gets it: rendered by `deploy/mysql/init.sh` (run here with
+//! `--print`, the same rendering the container sources) with a password in
+//! each variable that a service's `MYSQL_URL` in `docker-compose.yml` names.
+//! Each service's DB user can then create, read and write in its own schema
+//! (the very start-up path of a service: `common::db::connect` with that
+//! service's migrations) and cannot reach any other schema. Compose, the
+//! template and the script must agree on every variable for that to hold.
+//! Besides, init.sh quotes any password safely (the server reads back
+//! exactly the value given) and refuses to render without every password.
 //!
 //! The server is shared with other test runs, so the real names are never
-//! created: every schema and user name in the SQL text is rewritten with a
-//! unique prefix, each statement is checked to name nothing else before it
+//! created: every schema and user name in the rendered SQL is rewritten with
+//! a unique prefix, each statement is checked to name nothing else before it
 //! runs, and the prefixed users and schemas are dropped afterwards, also
 //! when the test fails.
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::str::FromStr;
 
 use futures::FutureExt;
@@ -40,9 +46,32 @@ const SERVICES: &[Service] = &[
 /// schema was reachable).
 const ACCESS_DENIED: [u16; 2] = [1044, 1142];
 
+fn repository_path(path: &str) -> String {
+    format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
 fn repository_file(path: &str) -> String {
-    let full = format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"));
+    let full = repository_path(path);
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+/// `bash deploy/mysql/init.sh --print` with only `PATH` and `variables` in
+/// its environment.
+fn render_init_sql(variables: &[(&str, &str)]) -> Output {
+    let mut command = Command::new("bash");
+    command.arg(repository_path("deploy/mysql/init.sh")).arg("--print").env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command.envs(variables.iter().copied()).output().expect("running bash deploy/mysql/init.sh")
+}
+
+/// init.sql as init.sh renders it with `variables`.
+fn rendered_init_sql(variables: &[(&str, &str)]) -> String {
+    let output = render_init_sql(variables);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "deploy/mysql/init.sh --print failed: {stderr}");
+    String::from_utf8(output.stdout).expect("init.sh prints UTF-8")
 }
 
 /// The statements of a SQL file: whole-line `--` comments dropped, split
@@ -104,11 +133,11 @@ fn check_isolated(statement: &str, prefix: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// init.sql with every name prefixed, each statement checked to touch
-/// only prefixed names (a panic before anything runs otherwise).
-fn isolated_init_sql(prefix: &str) -> Vec<String> {
+/// The rendered init.sql with every name prefixed, each statement checked
+/// to touch only prefixed names (a panic before anything runs otherwise).
+fn isolated_init_sql(prefix: &str, passwords: &[(&str, &str)]) -> Vec<String> {
     let statements: Vec<String> =
-        statements(&repository_file("deploy/mysql/init.sql")).iter().map(|s| prefixed(s, prefix)).collect();
+        statements(&rendered_init_sql(passwords)).iter().map(|s| prefixed(s, prefix)).collect();
     for statement in &statements {
         if let Err(why) = check_isolated(statement, prefix) {
             panic!("deploy/mysql/init.sql cannot be applied in isolation, {why}");
@@ -117,10 +146,11 @@ fn isolated_init_sql(prefix: &str) -> Vec<String> {
     statements
 }
 
-/// The `MYSQL_URL` of each service of docker-compose.yml (a line scan of
-/// the `services:` section: a service is a key indented by two spaces).
-fn compose_mysql_urls() -> BTreeMap<String, String> {
-    let (mut urls, mut in_services, mut service) = (BTreeMap::new(), false, None);
+/// The settings of each service of docker-compose.yml, `key: value` lines
+/// trimmed (a line scan of the `services:` section: a service is a key
+/// indented by two spaces).
+fn compose_service_lines() -> BTreeMap<String, Vec<String>> {
+    let (mut services, mut in_services, mut service) = (BTreeMap::<String, Vec<String>>::new(), false, None);
     for line in repository_file("docker-compose.yml").lines() {
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
@@ -132,8 +162,19 @@ fn compose_mysql_urls() -> BTreeMap<String, String> {
             && !key.starts_with(' ')
         {
             service = in_services.then(|| key.to_owned());
-        } else if let (Some(service), Some(url)) = (&service, line.trim().strip_prefix("MYSQL_URL:")) {
-            urls.insert(service.clone(), url.trim().trim_matches('"').to_owned());
+        } else if let Some(service) = &service {
+            services.entry(service.clone()).or_default().push(line.trim().to_owned());
+        }
+    }
+    services
+}
+
+/// The `MYSQL_URL` of each service of docker-compose.yml.
+fn compose_mysql_urls() -> BTreeMap<String, String> {
+    let mut urls = BTreeMap::new();
+    for (service, lines) in compose_service_lines() {
+        if let Some(url) = lines.iter().find_map(|line| line.strip_prefix("MYSQL_URL:")) {
+            urls.insert(service, url.trim().trim_matches('"').to_owned());
         }
     }
     urls
@@ -147,20 +188,68 @@ fn credentials(url: &str) -> (String, String, String) {
     (user.to_owned(), password.to_owned(), host.trim_end_matches('/').to_owned())
 }
 
-/// The password init.sql gives `user`.
-fn init_sql_password(user: &str) -> String {
+/// The variable a compose password is taken from: `VAR` of
+/// `${VAR:?message}` (required: compose never falls back to a default).
+fn required_variable(password: &str) -> Option<&str> {
+    let name = password.strip_prefix("${")?.strip_suffix('}')?.split_once(":?")?.0;
+    name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_').then_some(name)
+}
+
+/// The variable each service's password comes from in docker-compose.yml.
+fn compose_password_variables() -> BTreeMap<String, String> {
+    compose_mysql_urls()
+        .into_iter()
+        .map(|(service, url)| {
+            let (_, password, _) = credentials(&url);
+            let variable = required_variable(&password).unwrap_or_else(|| {
+                panic!("docker-compose.yml: {service}'s MYSQL_URL password is not a required ${{VAR:?...}}: {url:?}")
+            });
+            (service, variable.to_owned())
+        })
+        .collect()
+}
+
+/// The placeholder of init.sql (the template) for `user`'s password.
+fn init_sql_placeholder(user: &str) -> String {
     let create = statements(&repository_file("deploy/mysql/init.sql"))
         .into_iter()
         .find(|s| s.to_ascii_uppercase().starts_with("CREATE USER") && s.contains(&format!("'{user}'@")))
         .unwrap_or_else(|| panic!("init.sql creates no user '{user}'"));
-    let after = create.split_once("IDENTIFIED BY '").unwrap_or_else(|| panic!("no password in {create:?}")).1;
-    after.split('\'').next().unwrap_or_default().to_owned()
+    let after =
+        create.split_once("IDENTIFIED BY {{").unwrap_or_else(|| panic!("no password placeholder in {create:?}")).1;
+    after.split("}}").next().unwrap_or_default().to_owned()
+}
+
+/// The variable of each service's password in docker-compose.yml, in
+/// SERVICES' order.
+fn password_variables() -> Vec<String> {
+    let variables = compose_password_variables();
+    SERVICES
+        .iter()
+        .map(|s| {
+            variables.get(s.name).unwrap_or_else(|| panic!("docker-compose.yml: {} has no MYSQL_URL", s.name)).clone()
+        })
+        .collect()
+}
+
+/// A password for each service (SERVICES' order), in the variable compose
+/// names: unique to this run and URL-safe.
+fn test_passwords(prefix: &str) -> Vec<(String, String)> {
+    password_variables()
+        .into_iter()
+        .zip(SERVICES)
+        .map(|(variable, s)| (variable, format!("{prefix}{}_Pw", s.user)))
+        .collect()
+}
+
+fn as_pairs(variables: &[(String, String)]) -> Vec<(&str, &str)> {
+    variables.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect()
 }
 
 #[test]
 fn init_sql_is_rewritten_to_prefixed_names_only() {
     let prefix = common::testkit::unique_prefix("initsql");
-    let statements = isolated_init_sql(&prefix);
+    let statements = isolated_init_sql(&prefix, &as_pairs(&test_passwords(&prefix)));
     for s in SERVICES {
         let (schema, user) = (format!("`{prefix}{}`", s.schema), format!("'{prefix}{}'@'%'", s.user));
         let has = |kind: &str, names: &[&str]| {
@@ -189,15 +278,126 @@ fn init_sql_is_rewritten_to_prefixed_names_only() {
 #[test]
 fn compose_gives_each_service_its_own_db_user() {
     let urls = compose_mysql_urls();
+    let variables = compose_password_variables();
+    let mariadb = &compose_service_lines()["mariadb"];
     for s in SERVICES {
         let url = urls.get(s.name).unwrap_or_else(|| panic!("docker-compose.yml: {} has no MYSQL_URL", s.name));
-        let (user, password, host) = credentials(url);
+        let (user, _, host) = credentials(url);
         assert_eq!(user, s.user, "docker-compose.yml: {} connects as {user}", s.name);
-        assert_eq!(password, init_sql_password(s.user), "docker-compose.yml: {}'s password is not init.sql's", s.name);
         assert_eq!(host, "mariadb:3306", "docker-compose.yml: {}'s MYSQL_URL", s.name);
+        // The user's password in init.sql is the variable of the MYSQL_URL,
+        // and the mariadb container (which runs init.sh) is given it.
+        let variable = &variables[s.name];
+        assert_eq!(&init_sql_placeholder(s.user), variable, "init.sql: {}'s password placeholder", s.user);
+        let passed = format!("{variable}: ${{{variable}:?");
+        assert!(
+            mariadb.iter().any(|line| line.starts_with(&passed)),
+            "docker-compose.yml: the mariadb service is not given {variable} (required)"
+        );
     }
     let others: Vec<_> = urls.keys().filter(|name| !SERVICES.iter().any(|s| s.name == *name)).collect();
     assert!(others.is_empty(), "docker-compose.yml: MYSQL_URL on services without a schema: {others:?}");
+}
+
+#[test]
+fn compose_has_mariadb_run_init_sh_on_the_template() {
+    let mariadb = &compose_service_lines()["mariadb"];
+    let mounted = |volume: &str| mariadb.iter().any(|line| line.strip_prefix("- ") == Some(volume));
+    // Sourced from the init directory; the template where init.sh reads it.
+    let template = "/etc/marketplace/init.sql";
+    assert!(
+        mariadb.iter().any(|line| line.starts_with("- ./deploy/mysql/init.sh:/docker-entrypoint-initdb.d/")
+            && line.ends_with(".sh:ro")),
+        "docker-compose.yml: mariadb does not run deploy/mysql/init.sh from /docker-entrypoint-initdb.d: {mariadb:#?}"
+    );
+    assert!(
+        mounted(&format!("./deploy/mysql/init.sql:{template}:ro")),
+        "docker-compose.yml: init.sql not at {template}"
+    );
+    assert!(repository_file("deploy/mysql/init.sh").contains(&format!("marketplace_render_init_sql {template}")));
+    assert!(
+        !mariadb.iter().any(|line| line.contains("init.sql:/docker-entrypoint-initdb.d")),
+        "docker-compose.yml: the raw template must not run as SQL"
+    );
+}
+
+#[test]
+fn init_sh_refuses_to_render_without_every_password() {
+    let prefix = common::testkit::unique_prefix("initsql");
+    let passwords = test_passwords(&prefix);
+    let all = as_pairs(&passwords);
+    for (missing, _) in &all {
+        for value in [None, Some("")] {
+            let mut variables: Vec<(&str, &str)> = all.iter().filter(|(name, _)| name != missing).copied().collect();
+            variables.extend(value.map(|v| (*missing, v)));
+            let output = render_init_sql(&variables);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!output.status.success(), "init.sh rendered with {missing}={value:?}");
+            assert!(output.stdout.is_empty(), "init.sh printed SQL without {missing}");
+            assert!(stderr.contains(missing), "init.sh's refusal does not name {missing}: {stderr}");
+        }
+    }
+}
+
+/// The text each placeholder of `template` became in `rendered`, in order:
+/// the fixed text between placeholders must come out unchanged.
+fn substitutions(template: &str, rendered: &str) -> Vec<(String, String)> {
+    let (mut fixed, mut names, mut rest) = (Vec::new(), Vec::new(), template);
+    while let Some(start) = rest.find("{{") {
+        let end = start + rest[start..].find("}}").expect("a placeholder is closed");
+        fixed.push(&rest[..start]);
+        names.push(&rest[start + 2..end]);
+        rest = &rest[end + 2..];
+    }
+    let (last, rendered) = (rest.trim_end(), rendered.trim_end());
+    let mut at = fixed[0].len();
+    assert!(rendered.starts_with(fixed[0]), "init.sh changed the text before the first placeholder");
+    let mut literals = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let next = fixed.get(i + 1).copied().unwrap_or(last);
+        let length = if i + 1 == names.len() {
+            assert!(rendered.ends_with(last), "init.sh changed the text after the last placeholder");
+            rendered.len() - last.len() - at
+        } else {
+            rendered[at..].find(next).unwrap_or_else(|| panic!("init.sh changed the text after {name}"))
+        };
+        literals.push(((*name).to_owned(), rendered[at..at + length].to_owned()));
+        at += length + next.len();
+    }
+    literals
+}
+
+#[tokio::test]
+async fn init_sh_quotes_any_password() {
+    let root_url = common::config::Infra::from_env().expect("configuration").mysql_url;
+    let tricky = [
+        "it's'; DROP DATABASE mysql; -- ",
+        "back\\slash\\' \"double\" `tick` \\",
+        "line\nbreak\r\ttab",
+        "{{PAYMENT_DB_PASSWORD}}",
+        "$HOME $(id) `id` & \\& ${x}",
+        "ünïcödé 🔑 %_ @:/?#",
+    ];
+    let variables: Vec<(String, String)> = password_variables()
+        .into_iter()
+        .zip(tricky)
+        .map(|(variable, password)| (variable, password.to_owned()))
+        .collect();
+    let rendered = rendered_init_sql(&as_pairs(&variables));
+    let literals = substitutions(&repository_file("deploy/mysql/init.sql"), &rendered);
+    assert_eq!(literals.len(), variables.len(), "one placeholder per service");
+    let mut admin = root(&root_url).await;
+    for (name, literal) in literals {
+        let password = &variables.iter().find(|(variable, _)| *variable == name).expect("a known variable").1;
+        assert!(literal.len() >= 2 && literal.starts_with('\'') && literal.ends_with('\''), "{name}: {literal}");
+        // The server reads the literal back as exactly the password.
+        let read: String = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {literal}")))
+            .fetch_one(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: SELECT {literal}: {e}"));
+        assert_eq!(&read, password, "{name}: rendered as {literal}");
+    }
+    let _ = admin.close().await;
 }
 
 /// The root connection the test's own statements run on.
@@ -220,7 +420,7 @@ async fn assert_denied(connection: &mut MySqlConnection, who: &str, sql: String)
     }
 }
 
-async fn apply_and_check(root_url: &str, prefix: &str, statements: Vec<String>) {
+async fn apply_and_check(root_url: &str, prefix: &str, statements: Vec<String>, passwords: &[(String, String)]) {
     let mut admin = root(root_url).await;
     for statement in statements {
         run(&mut admin, statement.clone()).await.unwrap_or_else(|e| panic!("init.sql: {statement:?}: {e}"));
@@ -229,11 +429,10 @@ async fn apply_and_check(root_url: &str, prefix: &str, statements: Vec<String>) 
 
     let server = MySqlConnectOptions::from_str(root_url).expect("MYSQL_URL");
     let (host, port) = (server.get_host().to_owned(), server.get_port());
-    let urls = compose_mysql_urls();
     let as_user: Vec<(&Service, String)> = SERVICES
         .iter()
-        .map(|s| {
-            let (_, password, _) = credentials(&urls[s.name]);
+        .zip(passwords)
+        .map(|(s, (_, password))| {
             assert!(
                 password.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)),
                 "password needs encoding"
@@ -329,9 +528,11 @@ async fn clean_up(root_url: &str, prefix: &str) -> Result<(), String> {
 async fn each_service_user_reaches_its_own_schema_and_no_other() {
     let root_url = common::config::Infra::from_env().expect("configuration").mysql_url;
     let prefix = common::testkit::unique_prefix("initsql");
+    // The passwords compose would hand init.sh, in SERVICES' order.
+    let passwords = test_passwords(&prefix);
     // Checked before anything reaches the server.
-    let statements = isolated_init_sql(&prefix);
-    let outcome = AssertUnwindSafe(apply_and_check(&root_url, &prefix, statements)).catch_unwind().await;
+    let statements = isolated_init_sql(&prefix, &as_pairs(&passwords));
+    let outcome = AssertUnwindSafe(apply_and_check(&root_url, &prefix, statements, &passwords)).catch_unwind().await;
     let cleaned = clean_up(&root_url, &prefix).await;
     if let Err(panic) = outcome {
         if let Err(e) = cleaned {
