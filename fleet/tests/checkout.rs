@@ -25,6 +25,7 @@ fn main() -> ExitCode {
             concurrent_adds_never_exceed_stock,
             checkout_turns_the_cart_into_one_order,
             checkout_errors,
+            an_order_worth_more_than_its_column_holds_is_refused_before_any_write,
             checkout_never_oversells_under_contention,
             opposite_order_carts_check_out_concurrently,
             one_key_many_checkouts_make_one_order,
@@ -273,6 +274,25 @@ async fn checkout_errors(ctx: Arc<Ctx>) {
     assert_eq!(listed["count"], 0, "nothing was ordered");
     let left = api.get("/carts/items/", Some(&customer.access)).await.expect(200);
     assert_eq!(lines(&left).iter().map(|l| l["product"].as_i64()).collect::<Vec<_>>(), [Some(product_id)], "pruned");
+}
+
+async fn an_order_worth_more_than_its_column_holds_is_refused_before_any_write(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let customer = api.user("customer").await;
+    // The dearest price a product may have; 101 of them are worth more
+    // than an order's DECIMAL(12,2) total can hold.
+    let (_, dearest) = product(&api, 200, "99999999.99").await;
+    add(&api, &customer, dearest, 101).await.expect(201);
+    assert_eq!(
+        checkout(&api, &customer, None).await.expect(400),
+        json!({
+            "detail": "The order total is too large: an order can hold at most 9999999999.99.",
+            "code": "order_total_too_large"
+        })
+    );
+    assert_eq!(stock(&api, dearest).await, 200, "nothing was taken");
+    assert_eq!(api.get("/orders/", Some(&customer.access)).await.expect(200)["count"], 0, "nothing was ordered");
+    assert_eq!(api.get("/carts/items/", Some(&customer.access)).await.expect(200)["count"], 1, "the cart is kept");
 }
 
 async fn checkout_never_oversells_under_contention(ctx: Arc<Ctx>) {
