@@ -135,6 +135,14 @@ pub fn order_total_too_large() -> ApiError {
     )
 }
 
+/// A customer already has `cap` unpaid orders: pay one, or let one expire.
+pub fn too_many_pending_orders(cap: u32) -> ApiError {
+    ApiError::conflict(
+        format!("You have too many unpaid orders ({cap}). Pay or wait for one to expire."),
+        "too_many_pending_orders",
+    )
+}
+
 pub fn cart_empty() -> ApiError {
     ApiError::bad_request("Cart is empty.", "cart_empty")
 }
