@@ -306,11 +306,26 @@ async fn place_order(api: &Api, url: &str, customer: &mut Customer, cart: &mut C
             }
         }
         401 => relogin(api, customer, &mut tally.checkout).await,
+        // The fleet caps unpaid orders per customer, and this scenario pays
+        // for none: a run against a capped fleet measures refusals.
+        409 if at_pending_cap(&answer) => tally.checkout.mismatch(|| {
+            format!(
+                "POST {url} as {}: 409 too_many_pending_orders: the fleet caps unpaid orders per customer; run it \
+                 with MAX_PENDING_ORDERS=0 for checkout throughput (bench/README.md)",
+                customer.email
+            )
+        }),
         // Not enough stock: nothing was ordered, the cart is as it was.
         409 => {}
         // 400 prunes unavailable lines; a 5xx may or may not have ordered.
         _ => *cart = None,
     }
+}
+
+/// Whether a checkout was refused for the customer's unpaid orders.
+fn at_pending_cap(answer: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(answer)
+        .is_ok_and(|body| body.get("code").and_then(Value::as_str) == Some("too_many_pending_orders"))
 }
 
 /// After a 401 (the access token expired during a long run): log in again.
@@ -330,6 +345,15 @@ mod tests {
         assert_eq!(add_status(Some(0)), Some(201));
         assert_eq!(add_status(Some(2)), Some(200));
         assert_eq!(add_status(None), None);
+    }
+
+    #[test]
+    fn the_pending_cap_is_told_apart_from_short_stock() {
+        assert!(at_pending_cap(
+            br#"{"detail": "You have too many unpaid orders (50).", "code": "too_many_pending_orders"}"#
+        ));
+        assert!(!at_pending_cap(br#"{"detail": "Not enough stock", "code": "insufficient_stock", "products": [1]}"#));
+        assert!(!at_pending_cap(b"not json"));
     }
 
     #[test]

@@ -24,7 +24,8 @@ defaults:  --base-url http://127.0.0.1:8000 (loopback 127.0.0.0/8 only)  --durat
            --clients 32 (checkout-spread, pay: 16; checkout-hot always runs 64 in flight)
            --vendors 20  --categories 10  --products 2000  --customers 64
            --admin-email / --admin-password: env ADMIN_EMAIL / ADMIN_PASSWORD, else admin@example.com / Admin-Pass-2026
-checkout registers customers: run the fleet with REGISTER_RATE_LIMIT=0 (or high enough)";
+checkout registers customers: run the fleet with REGISTER_RATE_LIMIT=0 (or high enough);
+checkout-spread leaves every order unpaid: run the fleet with MAX_PENDING_ORDERS=0";
 
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8000";
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@example.com";

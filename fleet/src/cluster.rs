@@ -16,6 +16,10 @@ use common::StartupError;
 use common::config::Infra;
 use tokio::process::{Child, Command};
 
+/// Where `make cluster` hands out gRPC and metrics ports from by default
+/// (`CLUSTER_FIRST_PORT`): below the kernel's ephemeral range (32768 up on
+/// Linux), so no outgoing connection holds a port a process restarts on.
+pub const LOCAL_FIRST_PORT: u16 = 20_100;
 /// Services with more than one replica in the cluster.
 pub const REPLICATED: &[&str] = &["catalog", "cart", "order"];
 const START_TIMEOUT: Duration = Duration::from_secs(90);

@@ -1,8 +1,8 @@
 //! The whole marketplace in one process: every service on its own
-//! loopback gRPC port and the gateway on REST, sharing one runtime. This is
-//! the local default (`cargo run -p fleet`) and the harness the end-to-end
-//! tests start (`Fleet::start` on port 0 with uniquely prefixed schemas,
-//! `Fleet::drop_schemas` afterwards).
+//! loopback gRPC port (any free one unless configured) and the gateway on
+//! REST, sharing one runtime. This is the local default (`cargo run -p
+//! fleet`) and the harness the end-to-end tests start (`Fleet::start` on
+//! port 0 with uniquely prefixed schemas, `Fleet::drop_schemas` afterwards).
 pub mod cluster;
 pub mod demo;
 pub mod local_redis;
@@ -14,6 +14,14 @@ use common::config::{Infra, env_or};
 use common::shutdown::CancellationToken;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+/// Where an in-process service listens unless its `*_GRPC_ADDR` says
+/// otherwise: any free loopback port. Its callers are in this process and
+/// are pointed at whatever was bound, so nothing needs a fixed port — and a
+/// fixed one inside the kernel's ephemeral range (32768–60999 on Linux, where
+/// 50051–50056 were) can be held by an outgoing connection when the fleet
+/// starts again after heavy loopback traffic ("Address already in use").
+pub const ANY_LOOPBACK_PORT: &str = "127.0.0.1:0";
 
 /// Every schema the fleet's services own.
 pub const SCHEMAS: &[&str] =
@@ -46,12 +54,12 @@ impl FleetConfig {
         let port: u16 = env_or("PORT", 8000)?;
         Ok(Self {
             http_addr: format!("127.0.0.1:{port}"),
-            identity_grpc_addr: env_or("IDENTITY_GRPC_ADDR", "127.0.0.1:50051".to_owned())?,
-            catalog_grpc_addr: env_or("CATALOG_GRPC_ADDR", "127.0.0.1:50052".to_owned())?,
-            cart_grpc_addr: env_or("CART_GRPC_ADDR", "127.0.0.1:50053".to_owned())?,
-            order_grpc_addr: env_or("ORDER_GRPC_ADDR", "127.0.0.1:50054".to_owned())?,
-            payment_grpc_addr: env_or("PAYMENT_GRPC_ADDR", "127.0.0.1:50055".to_owned())?,
-            analytics_grpc_addr: env_or("ANALYTICS_GRPC_ADDR", "127.0.0.1:50056".to_owned())?,
+            identity_grpc_addr: env_or("IDENTITY_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
+            catalog_grpc_addr: env_or("CATALOG_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
+            cart_grpc_addr: env_or("CART_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
+            order_grpc_addr: env_or("ORDER_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
+            payment_grpc_addr: env_or("PAYMENT_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
+            analytics_grpc_addr: env_or("ANALYTICS_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
             identity: identity::Config::from_env(infra.clone())?,
             catalog: catalog::Config::from_env(infra.clone())?,
             cart: cart::Config::from_env(infra.clone())?,
@@ -75,19 +83,24 @@ impl FleetConfig {
         edit(&mut self.gateway.infra);
     }
 
-    /// For tests: the environment's servers, ephemeral ports, and a unique
-    /// schema/key prefix so runs never meet.
+    /// For tests: the environment's servers, any free ports (whatever a
+    /// developer's `PORT` or `*_GRPC_ADDR` says), and a unique schema/key
+    /// prefix so runs never meet.
     pub fn for_tests(tag: &str) -> Result<Self, StartupError> {
         let mut config = Self::from_env()?;
         let prefix = common::testkit::unique_prefix(tag);
         config.edit_infra(|infra| infra.schema_prefix = prefix.clone());
-        config.http_addr = "127.0.0.1:0".into();
-        config.identity_grpc_addr = "127.0.0.1:0".into();
-        config.catalog_grpc_addr = "127.0.0.1:0".into();
-        config.cart_grpc_addr = "127.0.0.1:0".into();
-        config.order_grpc_addr = "127.0.0.1:0".into();
-        config.payment_grpc_addr = "127.0.0.1:0".into();
-        config.analytics_grpc_addr = "127.0.0.1:0".into();
+        config.http_addr = ANY_LOOPBACK_PORT.into();
+        for addr in [
+            &mut config.identity_grpc_addr,
+            &mut config.catalog_grpc_addr,
+            &mut config.cart_grpc_addr,
+            &mut config.order_grpc_addr,
+            &mut config.payment_grpc_addr,
+            &mut config.analytics_grpc_addr,
+        ] {
+            *addr = ANY_LOOPBACK_PORT.into();
+        }
         Ok(config)
     }
 }

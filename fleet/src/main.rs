@@ -82,7 +82,7 @@ async fn serve(demo: bool) -> Result<(), StartupError> {
 async fn cluster() -> Result<(), StartupError> {
     let infra = Infra::from_env()?;
     let port: u16 = common::config::env_or("PORT", 8000)?;
-    let first_port: u16 = common::config::env_or("CLUSTER_FIRST_PORT", 50100)?;
+    let first_port: u16 = common::config::env_or("CLUSTER_FIRST_PORT", fleet::cluster::LOCAL_FIRST_PORT)?;
     let mut config = fleet::cluster::ClusterConfig::local(infra, port, first_port)?;
     for name in ["ADMIN_EMAIL", "ADMIN_PASSWORD", "OTEL_EXPORTER_OTLP_ENDPOINT", "RUST_LOG", "LOG_FORMAT"] {
         if let Some(value) = env_opt(name) {

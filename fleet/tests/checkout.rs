@@ -25,6 +25,8 @@ fn main() -> ExitCode {
             concurrent_adds_never_exceed_stock,
             checkout_turns_the_cart_into_one_order,
             checkout_errors,
+            an_order_worth_more_than_its_column_holds_is_refused_before_any_write,
+            unpaid_orders_are_capped_per_customer_even_under_concurrency,
             checkout_never_oversells_under_contention,
             opposite_order_carts_check_out_concurrently,
             one_key_many_checkouts_make_one_order,
@@ -273,6 +275,74 @@ async fn checkout_errors(ctx: Arc<Ctx>) {
     assert_eq!(listed["count"], 0, "nothing was ordered");
     let left = api.get("/carts/items/", Some(&customer.access)).await.expect(200);
     assert_eq!(lines(&left).iter().map(|l| l["product"].as_i64()).collect::<Vec<_>>(), [Some(product_id)], "pruned");
+}
+
+async fn an_order_worth_more_than_its_column_holds_is_refused_before_any_write(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let customer = api.user("customer").await;
+    // The dearest price a product may have; 101 of them are worth more
+    // than an order's DECIMAL(12,2) total can hold.
+    let (_, dearest) = product(&api, 200, "99999999.99").await;
+    add(&api, &customer, dearest, 101).await.expect(201);
+    assert_eq!(
+        checkout(&api, &customer, None).await.expect(400),
+        json!({
+            "detail": "The order total is too large: an order can hold at most 9999999999.99.",
+            "code": "order_total_too_large"
+        })
+    );
+    assert_eq!(stock(&api, dearest).await, 200, "nothing was taken");
+    assert_eq!(api.get("/orders/", Some(&customer.access)).await.expect(200)["count"], 0, "nothing was ordered");
+    assert_eq!(api.get("/carts/items/", Some(&customer.access)).await.expect(200)["count"], 1, "the cart is kept");
+}
+
+/// MAX_PENDING_ORDERS at its default, 50: of 60 concurrent PlaceOrders
+/// by one customer exactly 50 are placed; then a checkout is the
+/// contract's 409, a replay is still its order, and a refund makes room.
+async fn unpaid_orders_are_capped_per_customer_even_under_concurrency(ctx: Arc<Ctx>) {
+    use proto::order::v1 as order_pb;
+    const CAP: usize = 50;
+    let api = ctx.api();
+    let admin = api.admin().await;
+    let customer = api.user("customer").await;
+    let (_, product_id) = product(&api, 1000, "1.00").await;
+    let channel = common::grpc_client::lazy_channel(&ctx.order_addr.to_string()).expect("channel");
+    let place = |key: String| {
+        let mut orders = order_pb::order_client::OrderClient::new(channel.clone());
+        let lines = vec![order_pb::OrderLine { product: product_id, quantity: 1 }];
+        let request = order_pb::PlaceOrderRequest { lines, idempotency_key: Some(key) };
+        let request = common::grpc_client::request(request, std::time::Duration::from_secs(20), Some(&customer.access));
+        async move { orders.place_order(request).await.map(|r| r.into_inner().id) }
+    };
+    let keys: Vec<String> = (0..CAP + 10).map(|i| format!("cap-{i}-{}", uuid::Uuid::new_v4())).collect();
+    let placed = race(keys.len(), |i| place(keys[i].clone())).await;
+    let refused: Vec<_> = placed.iter().filter_map(|p| p.as_ref().err()).collect();
+    assert_eq!(placed.len() - refused.len(), CAP, "{refused:?}");
+    for status in &refused {
+        let error = common::ApiError::from_status(status);
+        assert_eq!((error.kind, error.code.as_deref()), (common::ErrorKind::Conflict, Some("too_many_pending_orders")));
+    }
+    assert_eq!(stock(&api, product_id).await, 1000 - CAP as i64);
+
+    // Another product: cart's OrderPlaced consumer takes the orders above
+    // out of the cart, and would take a line of theirs too.
+    let (_, other) = product(&api, 10, "2.00").await;
+    add(&api, &customer, other, 1).await.expect(201);
+    assert_eq!(
+        checkout(&api, &customer, None).await.expect(409),
+        json!({
+            "detail": "You have too many unpaid orders (50). Pay or wait for one to expire.",
+            "code": "too_many_pending_orders"
+        })
+    );
+    assert_eq!(api.get("/carts/items/", Some(&customer.access)).await.expect(200)["count"], 1, "the cart is kept");
+    let (key, first) = keys.iter().zip(&placed).find_map(|(k, p)| Some((k, *p.as_ref().ok()?))).expect("one placed");
+    assert_eq!(place(key.clone()).await.expect("a replay at the cap is its order"), first);
+
+    api.post(&format!("/orders/{first}/refund/"), Some(&admin.access), json!({})).await.expect(200);
+    checkout(&api, &customer, None).await.expect(201);
+    let listed = api.get("/orders/?status=pending", Some(&customer.access)).await.expect(200);
+    assert_eq!(listed["count"], CAP);
 }
 
 async fn checkout_never_oversells_under_contention(ctx: Arc<Ctx>) {

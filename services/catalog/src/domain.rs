@@ -1,6 +1,7 @@
 //! Catalog rules as pure functions: what valid categories and products
 //! look like (DRF's messages), the listing query a request asks for, the
 //! opaque keyset cursor, and the search tokenizer. No I/O here.
+use std::collections::HashSet;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -363,8 +364,8 @@ pub fn parse_list_query(raw: &RawListQuery) -> Result<ListQuery, ApiError> {
             _ => return Err(ApiError::new(common::ErrorKind::NotFound, "Invalid cursor")),
         },
     };
-    let mut words = raw.search.as_deref().map(tokenize).unwrap_or_default();
-    words.truncate(MAX_SEARCH_WORDS);
+    let words =
+        raw.search.as_deref().map_or_else(Vec::new, |search| Terms::new(search).take(MAX_SEARCH_WORDS).collect());
     Ok(ListQuery {
         words,
         category,
@@ -378,24 +379,64 @@ pub fn parse_list_query(raw: &RawListQuery) -> Result<ListQuery, ApiError> {
     })
 }
 
-/// Lower-cased runs of letters and digits, each once, in order of first
-/// appearance: the search terms of a text and the words of a query.
-pub fn tokenize(text: &str) -> Vec<String> {
-    let mut terms: Vec<String> = Vec::new();
-    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-        let term: String = word.to_lowercase().chars().take(MAX_TERM_CHARS).collect();
-        if !terms.contains(&term) {
-            terms.push(term);
+/// Lower-cased runs of letters and digits (at most `MAX_TERM_CHARS` each),
+/// each once, in order of first appearance: the search terms of a text and
+/// the words of a query.
+///
+/// Read lazily, so `.take(n)` reads the text only up to the end of the n-th
+/// distinct word: a query is cut to `MAX_SEARCH_WORDS` without looking at
+/// the rest of it. Each word costs time linear in its length and a set
+/// lookup, so a text of many distinct words stays linear (a list scanned
+/// per word made it quadratic).
+pub struct Terms<'a> {
+    unread: &'a str,
+    seen: HashSet<String>,
+}
+
+impl<'a> Terms<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self { unread: text, seen: HashSet::new() }
+    }
+}
+
+impl Iterator for Terms<'_> {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        loop {
+            let Some(start) = self.unread.find(char::is_alphanumeric) else {
+                self.unread = "";
+                return None;
+            };
+            let rest = &self.unread[start..];
+            let end = rest.find(|c: char| !c.is_alphanumeric()).unwrap_or(rest.len());
+            let term = term_of(&rest[..end]);
+            self.unread = &rest[end..];
+            if !self.seen.contains(&term) {
+                self.seen.insert(term.clone());
+                return Some(term);
+            }
         }
     }
-    terms
+}
+
+/// The first `MAX_TERM_CHARS` characters of a word, lower-cased exactly as
+/// `str::to_lowercase` would. That differs from lower-casing character by
+/// character only for a capital sigma (final form at the end of a word), so
+/// only a word with one in its head is lower-cased whole; any other word
+/// costs no more than its head, however long it is.
+fn term_of(word: &str) -> String {
+    let head = word.char_indices().nth(MAX_TERM_CHARS).map_or(word, |(at, _)| &word[..at]);
+    if head.contains('Σ') {
+        word.to_lowercase().chars().take(MAX_TERM_CHARS).collect()
+    } else {
+        head.chars().flat_map(char::to_lowercase).take(MAX_TERM_CHARS).collect()
+    }
 }
 
 /// The search terms of a product.
 pub fn product_terms(name: &str, description: &str, sku: &str) -> Vec<String> {
-    let mut terms = tokenize(&format!("{name} {sku} {description}"));
-    terms.truncate(MAX_TERMS_PER_PRODUCT);
-    terms
+    Terms::new(&format!("{name} {sku} {description}")).take(MAX_TERMS_PER_PRODUCT).collect()
 }
 
 /// A category and every category below it, from `(id, parent)` pairs.
@@ -475,8 +516,35 @@ mod tests {
 
     #[test]
     fn terms_are_lower_case_words_once() {
-        assert_eq!(tokenize("Blue TV, blue-ray SKU-42"), ["blue", "tv", "ray", "sku", "42"]);
+        let terms: Vec<String> = Terms::new("Blue TV, blue-ray SKU-42").collect();
+        assert_eq!(terms, ["blue", "tv", "ray", "sku", "42"]);
         assert_eq!(product_terms("Café", "", "X1"), ["café", "x1"]);
+        let long = "A".repeat(MAX_TERM_CHARS + 10);
+        assert_eq!(product_terms(&long, "", ""), ["a".repeat(MAX_TERM_CHARS)]);
+    }
+
+    #[test]
+    fn terms_lower_case_like_str_to_lowercase() {
+        for word in ["ΟΔΟΣ", "ΣΑΣ", "İstanbul", "ẞtraße", "ǅemal", "x1Σ"] {
+            let expected: String = word.to_lowercase().chars().take(MAX_TERM_CHARS).collect();
+            assert_eq!(Terms::new(word).collect::<Vec<_>>(), [expected], "{word}");
+        }
+    }
+
+    #[test]
+    fn a_search_reads_the_query_only_up_to_its_last_word() {
+        // Eight distinct words (one repeated in between), then a long tail
+        // of distinct words that must not be read at all.
+        let head = "one Two one three four five six seven eight";
+        let tail: String = (0..10_000).map(|i| format!(" w{i}")).collect();
+        let query = format!("{head}{tail}");
+        let mut terms = Terms::new(&query);
+        let words: Vec<String> = terms.by_ref().take(MAX_SEARCH_WORDS).collect();
+        assert_eq!(words, ["one", "two", "three", "four", "five", "six", "seven", "eight"]);
+        assert_eq!(terms.unread.len(), tail.len(), "read past the eighth word");
+
+        let raw = RawListQuery { search: Some(query), ..Default::default() };
+        assert_eq!(parse_list_query(&raw).expect("valid").words, words);
     }
 
     #[test]

@@ -120,6 +120,29 @@ impl OrderDraft {
     }
 }
 
+/// The largest amount a line, a sub-order or an order can hold: its
+/// column is `DECIMAL(12,2)`.
+pub fn max_amount() -> Decimal {
+    Decimal::new(999_999_999_999, 2)
+}
+
+/// An order (or one of its lines) worth more than its column can store:
+/// refused before anything is written, rather than failing the insert.
+pub fn order_total_too_large() -> ApiError {
+    ApiError::bad_request(
+        format!("The order total is too large: an order can hold at most {}.", max_amount()),
+        "order_total_too_large",
+    )
+}
+
+/// A customer already has `cap` unpaid orders: pay one, or let one expire.
+pub fn too_many_pending_orders(cap: u32) -> ApiError {
+    ApiError::conflict(
+        format!("You have too many unpaid orders ({cap}). Pay or wait for one to expire."),
+        "too_many_pending_orders",
+    )
+}
+
 pub fn cart_empty() -> ApiError {
     ApiError::bad_request("Cart is empty.", "cart_empty")
 }
@@ -134,12 +157,14 @@ pub fn insufficient_stock(name: &str, product_id: i64, requested: i64, available
 
 /// Builds the order from the cart's lines and the catalog's snapshot:
 /// every product must be there and buyable, else `product_unavailable`
-/// names all that are not.
+/// names all that are not; every line total, sub-order and the order total
+/// must fit `max_amount`, else `order_total_too_large`.
 pub fn draft_order(lines: &[(i64, i64)], snapshots: &[Snapshot]) -> Result<OrderDraft, ApiError> {
     let mut wanted: BTreeMap<i64, i64> = BTreeMap::new();
     for (product, quantity) in lines {
         if *quantity > 0 {
-            *wanted.entry(*product).or_default() += quantity;
+            let units = wanted.entry(*product).or_default();
+            *units = units.saturating_add(*quantity);
         }
     }
     if wanted.is_empty() {
@@ -156,14 +181,20 @@ pub fn draft_order(lines: &[(i64, i64)], snapshots: &[Snapshot]) -> Result<Order
         let Some(s) = snapshots.iter().find(|s| s.product_id == product_id) else {
             continue;
         };
-        let line_total = s.price * Decimal::from(quantity);
+        // Checked: quantities and prices come from outside, and an overflow
+        // must be this 400, never a panic.
+        let line_total = s
+            .price
+            .checked_mul(Decimal::from(quantity))
+            .filter(|total| *total <= max_amount())
+            .ok_or_else(order_total_too_large)?;
         let vendor = vendors.entry(s.vendor_id).or_insert_with(|| VendorDraft {
             vendor_id: s.vendor_id,
             vendor_name: s.vendor_name.clone(),
             subtotal: Decimal::ZERO,
             items: Vec::new(),
         });
-        vendor.subtotal += line_total;
+        vendor.subtotal = vendor.subtotal.checked_add(line_total).ok_or_else(order_total_too_large)?;
         vendor.items.push(ItemDraft {
             product_id,
             name: s.name.clone(),
@@ -176,7 +207,12 @@ pub fn draft_order(lines: &[(i64, i64)], snapshots: &[Snapshot]) -> Result<Order
         });
     }
     let vendors: Vec<VendorDraft> = vendors.into_values().collect();
-    Ok(OrderDraft { total: vendors.iter().map(|v| v.subtotal).sum(), vendors })
+    let total = vendors
+        .iter()
+        .try_fold(Decimal::ZERO, |total, vendor| total.checked_add(vendor.subtotal))
+        .filter(|total| *total <= max_amount())
+        .ok_or_else(order_total_too_large)?;
+    Ok(OrderDraft { total, vendors })
 }
 
 #[cfg(test)]
@@ -223,6 +259,26 @@ mod tests {
             .expect_err("unavailable");
         assert_eq!(error.code.as_deref(), Some("product_unavailable"));
         assert_eq!(error.extra, vec![("products".to_owned(), serde_json::json!([2, 3]))]);
+    }
+
+    #[test]
+    fn an_order_worth_more_than_its_column_holds_is_refused() {
+        let dearest = Snapshot { price: Decimal::new(9_999_999_999, 2), ..snapshot(1, 10, 0, true) };
+        let second = Snapshot { product_id: 2, vendor_id: 20, ..dearest.clone() };
+        // 100 at 99,999,999.99 fit (9,999,999,999.00); one more unit does not.
+        assert_eq!(
+            draft_order(&[(1, 100)], std::slice::from_ref(&dearest)).expect("fits").total.to_string(),
+            "9999999999.00"
+        );
+        let line = draft_order(&[(1, 101)], std::slice::from_ref(&dearest)).expect_err("a line too large");
+        assert_eq!(line.code.as_deref(), Some("order_total_too_large"));
+        assert_eq!(line.kind, common::ErrorKind::Invalid);
+        // Two lines that each fit, and an order total that does not.
+        let total = draft_order(&[(1, 60), (2, 60)], &[dearest.clone(), second]).expect_err("a total too large");
+        assert_eq!(total.code.as_deref(), Some("order_total_too_large"));
+        // Quantities beyond any stock neither overflow nor panic.
+        let huge = draft_order(&[(1, i64::MAX), (1, i64::MAX)], &[dearest]).expect_err("huge");
+        assert_eq!(huge.code.as_deref(), Some("order_total_too_large"));
     }
 
     #[test]

@@ -24,8 +24,17 @@ pub struct OrderService {
     catalog: Catalog,
     cache: Cache,
     catalog_version_key: String,
-    currency: String,
-    reservation: chrono::Duration,
+    rules: CheckoutRules,
+}
+
+/// What every new order is placed under.
+#[derive(Debug, Clone)]
+pub struct CheckoutRules {
+    pub currency: String,
+    /// How long an unpaid order holds its stock.
+    pub reservation: chrono::Duration,
+    /// Unpaid orders a customer may have at once (0: no cap).
+    pub max_pending: u32,
 }
 
 fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -85,18 +94,9 @@ impl OrderService {
         catalog: Catalog,
         cache: Cache,
         prefix: &str,
-        currency: String,
-        reservation: chrono::Duration,
+        rules: CheckoutRules,
     ) -> Self {
-        Self {
-            store,
-            keys,
-            catalog,
-            cache,
-            catalog_version_key: common::cache::catalog_version_key(prefix),
-            currency,
-            reservation,
-        }
+        Self { store, keys, catalog, cache, catalog_version_key: common::cache::catalog_version_key(prefix), rules }
     }
 
     async fn load(&self, id: i64) -> Result<FullOrder, ApiError> {
@@ -177,13 +177,18 @@ impl pb::order_server::Order for OrderService {
         }
         let snapshot = self.catalog.snapshot(lines.iter().map(|(p, _)| *p).collect()).await?;
         let draft = domain::draft_order(&lines, &snapshot)?;
-        let placed =
-            self.store.place_order(principal.user_id, &draft, &self.currency, self.reservation, key.as_deref()).await?;
-        let id = match placed {
+        let terms = store::Checkout {
+            currency: &self.rules.currency,
+            reservation: self.rules.reservation,
+            key: key.as_deref(),
+            max_pending: self.rules.max_pending,
+        };
+        let id = match self.store.place_order(principal.user_id, &draft, terms).await? {
             Placed::Created(id) | Placed::Replayed(id) => id,
             Placed::Short { product_id, requested } => {
                 return Err(store::short_error(&self.store, &draft, product_id, requested).await.into());
             }
+            Placed::TooManyPending => return Err(domain::too_many_pending_orders(self.rules.max_pending).into()),
         };
         Ok(Response::new(order_message(&self.load(id).await?)))
     }

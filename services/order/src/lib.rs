@@ -23,7 +23,7 @@ use sqlx::MySqlPool;
 use tokio::net::TcpListener;
 
 use crate::clients::Catalog;
-use crate::grpc::OrderService;
+use crate::grpc::{CheckoutRules, OrderService};
 use crate::store::Store;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -42,6 +42,8 @@ pub struct Config {
     pub reservation_ttl: Duration,
     /// How often expired reservations are looked for.
     pub reaper_interval: Duration,
+    /// Unpaid orders a customer may have at once (0: no cap).
+    pub max_pending_orders: u32,
     /// Whether this replica applies payment events (tests switch it off to
     /// play a consumer that is down).
     pub consume_payment_events: bool,
@@ -58,6 +60,7 @@ impl Config {
             currency: env_or("CURRENCY", "USD".to_owned())?,
             reservation_ttl: Duration::from_secs(env_or("RESERVATION_TTL", 1800)?),
             reaper_interval: Duration::from_millis(env_or("REAPER_INTERVAL_MS", 5000)?),
+            max_pending_orders: env_or("MAX_PENDING_ORDERS", 50)?,
             consume_payment_events: true,
         })
     }
@@ -85,8 +88,7 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
         catalog,
         Cache::new(redis, "order"),
         &config.infra.schema_prefix,
-        config.currency.clone(),
-        reservation,
+        CheckoutRules { currency: config.currency.clone(), reservation, max_pending: config.max_pending_orders },
     );
     let payment_events = if config.consume_payment_events {
         Some(Consumer::connect(pool.clone(), &config.infra, "payment", "order").await?)

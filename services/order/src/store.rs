@@ -1,10 +1,13 @@
 //! All of the order service's SQL: inventory, and orders with their items
 //! and sub-orders.
 //!
-//! Lock order, everywhere: an order row (`FOR UPDATE`) before inventory
-//! rows, and inventory rows in product-id order. Checkout writes the order
-//! first and decrements stock last, so a hot product's row is held only
-//! for its own decrement and the commit.
+//! Lock order, everywhere: a customer's row (`customers`, taken only by
+//! checkout, and first) before an order row (`FOR UPDATE`), an order row
+//! before inventory rows, and inventory rows in product-id order. Checkout
+//! locks the customer (with a cap on pending orders), writes the order and
+//! decrements stock last, so a hot product's row is held only for its own
+//! decrement and the commit. Nothing locks a customer's row while holding
+//! another lock, so the customer lock adds no cycle.
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -81,6 +84,22 @@ pub enum Placed {
         product_id: i64,
         requested: i64,
     },
+    /// The customer has as many unpaid orders as the cap allows: nothing
+    /// was written.
+    TooManyPending,
+}
+
+/// What an order is placed under, besides its customer and its lines.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkout<'a> {
+    pub currency: &'a str,
+    /// How long the order holds its stock unpaid.
+    pub reservation: chrono::Duration,
+    /// The client's idempotency key: a second checkout under it is the
+    /// first one's order.
+    pub key: Option<&'a str>,
+    /// Unpaid orders the customer may have at once (0: no cap).
+    pub max_pending: u32,
 }
 
 /// How a cancellation ended.
@@ -176,21 +195,20 @@ impl Store {
         Ok(row.map(|(id,)| id))
     }
 
-    /// Writes the order, its sub-orders and items, then — last — takes
+    /// With a cap, first locks the customer and refuses a checkout beyond
+    /// it; writes the order, its sub-orders and items, then — last — takes
     /// the stock: one conditional decrement per product in product-id
     /// order. A product without the units rolls everything back.
     #[instrument(name = "order.place_order", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn place_order(
-        &self,
-        user_id: i64,
-        draft: &OrderDraft,
-        currency: &str,
-        reservation: chrono::Duration,
-        key: Option<&str>,
-    ) -> Result<Placed, ApiError> {
+    pub async fn place_order(&self, user_id: i64, draft: &OrderDraft, terms: Checkout<'_>) -> Result<Placed, ApiError> {
+        let Checkout { currency, reservation, key, .. } = terms;
         let attempt = retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
             let now = Utc::now();
+            if let Some(refused) = Self::at_pending_cap(&mut tx, user_id, terms, now).await? {
+                tx.rollback().await?;
+                return Ok(refused);
+            }
             let done = sqlx::query(
                 "INSERT INTO orders (user_id, status, total_price, currency, idempotency_key, created_at, updated_at, \
                  expires_at) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?)",
@@ -276,6 +294,53 @@ impl Store {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The cap on unpaid orders, inside the checkout's transaction: locks
+    /// the customer's row (made on their first checkout), then counts their
+    /// pending orders that have not expired (by `orders_user_status_expires`).
+    /// Concurrent checkouts of one customer wait for each other here and
+    /// each counts the orders the others committed (READ COMMITTED reads
+    /// the latest commit), so together they never pass the cap. `Some` at
+    /// the cap: the order already placed under the same key, when a replay
+    /// raced its first request (the cap must not turn it into a refusal),
+    /// else the refusal. Without a cap, nothing is locked.
+    async fn at_pending_cap(
+        tx: &mut Transaction<'_, MySql>,
+        user_id: i64,
+        terms: Checkout<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Placed>, sqlx::Error> {
+        if terms.max_pending == 0 {
+            return Ok(None);
+        }
+        // On a duplicate key the upsert takes the row's exclusive lock even
+        // though it changes nothing: one statement to make and lock the row.
+        sqlx::query("INSERT INTO customers (user_id) VALUES (?) ON DUPLICATE KEY UPDATE user_id = user_id")
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+        let (pending,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM orders WHERE user_id = ? AND status = 'pending' AND expires_at > ?")
+                .bind(user_id)
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await?;
+        if pending < i64::from(terms.max_pending) {
+            return Ok(None);
+        }
+        if let Some(key) = terms.key {
+            let first: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM orders WHERE user_id = ? AND idempotency_key = ?")
+                    .bind(user_id)
+                    .bind(key)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            if let Some((id,)) = first {
+                return Ok(Some(Placed::Replayed(id)));
+            }
+        }
+        Ok(Some(Placed::TooManyPending))
     }
 
     #[instrument(name = "order.order", skip_all, fields(db.system = "mysql", otel.kind = "client"))]

@@ -212,7 +212,7 @@ impl ServiceChannel {
             Ok(response) => return Ok(response),
             Err(error) => {
                 first.failed(&self.shared.target, &error);
-                if deadline_passed(&error) || !(retry_safe || never_sent(&error)) {
+                if deadline_passed(&error) || !(retry_safe || never_processed(&error)) {
                     return Err(error);
                 }
                 Some(error)
@@ -322,15 +322,28 @@ fn is_unavailable(response: &http::Response<Body>) -> bool {
     response.headers().get("grpc-status").is_some_and(|s| s.as_bytes() == b"14")
 }
 
-/// The request provably never left this process, so any call may be sent
-/// elsewhere: the connection was refused, or hyper cancelled the request
-/// before writing it (the connection closed under it, as when a replica
-/// shuts down and its GOAWAY crosses our request; hyper's own pooled
-/// client retries exactly these).
-fn never_sent(error: &BoxError) -> bool {
+/// The replica provably never processed the request, so any call may be
+/// sent elsewhere:
+/// - the connection was refused;
+/// - hyper cancelled the request before writing it (the connection closed
+///   under it, as when a replica shuts down and its GOAWAY crosses our
+///   request; hyper's own pooled client retries exactly these);
+/// - the replica answered with GOAWAY and h2 failed the call with it. h2
+///   fails a call that way only when its stream is above the GOAWAY's
+///   last-stream-id, which the peer promises it did not and will not
+///   process (RFC 9113 §6.8), or when the connection had already received
+///   a GOAWAY when the call was to be sent (the stream never opened, or
+///   opened without its body, and a unary call's handler needs its
+///   message). A draining replica's final GOAWAY crossing our request's
+///   HEADERS is the graceful restart that used to cost a call;
+/// - the replica reset the call's stream with REFUSED_STREAM, which says
+///   the same of that one stream (RFC 9113 §8.7).
+fn never_processed(error: &BoxError) -> bool {
     sources(error.as_ref()).any(|e| {
         e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
             || e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_canceled)
+            || e.downcast_ref::<h2::Error>()
+                .is_some_and(|e| e.is_remote() && (e.is_go_away() || e.reason() == Some(h2::Reason::REFUSED_STREAM)))
     })
 }
 

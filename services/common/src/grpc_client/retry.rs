@@ -5,10 +5,12 @@
 //! it again is safe only when doing it twice has the effect of doing it
 //! once. Those calls are listed here by gRPC path, each with its reason;
 //! everything else is a write that is never blindly retried: it is sent
-//! again only when it provably never left this process (the connection
-//! was refused, or hyper cancelled it before writing it). A caller that knows a particular write is safe (it carries
-//! an idempotency key the service dedupes on) marks that one request with
-//! [`RetrySafe`].
+//! again only when the replica provably never processed it (the
+//! connection was refused, hyper cancelled it before writing it, or the
+//! replica refused its stream with GOAWAY or REFUSED_STREAM, as a replica
+//! draining for a restart does). A caller that knows a particular write is
+//! safe (it carries an idempotency key the service dedupes on) marks that
+//! one request with [`RetrySafe`].
 
 /// Marks one request as safe to send twice; put it in the request's
 /// extensions (tonic moves them onto the HTTP request). Say at the call
