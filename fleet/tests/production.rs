@@ -144,3 +144,45 @@ async fn production_with_proper_settings_serves_without_the_sandbox() {
     sqlx::raw_sql(AssertSqlSafe(format!("DROP USER '{user}'@'%'"))).execute(&mut root).await.expect("drop user");
     assert_eq!(sandbox, (reqwest::StatusCode::NOT_FOUND, serde_json::json!({"detail": "Not found."})));
 }
+
+/// The gateway alone has no database: production asks it for no
+/// `MYSQL_URL`, but still for a real `PUBLIC_URL`.
+#[tokio::test]
+async fn a_production_gateway_needs_no_database_but_a_real_public_url() {
+    let port = free_port().expect("port");
+    let gateway = |public_url: &str| {
+        let mut command = Command::new(binary_dir().expect("binary folder").join("gateway"));
+        command
+            .env_remove("MYSQL_URL")
+            .env_remove("REDIS_URL")
+            .env("MARKETPLACE_ENV", "production")
+            .env("PUBLIC_URL", public_url)
+            .env("PAYMENT_PROVIDER", "stripe")
+            .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        command
+    };
+    let placeholder = gateway("https://CHANGE-ME.example.com").stdout(Stdio::null()).stderr(Stdio::piped()).output();
+    let output = tokio::time::timeout(Duration::from_secs(60), placeholder).await.expect("exits").expect("ran");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PUBLIC_URL"));
+
+    let mut child = gateway("https://shop.example.com").stdout(Stdio::null()).spawn().expect("started");
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut status = None;
+    for _ in 0..150 {
+        if let Ok(response) = http.get(format!("{base}/healthz")).send().await {
+            status = Some(response.status());
+            break;
+        }
+        assert!(child.try_wait().expect("status").is_none(), "the production gateway exited");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let sandbox = http.post(format!("{base}/payments/1/sandbox/complete/")).send().await.expect("sent").status();
+    child.kill().await.expect("killed");
+    assert_eq!(status, Some(reqwest::StatusCode::OK));
+    assert_eq!(sandbox, reqwest::StatusCode::NOT_FOUND);
+}

@@ -70,6 +70,7 @@ impl Config {
         let proxies: String = env_or("TRUSTED_PROXIES", String::new())?;
         let public_url = env_opt("PUBLIC_URL");
         infra.profile.require("PUBLIC_URL", public_url.as_deref())?;
+        infra.profile.refuse_development_secret("PUBLIC_URL", public_url.as_deref().unwrap_or_default())?;
         if let Some(url) = &public_url {
             origin::check_public_url(url).map_err(|e| StartupError::Config(format!("PUBLIC_URL={url:?} {e}")))?;
         }
