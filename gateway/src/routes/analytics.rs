@@ -81,7 +81,7 @@ async fn vendors(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> HttpResult<Json<Page<VendorStats>>> {
-    let page = LimitOffset::from_uri(&uri);
+    let page = LimitOffset::from_uri(&uri)?;
     let message = pb::VendorStatsRequest {
         from: params.get("from").cloned(),
         to: params.get("to").cloned(),

@@ -88,7 +88,7 @@ async fn list_items(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> HttpResult<Json<Page<CartLine>>> {
-    let page = LimitOffset::from_uri(&uri);
+    let page = LimitOffset::from_uri(&uri)?;
     let message = pb::ListItemsRequest { limit: page.limit, offset: page.offset };
     let mut client = state.downstream.cart.clone();
     let answer = state.downstream.call(client.list_items(state.downstream.request(message, Some(&user.token)))).await?;

@@ -203,7 +203,7 @@ async fn list_orders(
     headers: HeaderMap,
     axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> HttpResult<Json<Page<Order>>> {
-    let page = LimitOffset::from_uri(&uri);
+    let page = LimitOffset::from_uri(&uri)?;
     let message = pb::ListOrdersRequest {
         limit: page.limit,
         offset: page.offset,
@@ -268,7 +268,7 @@ async fn vendor_orders(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> HttpResult<Json<Page<VendorOrder>>> {
-    let page = LimitOffset::from_uri(&uri);
+    let page = LimitOffset::from_uri(&uri)?;
     let message = pb::ListVendorOrdersRequest { limit: page.limit, offset: page.offset };
     let d = &state.downstream;
     let mut client = d.order.clone();

@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::auth::{AuthUser, MaybeUser, VendorUser};
 use crate::body::{Form, JsonBody};
 use crate::error::HttpResult;
-use crate::pagination::{origin, with_param};
+use crate::pagination::{self, origin, with_param};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -135,9 +135,10 @@ async fn render_page(
     })
 }
 
-fn list_request(params: &HashMap<String, String>, mine: bool) -> pb::ListProductsRequest {
+fn list_request(params: &HashMap<String, String>, mine: bool) -> HttpResult<pb::ListProductsRequest> {
     let get = |name: &str| params.get(name).cloned();
-    pb::ListProductsRequest {
+    let page_size = pagination::page_size(params.get("page_size").map(String::as_str))?;
+    Ok(pb::ListProductsRequest {
         search: get("search"),
         category: get("category"),
         category_slug: get("category_slug"),
@@ -146,9 +147,9 @@ fn list_request(params: &HashMap<String, String>, mine: bool) -> pb::ListProduct
         max_price: get("max_price"),
         ordering: get("ordering"),
         cursor: get("cursor"),
-        page_size: get("page_size"),
+        page_size: page_size.map(|size| size.to_string()),
         mine,
-    }
+    })
 }
 
 fn json_bytes(body: Bytes) -> Response {
@@ -176,6 +177,7 @@ async fn list_products(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> HttpResult<Response> {
+    let request = list_request(&params, false)?;
     let version = state.cache.version(&state.catalog_version_key).await;
     let key = format!("{}{uri}", origin(&headers));
     if let Some(version) = version
@@ -186,10 +188,7 @@ async fn list_products(
     }
     metrics::counter!("list_cache_misses_total").increment(1);
     let mut client = state.downstream.catalog.clone();
-    let page = state
-        .downstream
-        .call(client.list_products(state.downstream.request(list_request(&params, false), None)))
-        .await?;
+    let page = state.downstream.call(client.list_products(state.downstream.request(request, None))).await?;
     let rendered = render_page(&state, page, &uri, &headers).await?;
     let body = Bytes::from(serde_json::to_vec(&rendered).map_err(ApiError::internal)?);
     if let Some(version) = version {
@@ -213,7 +212,7 @@ async fn vendor_products(
     let mut client = state.downstream.catalog.clone();
     let page = state
         .downstream
-        .call(client.list_products(state.downstream.request(list_request(&params, true), Some(&vendor.token))))
+        .call(client.list_products(state.downstream.request(list_request(&params, true)?, Some(&vendor.token))))
         .await?;
     Ok(Json(render_page(&state, page, &uri, &headers).await?))
 }

@@ -93,7 +93,7 @@ async fn list_vendors(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> HttpResult<Json<Page<Vendor>>> {
-    let page = LimitOffset::from_uri(&uri);
+    let page = LimitOffset::from_uri(&uri)?;
     let mut client = state.downstream.identity.clone();
     let message = pb::ListVendorsRequest { limit: page.limit, offset: page.offset };
     let answer = state.downstream.call(client.list_vendors(state.downstream.request(message, None))).await?;
