@@ -755,9 +755,19 @@ async fn openapi_documents_every_route(ctx: Arc<Ctx>) {
             }
         }
     }
+    // The project's own info: its licence, and no stranger as contact.
+    assert_eq!(doc["info"]["title"], "Marketplace API");
+    assert_eq!(doc["info"]["license"]["identifier"], "MIT");
+    assert!(doc["info"].get("contact").is_none(), "{}", doc["info"]);
+    assert!(!doc.to_string().contains("Kukkonen"), "utoipa's author named in the document");
+    // The YAML is the same document, from a YAML serializer: parsed, it
+    // equals the JSON, and `openapi` comes first.
     let yaml = ctx.http.get(format!("{}/api/schema/?format=yaml", ctx.base)).send().await.expect("sent");
     assert_eq!(yaml.headers()["content-type"], "application/yaml");
-    assert!(yaml.text().await.expect("text").contains("\"openapi\":"));
+    let text = yaml.text().await.expect("text");
+    assert!(text.starts_with("openapi: 3.1"), "{}", &text[..text.len().min(80)]);
+    let parsed: Value = yaml_serde::from_str(&text).expect("the YAML parses");
+    assert_eq!(parsed, doc);
     let docs = ctx.http.get(format!("{}/api/docs/", ctx.base)).send().await.expect("sent");
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.expect("html").contains("swagger"));
