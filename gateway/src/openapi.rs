@@ -3,7 +3,13 @@
 //! assets compiled into the binary (no CDN, no download at build time).
 //!
 //! utoipa collects each handler's `#[utoipa::path]`; `document` then adds
-//! what the project says about itself (`info`) and the bearer scheme.
+//! what the project says about itself (`info`), the bearer scheme, and the
+//! responses every route shares (`responses`). The document is checked
+//! against the running server by `scripts/schemathesis.sh`: every status a
+//! route can answer is listed, and request schemas accept exactly what the
+//! server accepts (`schemas`).
+mod responses;
+pub mod schemas;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -11,6 +17,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use utoipa::PartialSchema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -51,6 +58,8 @@ pub fn document(mut api: OpenApi) -> OpenApi {
         "bearer",
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
     );
+    components.schemas.insert("Error".into(), schemas::ErrorBody::schema());
+    responses::add_to(&mut api);
     api
 }
 
@@ -85,6 +94,27 @@ mod tests {
         assert_eq!(info["license"]["name"], "MIT");
         assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
         assert!(info.get("contact").is_none(), "{info}");
+    }
+
+    #[test]
+    fn shared_responses_reach_every_operation() {
+        let doc = document();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (verb, operation) in item.as_object().expect("operations") {
+                let responses = &operation["responses"];
+                for status in ["503", "504"] {
+                    assert!(responses[status].is_object(), "{verb} {path} lacks {status}");
+                }
+                if operation.get("requestBody").is_some() {
+                    for status in ["400", "413", "415"] {
+                        assert!(responses[status]["content"]["application/json"].is_object(), "{verb} {path} {status}");
+                    }
+                }
+                if operation["security"].as_array().is_some_and(|all| all.iter().all(|s| s != &serde_json::json!({}))) {
+                    assert!(responses["401"]["headers"]["WWW-Authenticate"].is_object(), "{verb} {path} 401");
+                }
+            }
+        }
     }
 
     #[test]

@@ -9,9 +9,10 @@
 use axum::http::{HeaderMap, Uri, header};
 use common::FieldErrors;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::HttpResult;
+use crate::openapi::schemas;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -25,12 +26,31 @@ pub struct LimitOffset {
     pub offset: i64,
 }
 
+/// A limit/offset page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T: ToSchema> {
+    /// Rows in the whole list.
     pub count: i64,
+    /// The next page's absolute URL.
+    #[schema(format = "uri")]
     pub next: Option<String>,
+    /// The previous page's absolute URL.
+    #[schema(format = "uri")]
     pub previous: Option<String>,
     pub results: Vec<T>,
+}
+
+/// `limit` and `offset` as the document shows them (`params(LimitOffsetQuery)`).
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LimitOffsetQuery {
+    /// Rows per page: default 20 (also when empty); a value above 100 is clamped to 100.
+    #[param(required = false, schema_with = schemas::limit)]
+    limit: i64,
+    /// Rows to skip: default 0 (also when empty).
+    #[param(required = false, schema_with = schemas::offset)]
+    offset: i64,
 }
 
 fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
