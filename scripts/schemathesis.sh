@@ -61,7 +61,9 @@ ensure_schemathesis() {
 fleet_pid=
 cleanup() {
   local status=$?
-  if [ -n "$fleet_pid" ] && kill -0 "$fleet_pid" 2>/dev/null; then
+  # Nothing to undo before the fleet was started.
+  [ -n "$fleet_pid" ] || exit "$status"
+  if kill -0 "$fleet_pid" 2>/dev/null; then
     kill -TERM "$fleet_pid" 2>/dev/null || true
     for _ in $(seq 1 50); do
       kill -0 "$fleet_pid" 2>/dev/null || break
