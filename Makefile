@@ -26,7 +26,7 @@ cluster: services
 deploy-check:
 	@bash scripts/check-deploy.sh
 
-## formatting, lints, deployment files, and every test (unit, gRPC, end-to-end over HTTP)
+## formatting, lints, deployment files, every test (unit, gRPC, end-to-end over HTTP), then schemathesis on the OpenAPI document
 test: services deploy-check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -35,7 +35,10 @@ test: services deploy-check
 	@# the contract suites again, against the separate-process cluster with replicas
 	@set -o pipefail; E2E_SHAPE=cluster $(CARGO) test -p fleet --test accounts --test catalog --test checkout \
 		--test limits --test payments --test reservations --test redis_outage 2>&1 | tee -a .test-output.log
-	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "total: %d passed, %d failed\n", passed, failed }' .test-output.log
+	@# the OpenAPI document against what the server does, as each role (fails on any finding)
+	@set -o pipefail; bash scripts/schemathesis.sh 2>&1 | tee -a .test-output.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } /^schemathesis result:/ { passed += $$3; failed += $$5 } \
+		END { printf "total: %d passed, %d failed\n", passed, failed }' .test-output.log
 
 fmt:
 	$(CARGO) fmt --all

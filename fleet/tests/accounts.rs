@@ -784,9 +784,46 @@ async fn openapi_documents_every_route(ctx: Arc<Ctx>) {
             }
         }
     }
+    // The project's own info: its licence, and no stranger as contact.
+    assert_eq!(doc["info"]["title"], "Marketplace API");
+    assert_eq!(doc["info"]["license"]["identifier"], "MIT");
+    assert!(doc["info"].get("contact").is_none(), "{}", doc["info"]);
+    assert!(!doc.to_string().contains("Kukkonen"), "utoipa's author named in the document");
+    // Statuses the server answers beyond the happy path.
+    for (path, verb, statuses) in [
+        ("/users/login/", "post", &["400", "401", "429", "503"][..]),
+        ("/users/register/", "post", &["400", "429", "503"]),
+        ("/users/token/refresh/", "post", &["400", "401"]),
+        ("/orders/create/", "post", &["400", "401", "403", "409", "422", "503", "504"]),
+        ("/orders/{id}/refund/", "post", &["400", "404", "409", "422"]),
+        ("/payments/initiate/", "post", &["400", "409", "422"]),
+        ("/payments/webhook/", "post", &["400"]),
+        ("/payments/{id}/sandbox/complete/", "post", &["404"]),
+        ("/products/", "get", &["400", "404"]),
+        ("/products/vendor/", "get", &["400", "404"]),
+        ("/vendors/", "get", &["400"]),
+    ] {
+        for status in statuses {
+            assert!(paths[path][verb]["responses"][status].is_object(), "{verb} {path} does not document {status}");
+        }
+    }
+    for (path, verbs) in paths {
+        for (verb, operation) in verbs.as_object().expect("operations") {
+            for status in ["503", "504"] {
+                assert!(operation["responses"][status].is_object(), "{verb} {path} does not document {status}");
+            }
+        }
+    }
+    let retry_after = &paths["/users/login/"]["post"]["responses"]["429"]["headers"]["Retry-After"];
+    assert!(retry_after.is_object(), "429 without Retry-After");
+    // The YAML is the same document, from a YAML serializer: parsed, it
+    // equals the JSON, and `openapi` comes first.
     let yaml = ctx.http.get(format!("{}/api/schema/?format=yaml", ctx.base)).send().await.expect("sent");
     assert_eq!(yaml.headers()["content-type"], "application/yaml");
-    assert!(yaml.text().await.expect("text").contains("\"openapi\":"));
+    let text = yaml.text().await.expect("text");
+    assert!(text.starts_with("openapi: 3.1"), "{}", &text[..text.len().min(80)]);
+    let parsed: Value = yaml_serde::from_str(&text).expect("the YAML parses");
+    assert_eq!(parsed, doc);
     let docs = ctx.http.get(format!("{}/api/docs/", ctx.base)).send().await.expect("sent");
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.expect("html").contains("swagger"));

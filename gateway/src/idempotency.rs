@@ -38,6 +38,18 @@ struct Entry {
     body: Option<Value>,
 }
 
+/// The header as the document shows it (`params(KeyHeader)`).
+#[allow(dead_code)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct KeyHeader {
+    /// The first completed answer (status and body) for this key is kept
+    /// 24 h per user and replayed with `Idempotent-Replayed: true`; the same
+    /// key with another request is a 422, while the first still runs a 409.
+    #[param(rename = "Idempotency-Key", required = false, min_length = 1, max_length = 255)]
+    key: String,
+}
+
 /// The key a request carries, if any (400 when it is empty or too long).
 pub fn key_of(headers: &HeaderMap) -> HttpResult<Option<String>> {
     let Some(value) = headers.get(HEADER) else {

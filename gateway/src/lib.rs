@@ -110,7 +110,7 @@ pub struct Shared {
     pub catalog_version_key: String,
     pub list_cache: list_cache::ListCache,
     pub metrics: PrometheusHandle,
-    pub openapi_json: serde_json::Value,
+    pub openapi: openapi::Rendered,
 }
 
 /// What every handler sees.
@@ -155,8 +155,7 @@ impl Gateway {
         let keys = KeyRing::fetching(IdentityKeySource::new(downstream.identity_channel()));
         let capacity = load_shed::Capacity::new(config.max_in_flight, config.request_timeout);
         let (api, openapi) = api_routes().split_for_parts();
-        let openapi_json = serde_json::to_value(openapi::document(openapi))
-            .map_err(|e| StartupError::Config(format!("OpenAPI document: {e}")))?;
+        let openapi = openapi::Rendered::new(&openapi::document(openapi)).map_err(StartupError::Config)?;
         let state = AppState(Arc::new(Shared {
             limiter: RateLimiter::new(redis.clone(), &config.infra.schema_prefix),
             redis: redis.clone(),
@@ -167,7 +166,7 @@ impl Gateway {
             keys,
             downstream,
             metrics: common::metrics::handle(),
-            openapi_json,
+            openapi,
         }));
         let router = api
             .route("/healthz", get(routes::ops::healthz))

@@ -1,30 +1,65 @@
-//! The OpenAPI 3 document of every route (collected by utoipa from the
-//! handlers), served at `/api/schema/` as JSON or, with `?format=yaml`,
-//! YAML; and Swagger UI at `/api/docs/`, its assets compiled into the
-//! binary (no CDN, no download at build time).
+//! The OpenAPI 3.1 document of every route, served at `/api/schema/` as
+//! JSON or, with `?format=yaml`, YAML; and Swagger UI at `/api/docs/`, its
+//! assets compiled into the binary (no CDN, no download at build time).
+//!
+//! utoipa collects each handler's `#[utoipa::path]`; `document` then adds
+//! what the project says about itself (`info`), the bearer scheme, and the
+//! responses every route shares (`responses`). The document is checked
+//! against the running server by `scripts/schemathesis.sh`: every status a
+//! route can answer is listed, and request schemas accept exactly what the
+//! server accepts (`schemas`).
+mod responses;
+pub mod schemas;
+
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
-use utoipa::openapi::OpenApi;
+use utoipa::PartialSchema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::AppState;
 
+/// The document, rendered once at start-up in both formats.
+pub struct Rendered {
+    pub json: Bytes,
+    pub yaml: Bytes,
+}
+
+impl Rendered {
+    pub fn new(api: &OpenApi) -> Result<Self, String> {
+        Ok(Self {
+            json: api.to_json().map_err(|e| format!("OpenAPI as JSON: {e}"))?.into(),
+            yaml: api.to_yaml().map_err(|e| format!("OpenAPI as YAML: {e}"))?.into(),
+        })
+    }
+}
+
 pub fn document(mut api: OpenApi) -> OpenApi {
-    api.info.title = "Marketplace API".into();
-    api.info.version = env!("CARGO_PKG_VERSION").into();
-    api.info.description = Some(
-        "Multi-vendor marketplace. DRF-compatible REST; errors are `{\"detail\"}` or `{\"<field>\": [...]}`.".into(),
-    );
+    // The workspace's own name, version and licence; utoipa would fill in
+    // its own crate's author and licence otherwise.
+    api.info = InfoBuilder::new()
+        .title("Marketplace API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "Multi-vendor marketplace: a DRF-compatible REST API. Errors are `{\"detail\": ..., \"code\"?: ...}` \
+             or `{\"<field>\": [messages]}`; unknown JSON fields are ignored.",
+        ))
+        .license(Some(
+            LicenseBuilder::new().name(env!("CARGO_PKG_LICENSE")).identifier(Some(env!("CARGO_PKG_LICENSE"))).build(),
+        ))
+        .build();
     let components = api.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
     );
+    components.schemas.insert("Error".into(), schemas::ErrorBody::schema());
+    responses::add_to(&mut api);
     api
 }
 
@@ -35,11 +70,9 @@ pub struct SchemaQuery {
 
 pub async fn schema(State(state): State<AppState>, Query(query): Query<SchemaQuery>) -> Response {
     if query.format.as_deref().is_some_and(|f| f.eq_ignore_ascii_case("yaml")) {
-        let mut yaml = String::from("---\n");
-        write_yaml(&state.openapi_json, 0, &mut yaml);
-        ([(header::CONTENT_TYPE, "application/yaml")], yaml).into_response()
+        ([(header::CONTENT_TYPE, "application/yaml")], state.openapi.yaml.clone()).into_response()
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], state.openapi_json.to_string()).into_response()
+        ([(header::CONTENT_TYPE, "application/json")], state.openapi.json.clone()).into_response()
     }
 }
 
@@ -47,50 +80,47 @@ pub fn swagger_ui() -> Router<AppState> {
     SwaggerUi::new("/api/docs").config(Config::new(["/api/schema/"])).into()
 }
 
-/// Block-style YAML of a JSON value. Strings are written as JSON strings,
-/// which YAML reads as double-quoted scalars, so no escaping is lost.
-fn write_yaml(value: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (key, item) in map {
-                out.push_str(&format!("{pad}{}:", Value::String(key.clone())));
-                write_nested(item, indent, out);
-            }
-        }
-        Value::Array(items) if !items.is_empty() => {
-            for item in items {
-                out.push_str(&format!("{pad}-"));
-                write_nested(item, indent, out);
-            }
-        }
-        scalar => out.push_str(&format!("{pad}{scalar}\n")),
-    }
-}
-
-fn write_nested(item: &Value, indent: usize, out: &mut String) {
-    match item {
-        Value::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            write_yaml(item, indent + 2, out);
-        }
-        Value::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            write_yaml(item, indent + 2, out);
-        }
-        scalar => out.push_str(&format!(" {scalar}\n")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use serde_json::json;
+    use serde_json::Value;
+
+    fn document() -> Value {
+        serde_json::to_value(crate::openapi()).expect("the document serialises")
+    }
 
     #[test]
-    fn yaml_nests_maps_and_lists() {
-        let mut out = String::new();
-        write_yaml(&json!({"a": {"b": [1, "x"], "c": {}}, "d": []}), 0, &mut out);
-        assert_eq!(out, "\"a\":\n  \"b\":\n    - 1\n    - \"x\"\n  \"c\": {}\n\"d\": []\n");
+    fn info_is_the_projects_own() {
+        let info = &document()["info"];
+        assert_eq!(info["license"]["name"], "MIT");
+        assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+        assert!(info.get("contact").is_none(), "{info}");
+    }
+
+    #[test]
+    fn shared_responses_reach_every_operation() {
+        let doc = document();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (verb, operation) in item.as_object().expect("operations") {
+                let responses = &operation["responses"];
+                for status in ["503", "504"] {
+                    assert!(responses[status].is_object(), "{verb} {path} lacks {status}");
+                }
+                if operation.get("requestBody").is_some() {
+                    for status in ["400", "413", "415"] {
+                        assert!(responses[status]["content"]["application/json"].is_object(), "{verb} {path} {status}");
+                    }
+                }
+                if operation["security"].as_array().is_some_and(|all| all.iter().all(|s| s != &serde_json::json!({}))) {
+                    assert!(responses["401"]["headers"]["WWW-Authenticate"].is_object(), "{verb} {path} 401");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn yaml_starts_with_the_openapi_version() {
+        let rendered = super::Rendered::new(&crate::openapi()).expect("renders");
+        assert!(rendered.yaml.starts_with(b"openapi: 3.1"));
+        assert!(rendered.json.starts_with(b"{\"openapi\":\"3.1"));
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::{OriginalUri, Query, State};
 
 use proto::analytics::v1 as pb;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::auth::AdminUser;
 use crate::error::HttpResult;
 use crate::origin::Origin;
-use crate::pagination::{LimitOffset, Page};
+use crate::pagination::{LimitOffset, LimitOffsetQuery, Page};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(summary)).routes(routes!(vendors))
@@ -27,8 +27,11 @@ pub struct Summary {
     paid_orders: i64,
     cancelled_orders: i64,
     pending_orders: i64,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     total_revenue: String,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     refunded_amount: String,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     average_order_value: String,
     currency: String,
 }
@@ -39,15 +42,27 @@ pub struct VendorStats {
     vendor_name: String,
     orders: i64,
     units_sold: i64,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     revenue: String,
 }
 
+/// The range of order creation dates (UTC) the figures cover.
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DateRange {
+    /// First day, inclusive; empty or left out: unbounded.
+    #[param(required = false, schema_with = crate::openapi::schemas::date_filter)]
+    from: String,
+    /// Last day, inclusive, not before `from`; empty or left out: unbounded.
+    #[param(required = false, schema_with = crate::openapi::schemas::date_filter)]
+    to: String,
+}
+
 /// Orders, revenue and refunds over the orders created between `from` and `to`.
-#[utoipa::path(get, path = "/analytics/summary/", tag = "analytics", security(("bearer" = [])),
-    params(("from" = Option<String>, Query, description = "YYYY-MM-DD, inclusive, UTC"),
-        ("to" = Option<String>, Query, description = "YYYY-MM-DD, inclusive, UTC")),
-    responses((status = 200, description = "OK", body = Summary), (status = 400, description = "Bad date"),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "Not an admin")))]
+#[utoipa::path(get, path = "/analytics/summary/", tag = "analytics", security(("bearer" = [])), params(DateRange),
+    responses((status = 200, description = "OK", body = Summary), (status = 400, description = "A bad date, or `to` before `from`"),
+        (status = 403, description = "Not an admin")))]
 async fn summary(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -71,10 +86,10 @@ async fn summary(
 
 /// Per vendor with orders in the range: paid sub-orders, units and revenue, by revenue.
 #[utoipa::path(get, path = "/analytics/vendors/", tag = "analytics", security(("bearer" = [])),
-    params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("limit" = Option<i64>, Query),
-        ("offset" = Option<i64>, Query)),
-    responses((status = 200, description = "OK", body = Page<VendorStats>), (status = 400, description = "Bad date"),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "Not an admin")))]
+    params(DateRange, LimitOffsetQuery),
+    responses((status = 200, description = "OK", body = Page<VendorStats>),
+        (status = 400, description = "A bad date, `to` before `from`, or a bad `limit` or `offset`"),
+        (status = 403, description = "Not an admin")))]
 async fn vendors(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -82,7 +97,7 @@ async fn vendors(
     origin: Origin,
     Query(params): Query<HashMap<String, String>>,
 ) -> HttpResult<Json<Page<VendorStats>>> {
-    let page = LimitOffset::from_uri(&uri);
+    let page = LimitOffset::from_uri(&uri)?;
     let message = pb::VendorStatsRequest {
         from: params.get("from").cloned(),
         to: params.get("to").cloned(),

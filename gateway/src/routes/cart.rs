@@ -13,8 +13,9 @@ use crate::AppState;
 use crate::auth::CustomerUser;
 use crate::body::{Form, JsonBody};
 use crate::error::HttpResult;
+use crate::openapi::schemas::{self, IdPath};
 use crate::origin::Origin;
-use crate::pagination::{LimitOffset, Page};
+use crate::pagination::{LimitOffset, LimitOffsetQuery, Page};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,10 +32,13 @@ pub struct CartLine {
     vendor: i64,
     vendor_name: String,
     /// The product's current price.
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     unit_price: String,
     quantity: i64,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     line_total: String,
     available_stock: i64,
+    #[schema(value_type = String, format = DateTime)]
     added_at: Option<String>,
 }
 
@@ -59,6 +63,7 @@ impl From<pb::CartLine> for CartLine {
 pub struct CartSummary {
     total_items: i64,
     total_lines: i64,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     total_price: String,
     currency: String,
 }
@@ -66,22 +71,25 @@ pub struct CartSummary {
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct AddBody {
+    /// The product: active, of an approved vendor.
+    #[schema(schema_with = schemas::id)]
     product: i64,
-    /// At least 1 (default 1); the whole line must fit in the stock.
-    quantity: Option<i64>,
+    /// Default 1; the line's whole quantity must fit in the stock.
+    #[schema(required = false, schema_with = schemas::quantity)]
+    quantity: i64,
 }
 
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct QuantityBody {
+    #[schema(schema_with = schemas::quantity)]
     quantity: i64,
 }
 
 /// The caller's cart lines, oldest first (lines of products that can no
 /// longer be bought are dropped).
-#[utoipa::path(get, path = "/carts/items/", tag = "cart", security(("bearer" = [])),
-    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
-    responses((status = 200, description = "OK", body = Page<CartLine>), (status = 401, description = "Not authenticated"),
+#[utoipa::path(get, path = "/carts/items/", tag = "cart", security(("bearer" = [])), params(LimitOffsetQuery),
+    responses((status = 200, description = "OK", body = Page<CartLine>), (status = 400, description = "A bad `limit` or `offset`"),
         (status = 403, description = "Not a customer")))]
 async fn list_items(
     State(state): State<AppState>,
@@ -89,7 +97,7 @@ async fn list_items(
     OriginalUri(uri): OriginalUri,
     origin: Origin,
 ) -> HttpResult<Json<Page<CartLine>>> {
-    let page = LimitOffset::from_uri(&uri);
+    let page = LimitOffset::from_uri(&uri)?;
     let message = pb::ListItemsRequest { limit: page.limit, offset: page.offset };
     let mut client = state.downstream.cart.clone();
     let answer = state.downstream.call(client.list_items(state.downstream.request(message, Some(&user.token)))).await?;
@@ -99,8 +107,8 @@ async fn list_items(
 
 /// Add a product (201), or add to its line when it is already in the cart (200).
 #[utoipa::path(post, path = "/carts/items/", tag = "cart", request_body = AddBody, security(("bearer" = [])),
-    responses((status = 201, description = "New line", body = CartLine), (status = 200, description = "Merged", body = CartLine),
-        (status = 400, description = "Unavailable product or not enough stock"), (status = 401, description = "Not authenticated"),
+    responses((status = 201, description = "New line", body = CartLine), (status = 200, description = "Merged into the product's line", body = CartLine),
+        (status = 400, description = "Invalid fields, the product unavailable (`product`), or not enough stock (`quantity`: `Only N left in stock.`)"),
         (status = 403, description = "Not a customer")))]
 async fn add_item(
     State(state): State<AppState>,
@@ -119,10 +127,10 @@ async fn add_item(
 
 /// Set a line's quantity (at least 1, at most the stock).
 #[utoipa::path(patch, path = "/carts/items/{id}/", tag = "cart", request_body = QuantityBody, security(("bearer" = [])),
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "OK", body = CartLine), (status = 400, description = "Validation error"),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "Not a customer"),
-        (status = 404, description = "Not your line")))]
+    params(IdPath),
+    responses((status = 200, description = "OK", body = CartLine),
+        (status = 400, description = "Invalid quantity, not enough stock, or the product is no longer available"),
+        (status = 403, description = "Not a customer"), (status = 404, description = "Not your line")))]
 async fn update_item(
     State(state): State<AppState>,
     CustomerUser(user): CustomerUser,
@@ -139,9 +147,9 @@ async fn update_item(
 }
 
 /// Remove a line.
-#[utoipa::path(delete, path = "/carts/items/{id}/", tag = "cart", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204, description = "Removed"), (status = 401, description = "Not authenticated"),
-        (status = 403, description = "Not a customer"), (status = 404, description = "Not your line")))]
+#[utoipa::path(delete, path = "/carts/items/{id}/", tag = "cart", security(("bearer" = [])), params(IdPath),
+    responses((status = 204, description = "Removed"), (status = 403, description = "Not a customer"),
+        (status = 404, description = "Not your line")))]
 async fn remove_item(
     State(state): State<AppState>,
     CustomerUser(user): CustomerUser,
@@ -155,8 +163,7 @@ async fn remove_item(
 
 /// Units, lines and the total at current prices.
 #[utoipa::path(get, path = "/carts/summary/", tag = "cart", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = CartSummary), (status = 401, description = "Not authenticated"),
-        (status = 403, description = "Not a customer")))]
+    responses((status = 200, description = "OK", body = CartSummary), (status = 403, description = "Not a customer")))]
 async fn summary(State(state): State<AppState>, CustomerUser(user): CustomerUser) -> HttpResult<Json<CartSummary>> {
     let mut client = state.downstream.cart.clone();
     let s = state

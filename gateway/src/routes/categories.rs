@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::auth::AdminUser;
 use crate::body::{Form, JsonBody};
 use crate::error::HttpResult;
+use crate::openapi::schemas::IdPath;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_categories, create_category)).routes(routes!(
@@ -28,8 +29,11 @@ pub struct Category {
     id: i64,
     name: String,
     slug: String,
+    /// The parent's id; null for a root.
     parent: Option<i64>,
+    /// The direct children's ids.
     children: Vec<i64>,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Option<String>,
 }
 
@@ -49,9 +53,24 @@ impl From<pb::Category> for Category {
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct CategoryBody {
-    /// At most 100 characters, unique case-insensitively.
+    /// 1..100 characters after trimming, unique case-insensitively.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
-    /// A category id, or null for a root.
+    /// The parent category, or null (or left out) for a root.
+    #[schema(required = false, schema_with = crate::openapi::schemas::category)]
+    parent: Option<i64>,
+}
+
+/// Either field may be left out.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct CategoryChange {
+    /// 1..100 characters after trimming, unique case-insensitively.
+    #[schema(required = false, min_length = 1, max_length = 100)]
+    name: String,
+    /// The new parent (never the category itself or one of its
+    /// descendants), or null to make it a root.
+    #[schema(required = false, schema_with = crate::openapi::schemas::category)]
     parent: Option<i64>,
 }
 
@@ -69,8 +88,9 @@ async fn list_categories(State(state): State<AppState>) -> HttpResult<Json<Vec<C
 
 /// Create a category (admin).
 #[utoipa::path(post, path = "/products/categories/", tag = "categories", request_body = CategoryBody, security(("bearer" = [])),
-    responses((status = 201, description = "Created", body = Category), (status = 400, description = "Validation error"),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "Not an admin")))]
+    responses((status = 201, description = "Created", body = Category),
+        (status = 400, description = "Invalid fields, the name is taken, or the parent does not exist"),
+        (status = 403, description = "Not an admin")))]
 async fn create_category(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -88,7 +108,7 @@ async fn create_category(
 }
 
 /// One category.
-#[utoipa::path(get, path = "/products/categories/{id}/", tag = "categories", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/products/categories/{id}/", tag = "categories", params(IdPath),
     responses((status = 200, description = "OK", body = Category), (status = 404, description = "Not found")))]
 async fn get_category(State(state): State<AppState>, Path(id): Path<String>) -> HttpResult<Json<Category>> {
     let message = pb::GetCategoryRequest { id: path_id(&id)? };
@@ -98,11 +118,11 @@ async fn get_category(State(state): State<AppState>, Path(id): Path<String>) -> 
 }
 
 /// Rename or move a category (admin); it can never move under itself.
-#[utoipa::path(patch, path = "/products/categories/{id}/", tag = "categories", request_body = CategoryBody,
-    security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, description = "OK", body = Category), (status = 400, description = "Validation error"),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "Not an admin"),
-        (status = 404, description = "Not found")))]
+#[utoipa::path(patch, path = "/products/categories/{id}/", tag = "categories", request_body = Option<CategoryChange>,
+    security(("bearer" = [])), params(IdPath),
+    responses((status = 200, description = "OK", body = Category),
+        (status = 400, description = "Invalid fields, the name is taken, or the parent is missing or would make a cycle"),
+        (status = 403, description = "Not an admin"), (status = 404, description = "Not found")))]
 async fn update_category(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -128,9 +148,9 @@ async fn update_category(
 
 /// Delete a category (admin): children move up, products lose the category.
 #[utoipa::path(delete, path = "/products/categories/{id}/", tag = "categories", security(("bearer" = [])),
-    params(("id" = i64, Path)),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "Not authenticated"),
-        (status = 403, description = "Not an admin"), (status = 404, description = "Not found")))]
+    params(IdPath),
+    responses((status = 204, description = "Deleted"), (status = 403, description = "Not an admin"),
+        (status = 404, description = "Not found")))]
 async fn delete_category(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,

@@ -9,7 +9,7 @@ use proto::cart::v1 as cart_pb;
 use proto::order::v1 as pb;
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,9 +18,10 @@ use crate::AppState;
 use crate::auth::{AdminUser, AuthUser, CustomerUser, VendorUser};
 use crate::body::JsonBody;
 use crate::error::HttpResult;
-use crate::idempotency;
+use crate::idempotency::{self, KeyHeader};
+use crate::openapi::schemas::IdPath;
 use crate::origin::Origin;
-use crate::pagination::{LimitOffset, Page};
+use crate::pagination::{LimitOffset, LimitOffsetQuery, Page};
 use common::grpc_client::RetrySafe;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -40,8 +41,10 @@ pub struct OrderItem {
     sku: String,
     vendor: i64,
     vendor_name: String,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     unit_price: String,
     quantity: i64,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     line_total: String,
 }
 
@@ -66,25 +69,72 @@ pub struct SubOrder {
     id: i64,
     vendor: i64,
     vendor_name: String,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     subtotal: String,
+    /// Follows the order's.
+    #[schema(value_type = OrderStatus)]
     status: String,
+}
+
+/// An order's (and its sub-orders') status.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+enum OrderStatus {
+    Pending,
+    Paid,
+    Cancelled,
+}
+
+/// A payment's status.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum PaymentStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Refunded,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Order {
     id: i64,
     user: i64,
-    /// `pending`, `paid` or `cancelled`.
+    #[schema(value_type = OrderStatus)]
     status: String,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     total_price: String,
     currency: String,
     items: Vec<OrderItem>,
     vendor_orders: Vec<SubOrder>,
     /// The latest payment's status, null before any payment.
+    #[schema(value_type = Option<PaymentStatus>)]
     payment_status: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     updated_at: Option<String>,
+    /// When an unpaid order is cancelled and its stock released.
+    #[schema(value_type = String, format = DateTime)]
     expires_at: Option<String>,
+}
+
+/// The admin's filters of `/orders/` (a customer sees only their own).
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+struct OrderFilter {
+    /// Orders in this status; any case, empty for all.
+    #[param(required = false, schema_with = order_status_filter)]
+    status: String,
+    /// Orders of this user (admins; ignored for customers).
+    #[param(required = false, schema_with = crate::openapi::schemas::id_filter)]
+    user: i64,
+}
+
+fn order_status_filter() -> utoipa::openapi::schema::ObjectBuilder {
+    crate::openapi::schemas::choice(&["pending", "paid", "cancelled"], true)
 }
 
 impl From<pb::OrderMessage> for Order {
@@ -120,9 +170,12 @@ impl From<pb::OrderMessage> for Order {
 pub struct VendorOrder {
     id: i64,
     order: i64,
+    #[schema(value_type = OrderStatus)]
     status: String,
     items: Vec<OrderItem>,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     subtotal: String,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Option<String>,
 }
 
@@ -174,11 +227,13 @@ async fn checkout(state: &AppState, token: &str, key: Option<String>) -> HttpRes
 }
 
 /// Place an order from the whole cart.
-#[utoipa::path(post, path = "/orders/create/", tag = "orders", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer for 24 h")),
-    responses((status = 201, description = "Created", body = Order), (status = 400, description = "Cart empty or product unavailable"),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "Not a customer"),
-        (status = 409, description = "Not enough stock, or the key is in flight"), (status = 422, description = "Key reused")))]
+#[utoipa::path(post, path = "/orders/create/", tag = "orders", security(("bearer" = [])), params(KeyHeader),
+    responses((status = 201, description = "Created; the ordered lines left the cart", body = Order,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer replayed"))),
+        (status = 400, description = "`cart_empty`, `product_unavailable` (with `products`), `order_total_too_large`, or `idempotency_key_invalid`"),
+        (status = 403, description = "Not a customer"),
+        (status = 409, description = "`insufficient_stock` (with `products`), `too_many_pending_orders`, or `idempotency_key_in_flight`"),
+        (status = 422, description = "`idempotency_key_reused`: the key was used with another request")))]
 async fn create_order(
     State(state): State<AppState>,
     CustomerUser(user): CustomerUser,
@@ -192,11 +247,9 @@ async fn create_order(
 }
 
 /// Own orders (customer) or all orders (admin, `?status=`, `?user=`), newest first.
-#[utoipa::path(get, path = "/orders/", tag = "orders", security(("bearer" = [])),
-    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query), ("status" = Option<String>, Query),
-        ("user" = Option<i64>, Query, description = "admins only")),
-    responses((status = 200, description = "OK", body = Page<Order>), (status = 400, description = "Bad filter"),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "A vendor")))]
+#[utoipa::path(get, path = "/orders/", tag = "orders", security(("bearer" = [])), params(LimitOffsetQuery, OrderFilter),
+    responses((status = 200, description = "OK", body = Page<Order>), (status = 400, description = "A bad parameter, named"),
+        (status = 403, description = "A vendor")))]
 async fn list_orders(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -204,7 +257,7 @@ async fn list_orders(
     origin: Origin,
     axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> HttpResult<Json<Page<Order>>> {
-    let page = LimitOffset::from_uri(&uri);
+    let page = LimitOffset::from_uri(&uri)?;
     let message = pb::ListOrdersRequest {
         limit: page.limit,
         offset: page.offset,
@@ -218,9 +271,9 @@ async fn list_orders(
 }
 
 /// One order (its owner or an admin).
-#[utoipa::path(get, path = "/orders/{id}/", tag = "orders", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, description = "OK", body = Order), (status = 401, description = "Not authenticated"),
-        (status = 403, description = "A vendor"), (status = 404, description = "Not found, or not yours")))]
+#[utoipa::path(get, path = "/orders/{id}/", tag = "orders", security(("bearer" = [])), params(IdPath),
+    responses((status = 200, description = "OK", body = Order), (status = 403, description = "A vendor"),
+        (status = 404, description = "Not found, or not yours")))]
 async fn get_order(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -233,11 +286,13 @@ async fn get_order(
 }
 
 /// Cancel a pending or paid order and restore its stock (admin).
-#[utoipa::path(post, path = "/orders/{id}/refund/", tag = "orders", security(("bearer" = [])),
-    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, description = "The cancelled order", body = Order), (status = 401, description = "Not authenticated"),
-        (status = 403, description = "Not an admin"), (status = 404, description = "Not found"),
-        (status = 409, description = "Already cancelled")))]
+#[utoipa::path(post, path = "/orders/{id}/refund/", tag = "orders", security(("bearer" = [])), params(IdPath, KeyHeader),
+    responses((status = 200, description = "The cancelled order; its stock is restored", body = Order,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer replayed"))),
+        (status = 400, description = "`idempotency_key_invalid`"), (status = 403, description = "Not an admin"),
+        (status = 404, description = "Not found"),
+        (status = 409, description = "`order_not_refundable` (already cancelled), or `idempotency_key_in_flight`"),
+        (status = 422, description = "`idempotency_key_reused`: the key was used with another request")))]
 async fn refund_order(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -259,17 +314,16 @@ async fn refund_order(
 }
 
 /// The calling vendor's sub-orders with only its own lines (approved vendors).
-#[utoipa::path(get, path = "/vendors/me/orders/", tag = "vendors", security(("bearer" = [])),
-    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
-    responses((status = 200, description = "OK", body = Page<VendorOrder>), (status = 401, description = "Not authenticated"),
-        (status = 403, description = "Not an approved vendor")))]
+#[utoipa::path(get, path = "/vendors/me/orders/", tag = "vendors", security(("bearer" = [])), params(LimitOffsetQuery),
+    responses((status = 200, description = "OK", body = Page<VendorOrder>), (status = 400, description = "A bad `limit` or `offset`"),
+        (status = 403, description = "Not a vendor, or not approved (`vendor_not_approved`)")))]
 async fn vendor_orders(
     State(state): State<AppState>,
     VendorUser(vendor): VendorUser,
     OriginalUri(uri): OriginalUri,
     origin: Origin,
 ) -> HttpResult<Json<Page<VendorOrder>>> {
-    let page = LimitOffset::from_uri(&uri);
+    let page = LimitOffset::from_uri(&uri)?;
     let message = pb::ListVendorOrdersRequest { limit: page.limit, offset: page.offset };
     let d = &state.downstream;
     let mut client = d.order.clone();

@@ -20,7 +20,9 @@ use crate::AppState;
 use crate::auth::{AuthUser, CustomerUser};
 use crate::body::{Form, JsonBody};
 use crate::error::{HttpError, HttpResult};
-use crate::idempotency;
+use crate::idempotency::{self, KeyHeader};
+use crate::openapi::schemas::{self, IdPath, Message};
+use crate::routes::orders::PaymentStatus;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,14 +36,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct Payment {
     id: i64,
     order: i64,
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     amount: String,
     currency: String,
-    /// `pending`, `succeeded`, `failed` or `refunded`.
+    #[schema(value_type = PaymentStatus)]
     status: String,
     provider: String,
     provider_payment_id: String,
     client_secret: String,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     updated_at: Option<String>,
 }
 
@@ -65,23 +70,39 @@ impl From<pb::PaymentMessage> for Payment {
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct InitiateBody {
+    /// A pending order of the caller's.
+    #[schema(schema_with = schemas::id)]
     order_id: i64,
 }
 
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct OutcomeBody {
-    /// `succeeded` or `failed`.
+    #[schema(schema_with = outcome)]
+    outcome: String,
+}
+
+fn outcome() -> utoipa::openapi::schema::ObjectBuilder {
+    schemas::choice(&["succeeded", "failed"], false)
+}
+
+/// What the gateway answers the provider.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct WebhookReceived {
+    received: bool,
+    /// What the event did: applied, or why it had no effect.
     outcome: String,
 }
 
 /// The order's open payment: made (201) or the existing one (200).
 #[utoipa::path(post, path = "/payments/initiate/", tag = "payments", request_body = InitiateBody, security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "Created", body = Payment), (status = 200, description = "The open payment", body = Payment),
-        (status = 400, description = "Validation error"), (status = 401, description = "Not authenticated"),
-        (status = 403, description = "Not a customer"), (status = 404, description = "Not your order"),
-        (status = 409, description = "Order not payable")))]
+    params(KeyHeader),
+    responses((status = 201, description = "Created", body = Payment), (status = 200, description = "The order's open payment", body = Payment),
+        (status = 400, description = "Invalid `order_id`, or `idempotency_key_invalid`"), (status = 403, description = "Not a customer"),
+        (status = 404, description = "Not found, or not your order"),
+        (status = 409, description = "`order_not_payable` (not pending), or `idempotency_key_in_flight`"),
+        (status = 422, description = "`idempotency_key_reused`: the key was used with another request")))]
 async fn initiate(
     State(state): State<AppState>,
     CustomerUser(user): CustomerUser,
@@ -109,9 +130,9 @@ async fn initiate(
 /// The payment provider's event, authenticated by its `Payment-Signature`.
 #[utoipa::path(post, path = "/payments/webhook/", tag = "payments",
     request_body(content = Value, description = "The provider's event, signed as sent", content_type = "application/json"),
-    params(("Payment-Signature" = String, Header, description = "t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>")),
-    responses((status = 200, description = "Received (applied, or a replay with no effect)"),
-        (status = 400, description = "Invalid signature, or amount/currency mismatch")))]
+    params(("Payment-Signature" = String, Header, description = "t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")> (several v1 during a secret rotation)")),
+    responses((status = 200, description = "Received: applied, or a replay or unknown payment with no effect", body = WebhookReceived),
+        (status = 400, description = "`Invalid signature.` (missing, malformed, wrong or older than 300 s), or an amount or currency mismatch")))]
 async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> HttpResult<Json<Value>> {
     // Stripe names the same header `Stripe-Signature`.
     let signature = headers
@@ -128,9 +149,9 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
 }
 
 /// One payment (its owner or an admin).
-#[utoipa::path(get, path = "/payments/{id}/", tag = "payments", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, description = "OK", body = Payment), (status = 401, description = "Not authenticated"),
-        (status = 403, description = "A vendor"), (status = 404, description = "Not found, or not yours")))]
+#[utoipa::path(get, path = "/payments/{id}/", tag = "payments", security(("bearer" = [])), params(IdPath),
+    responses((status = 200, description = "OK", body = Payment), (status = 403, description = "A vendor"),
+        (status = 404, description = "Not found, or not yours")))]
 async fn get_payment(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -156,10 +177,10 @@ impl FromRequestParts<AppState> for SandboxProvider {
 
 /// Sandbox only: the provider sends the signed webhook for this outcome.
 #[utoipa::path(post, path = "/payments/{id}/sandbox/complete/", tag = "payments", request_body = OutcomeBody,
-    security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 202, description = "The webhook is on its way"), (status = 400, description = "Bad outcome"),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "Not a customer"),
-        (status = 404, description = "Not found, not yours, or not a sandbox payment")))]
+    security(("bearer" = [])), params(IdPath),
+    responses((status = 202, description = "The sandbox provider is sending the signed webhook", body = Message),
+        (status = 400, description = "`outcome` missing or not a valid choice"), (status = 403, description = "Not a customer"),
+        (status = 404, description = "Not found, not yours, or the sandbox is not the configured provider")))]
 async fn complete_sandbox(
     _sandbox: SandboxProvider,
     State(state): State<AppState>,

@@ -13,7 +13,7 @@ use common::ApiError;
 use proto::catalog::v1 as pb;
 use proto::order::v1 as order_pb;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,8 +22,9 @@ use crate::AppState;
 use crate::auth::{AuthUser, MaybeUser, VendorUser};
 use crate::body::{Form, JsonBody};
 use crate::error::HttpResult;
+use crate::openapi::schemas::{self, IdPath};
 use crate::origin::Origin;
-use crate::pagination::with_param;
+use crate::pagination::{self, with_param};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -38,16 +39,20 @@ pub struct Product {
     vendor: i64,
     vendor_name: String,
     category: Option<i64>,
+    /// Null when `category` is null.
     category_name: Option<String>,
     name: String,
     slug: String,
     description: String,
     sku: String,
     /// Decimal string with two places.
+    #[schema(pattern = "^[0-9]+\\.[0-9]{2}$", examples("19.99"))]
     price: String,
     stock: i64,
     is_active: bool,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     updated_at: Option<String>,
 }
 
@@ -73,25 +78,104 @@ fn render(p: pb::Product, stock: i64) -> Product {
 /// A cursor page of products.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductPage {
+    /// The next page's absolute URL.
+    #[schema(format = "uri")]
     next: Option<String>,
+    /// The previous page's absolute URL.
+    #[schema(format = "uri")]
     previous: Option<String>,
     results: Vec<Product>,
+}
+
+/// The filters, order and cursor page of a product listing.
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ProductQuery {
+    /// Words matched (as prefixes) in name, description and sku.
+    #[param(required = false)]
+    search: String,
+    /// A category id; its descendants are included.
+    #[param(required = false, schema_with = schemas::id_filter)]
+    category: i64,
+    /// A category slug; its descendants are included.
+    #[param(required = false)]
+    category_slug: String,
+    /// A vendor id.
+    #[param(required = false, schema_with = schemas::id_filter)]
+    vendor: i64,
+    /// Inclusive lower bound of the price.
+    #[param(required = false, schema_with = schemas::amount_filter)]
+    min_price: String,
+    /// Inclusive upper bound of the price.
+    #[param(required = false, schema_with = schemas::amount_filter)]
+    max_price: String,
+    /// Default `-created_at`; `relevance` (best match first) only with `search`.
+    #[param(required = false, schema_with = ordering)]
+    ordering: String,
+    /// An opaque cursor from `next` or `previous`; one that does not decode,
+    /// or belongs to another ordering, is a 404 `Invalid cursor`.
+    #[param(required = false)]
+    cursor: String,
+    /// Products per page: default 10 (also when empty); a value above 50 is clamped to 50.
+    #[param(required = false, schema_with = schemas::page_size)]
+    page_size: i64,
+}
+
+fn ordering() -> utoipa::openapi::schema::ObjectBuilder {
+    // Empty means the default, as leaving it out does.
+    let orders = ["price", "-price", "created_at", "-created_at", "name", "-name", "relevance", ""];
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(orders))
 }
 
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct ProductBody {
-    /// 1..200 characters.
+    /// 1..200 characters after trimming.
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
-    /// Decimal ≥ 0.00, ≤ 99999999.99, at most 2 places.
+    #[schema(schema_with = schemas::price)]
     price: String,
-    /// 0..1000000 units.
+    #[schema(schema_with = schemas::stock)]
     stock: i64,
+    #[schema(required = false, schema_with = schemas::category)]
     category: Option<i64>,
+    /// At most 5000 characters; null means empty.
+    #[schema(max_length = 5000)]
     description: Option<String>,
-    /// Unique per vendor (case-insensitive) when not empty.
+    /// At most 64 characters, unique per vendor (case-insensitively) when
+    /// not empty; null means empty.
+    #[schema(max_length = 64)]
     sku: Option<String>,
-    is_active: Option<bool>,
+    /// Default true.
+    #[schema(required = false, schema_with = schemas::flag)]
+    is_active: bool,
+}
+
+/// Any of the create fields; those left out keep their value.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct ProductChange {
+    /// 1..200 characters after trimming.
+    #[schema(required = false, min_length = 1, max_length = 200)]
+    name: String,
+    #[schema(required = false, schema_with = schemas::price)]
+    price: String,
+    #[schema(required = false, schema_with = schemas::stock)]
+    stock: i64,
+    #[schema(required = false, schema_with = schemas::category)]
+    category: Option<i64>,
+    /// At most 5000 characters; null means empty.
+    #[schema(max_length = 5000)]
+    description: Option<String>,
+    /// At most 64 characters, unique per vendor (case-insensitively) when
+    /// not empty; null means empty.
+    #[schema(max_length = 64)]
+    sku: Option<String>,
+    #[schema(required = false, schema_with = schemas::flag)]
+    is_active: bool,
 }
 
 /// Stock per product, in one call.
@@ -136,9 +220,10 @@ async fn render_page(
     })
 }
 
-fn list_request(params: &HashMap<String, String>, mine: bool) -> pb::ListProductsRequest {
+fn list_request(params: &HashMap<String, String>, mine: bool) -> HttpResult<pb::ListProductsRequest> {
     let get = |name: &str| params.get(name).cloned();
-    pb::ListProductsRequest {
+    let page_size = pagination::page_size(params.get("page_size").map(String::as_str))?;
+    Ok(pb::ListProductsRequest {
         search: get("search"),
         category: get("category"),
         category_slug: get("category_slug"),
@@ -147,9 +232,9 @@ fn list_request(params: &HashMap<String, String>, mine: bool) -> pb::ListProduct
         max_price: get("max_price"),
         ordering: get("ordering"),
         cursor: get("cursor"),
-        page_size: get("page_size"),
+        page_size: page_size.map(|size| size.to_string()),
         mine,
-    }
+    })
 }
 
 fn json_bytes(body: Bytes) -> Response {
@@ -157,26 +242,16 @@ fn json_bytes(body: Bytes) -> Response {
 }
 
 /// Active products of approved vendors, in cursor pages.
-#[utoipa::path(get, path = "/products/", tag = "products",
-    params(
-        ("search" = Option<String>, Query, description = "words matched in name, description, sku"),
-        ("category" = Option<i64>, Query, description = "category id, descendants included"),
-        ("category_slug" = Option<String>, Query),
-        ("vendor" = Option<i64>, Query),
-        ("min_price" = Option<String>, Query),
-        ("max_price" = Option<String>, Query),
-        ("ordering" = Option<String>, Query, description = "price, -price, created_at, -created_at (default), name, -name"),
-        ("cursor" = Option<String>, Query),
-        ("page_size" = Option<i64>, Query, description = "default 10, max 50"),
-    ),
-    responses((status = 200, description = "OK", body = ProductPage), (status = 400, description = "A bad parameter"),
-        (status = 404, description = "Invalid cursor")))]
+#[utoipa::path(get, path = "/products/", tag = "products", params(ProductQuery),
+    responses((status = 200, description = "OK", body = ProductPage), (status = 400, description = "A bad parameter, named"),
+        (status = 404, description = "`Invalid cursor`")))]
 async fn list_products(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     origin: Origin,
     Query(params): Query<HashMap<String, String>>,
 ) -> HttpResult<Response> {
+    let request = list_request(&params, false)?;
     let version = state.cache.version(&state.catalog_version_key).await;
     let key = format!("{}{uri}", origin.as_str());
     if let Some(version) = version
@@ -187,10 +262,7 @@ async fn list_products(
     }
     metrics::counter!("list_cache_misses_total").increment(1);
     let mut client = state.downstream.catalog.clone();
-    let page = state
-        .downstream
-        .call(client.list_products(state.downstream.request(list_request(&params, false), None)))
-        .await?;
+    let page = state.downstream.call(client.list_products(state.downstream.request(request, None))).await?;
     let rendered = render_page(&state, page, &uri, &origin).await?;
     let body = Bytes::from(serde_json::to_vec(&rendered).map_err(ApiError::internal)?);
     if let Some(version) = version {
@@ -200,10 +272,10 @@ async fn list_products(
 }
 
 /// The calling vendor's own products, inactive included.
-#[utoipa::path(get, path = "/products/vendor/", tag = "products", security(("bearer" = [])),
-    params(("ordering" = Option<String>, Query), ("cursor" = Option<String>, Query), ("page_size" = Option<i64>, Query)),
-    responses((status = 200, description = "OK", body = ProductPage), (status = 401, description = "Not authenticated"),
-        (status = 403, description = "Not a vendor")))]
+#[utoipa::path(get, path = "/products/vendor/", tag = "products", security(("bearer" = [])), params(ProductQuery),
+    responses((status = 200, description = "OK (an empty page for a vendor without a profile)", body = ProductPage),
+        (status = 400, description = "A bad parameter, named"), (status = 403, description = "Not a vendor"),
+        (status = 404, description = "`Invalid cursor`")))]
 async fn vendor_products(
     State(state): State<AppState>,
     VendorUser(vendor): VendorUser,
@@ -214,7 +286,7 @@ async fn vendor_products(
     let mut client = state.downstream.catalog.clone();
     let page = state
         .downstream
-        .call(client.list_products(state.downstream.request(list_request(&params, true), Some(&vendor.token))))
+        .call(client.list_products(state.downstream.request(list_request(&params, true)?, Some(&vendor.token))))
         .await?;
     Ok(Json(render_page(&state, page, &uri, &origin).await?))
 }
@@ -249,8 +321,9 @@ async fn set_stock(state: &AppState, token: &str, product_id: i64, available: i6
 
 /// Create a product (approved vendor); `stock` is stored by the order service.
 #[utoipa::path(post, path = "/products/", tag = "products", request_body = ProductBody, security(("bearer" = [])),
-    responses((status = 201, description = "Created", body = Product), (status = 400, description = "Validation error"),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "Not an approved vendor")))]
+    responses((status = 201, description = "Created", body = Product),
+        (status = 400, description = "Invalid fields, the sku is taken, or the category does not exist"),
+        (status = 403, description = "Not a vendor, or not approved (`vendor_not_approved`)")))]
 async fn create_product(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -279,8 +352,10 @@ async fn create_product(
 }
 
 /// One product (an inactive one only for its owner or an admin).
-#[utoipa::path(get, path = "/products/{id}/", tag = "products", params(("id" = i64, Path)),
-    responses((status = 200, description = "OK", body = Product), (status = 404, description = "Not found")))]
+#[utoipa::path(get, path = "/products/{id}/", tag = "products", params(IdPath), security((), ("bearer" = [])),
+    responses((status = 200, description = "OK", body = Product),
+        (status = 401, description = "A token was sent and is invalid, expired or tampered with (`token_not_valid`)"),
+        (status = 404, description = "Not found, or inactive and not yours")))]
 async fn get_product(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -294,11 +369,12 @@ async fn get_product(
 }
 
 /// Change a product (owning vendor or admin); any create field may be sent.
-#[utoipa::path(patch, path = "/products/{id}/", tag = "products", request_body = ProductBody, security(("bearer" = [])),
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "OK", body = Product), (status = 400, description = "Validation error"),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "Wrong role or not approved"),
-        (status = 404, description = "Not found, or not yours")))]
+#[utoipa::path(patch, path = "/products/{id}/", tag = "products", request_body = Option<ProductChange>, security(("bearer" = [])),
+    params(IdPath),
+    responses((status = 200, description = "OK", body = Product),
+        (status = 400, description = "Invalid fields, the sku is taken, or the category does not exist"),
+        (status = 403, description = "A customer, or a vendor not approved (`vendor_not_approved`)"),
+        (status = 404, description = "Not found, or another vendor's")))]
 async fn update_product(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -319,9 +395,10 @@ async fn update_product(
 }
 
 /// Delete a product (owning vendor or admin): it leaves every read.
-#[utoipa::path(delete, path = "/products/{id}/", tag = "products", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "Not authenticated"),
-        (status = 403, description = "Wrong role or not approved"), (status = 404, description = "Not found, or not yours")))]
+#[utoipa::path(delete, path = "/products/{id}/", tag = "products", security(("bearer" = [])), params(IdPath),
+    responses((status = 204, description = "Deleted"),
+        (status = 403, description = "A customer, or a vendor not approved (`vendor_not_approved`)"),
+        (status = 404, description = "Not found, or another vendor's")))]
 async fn delete_product(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

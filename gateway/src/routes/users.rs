@@ -17,6 +17,7 @@ use crate::auth::AuthUser;
 use crate::body::{Form, JsonBody};
 use crate::client_ip::client_ip;
 use crate::error::{HttpError, HttpResult};
+use crate::openapi::schemas::Message;
 use crate::origin::Connection;
 use crate::rate_limit::Reservation;
 
@@ -36,13 +37,27 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct User {
     id: i64,
+    #[schema(format = Email)]
     email: String,
+    #[schema(value_type = Role)]
     role: String,
     first_name: String,
     last_name: String,
+    /// E.164-ish, or null when none is set.
     phone: Option<String>,
     is_active: bool,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Option<String>,
+}
+
+/// A user's role.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+enum Role {
+    Customer,
+    Vendor,
+    Admin,
 }
 
 impl From<pb::User> for User {
@@ -75,41 +90,72 @@ impl From<pb::TokenPair> for TokenPair {
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct RegisterBody {
+    /// Unique case-insensitively; stored lower-case.
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// At least 8 characters, not entirely numeric, not a common password,
+    /// not similar to the email.
+    #[schema(min_length = 8)]
     password: String,
+    /// The same password again.
+    #[schema(min_length = 1)]
     password_confirm: String,
-    /// `customer` (default) or `vendor`.
-    role: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    /// `^\+?[1-9]\d{7,14}$`; `""` means none.
+    /// `customer` (the default, also when empty) or `vendor`; upper-case is accepted.
+    #[schema(required = false, schema_with = role_choice)]
+    role: String,
+    /// At most 150 characters (after trimming).
+    #[schema(required = false, max_length = 150)]
+    first_name: String,
+    /// At most 150 characters (after trimming).
+    #[schema(required = false, max_length = 150)]
+    last_name: String,
+    /// `^\+?[1-9]\d{7,14}$`, unique; `""` or null means none.
+    #[schema(pattern = "^(|\\+?[1-9][0-9]{7,14})$")]
     phone: Option<String>,
+}
+
+fn role_choice() -> utoipa::openapi::schema::ObjectBuilder {
+    crate::openapi::schemas::choice(&["customer", "vendor"], true)
 }
 
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct LoginBody {
+    #[schema(min_length = 1)]
     email: String,
+    #[schema(min_length = 1)]
     password: String,
 }
 
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct RefreshBody {
+    /// A refresh token from login or an earlier refresh.
+    #[schema(min_length = 1)]
     refresh: String,
 }
 
+/// Only these fields may change; others are ignored.
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct ProfileBody {
-    first_name: Option<String>,
-    last_name: Option<String>,
+    /// At most 150 characters (after trimming).
+    #[schema(required = false, max_length = 150)]
+    first_name: String,
+    /// At most 150 characters (after trimming).
+    #[schema(required = false, max_length = 150)]
+    last_name: String,
+    /// `^\+?[1-9]\d{7,14}$`, unique; `""` or null removes it.
+    #[schema(pattern = "^(|\\+?[1-9][0-9]{7,14})$")]
     phone: Option<String>,
 }
 
 /// Register a customer or vendor account.
 #[utoipa::path(post, path = "/users/register/", tag = "users", request_body = RegisterBody,
-    responses((status = 201, description = "Created", body = User), (status = 400, description = "Validation errors per field"), (status = 429, description = "Too many registrations from this IP")))]
+    responses((status = 201, description = "Created", body = User),
+        (status = 400, description = "Invalid fields, e.g. `{\"email\": [\"user with this email already exists.\"]}`"),
+        (status = 429, description = "Too many registrations from this client IP (`REGISTER_RATE_LIMIT` per hour)"),
+        (status = 503, description = "Password hashing is saturated (with `Retry-After`), or a service is unavailable")))]
 async fn register(
     State(state): State<AppState>,
     ConnectInfo(connection): ConnectInfo<Connection>,
@@ -140,7 +186,10 @@ async fn register(
 
 /// Exchange email and password for an access and a refresh token.
 #[utoipa::path(post, path = "/users/login/", tag = "users", request_body = LoginBody,
-    responses((status = 200, description = "OK", body = TokenPair), (status = 401, description = "Bad credentials"), (status = 429, description = "Too many failed logins")))]
+    responses((status = 200, description = "OK", body = TokenPair), (status = 400, description = "`email` or `password` missing or blank"),
+        (status = 401, description = "`No active account found with the given credentials`"),
+        (status = 429, description = "Too many failed logins from this client IP or for this email in the last 60 s, whatever the password"),
+        (status = 503, description = "Password hashing is saturated (with `Retry-After`), or a service is unavailable")))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(connection): ConnectInfo<Connection>,
@@ -171,7 +220,8 @@ async fn login(
 
 /// Revoke a refresh token (and its whole login family).
 #[utoipa::path(post, path = "/users/logout/", tag = "users", request_body = RefreshBody, security(("bearer" = [])),
-    responses((status = 200, description = "Logged out"), (status = 400, description = "Token invalid or someone else's"), (status = 401, description = "Not authenticated or token not valid")))]
+    responses((status = 200, description = "`Successfully logged out.` (also for a token already logged out)", body = Message),
+        (status = 400, description = "`refresh` missing, or the token invalid or someone else's (`token_not_valid`)")))]
 async fn logout(State(state): State<AppState>, AuthUser(user): AuthUser, body: JsonBody) -> HttpResult<Json<Value>> {
     let mut form = Form::new(body);
     let message = pb::LogoutRequest { refresh: form.string("refresh") };
@@ -183,7 +233,9 @@ async fn logout(State(state): State<AppState>, AuthUser(user): AuthUser, body: J
 
 /// Rotate a refresh token: the old one dies, a reused dead one revokes its family.
 #[utoipa::path(post, path = "/users/token/refresh/", tag = "users", request_body = RefreshBody,
-    responses((status = 200, description = "OK", body = TokenPair), (status = 401, description = "Token invalid, expired or reused")))]
+    responses((status = 200, description = "A new pair; the token sent is dead from now on", body = TokenPair),
+        (status = 400, description = "`refresh` missing or blank"),
+        (status = 401, description = "Token invalid, expired, an access token, or reused (which revokes its whole login family)")))]
 async fn refresh(State(state): State<AppState>, body: JsonBody) -> HttpResult<Json<TokenPair>> {
     let mut form = Form::new(body);
     let message = pb::RefreshTokenRequest { refresh: form.string("refresh") };
@@ -195,7 +247,7 @@ async fn refresh(State(state): State<AppState>, body: JsonBody) -> HttpResult<Js
 
 /// The caller's own profile.
 #[utoipa::path(get, path = "/users/profile/", tag = "users", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = User), (status = 401, description = "Not authenticated or token not valid")))]
+    responses((status = 200, description = "OK", body = User)))]
 async fn profile(State(state): State<AppState>, AuthUser(user): AuthUser) -> HttpResult<Json<User>> {
     let mut client = state.downstream.identity.clone();
     let profile = state
@@ -206,8 +258,8 @@ async fn profile(State(state): State<AppState>, AuthUser(user): AuthUser) -> Htt
 }
 
 /// Change `first_name`, `last_name` or `phone`; other fields are ignored.
-#[utoipa::path(patch, path = "/users/profile/", tag = "users", request_body = ProfileBody, security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = User), (status = 400, description = "Validation error"), (status = 401, description = "Not authenticated or token not valid")))]
+#[utoipa::path(patch, path = "/users/profile/", tag = "users", request_body = Option<ProfileBody>, security(("bearer" = [])),
+    responses((status = 200, description = "OK", body = User), (status = 400, description = "Invalid fields, or the phone is taken")))]
 async fn update_profile(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

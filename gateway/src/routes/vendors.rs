@@ -15,8 +15,9 @@ use crate::AppState;
 use crate::auth::{AdminUser, VendorUser};
 use crate::body::{Form, JsonBody};
 use crate::error::HttpResult;
+use crate::openapi::schemas::IdPath;
 use crate::origin::Origin;
-use crate::pagination::{LimitOffset, Page};
+use crate::pagination::{LimitOffset, LimitOffsetQuery, Page};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -29,16 +30,32 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Vendor {
     id: i64,
+    /// The owning user's id.
     user: i64,
     shop_name: String,
     slug: String,
     description: String,
-    /// `pending`, `approved` or `suspended`.
+    #[schema(value_type = VendorStatus)]
     status: String,
+    /// `status == "approved"`.
     is_verified: bool,
+    /// When it was last approved; null unless approved.
+    #[schema(format = DateTime)]
     verified_at: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     updated_at: Option<String>,
+}
+
+/// A vendor profile's verification status.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+enum VendorStatus {
+    Pending,
+    Approved,
+    Suspended,
 }
 
 impl From<pb::Vendor> for Vendor {
@@ -61,17 +78,36 @@ impl From<pb::Vendor> for Vendor {
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct VendorBody {
-    /// 2..100 characters, unique case-insensitively.
+    /// 2..100 characters after trimming, unique case-insensitively.
+    #[schema(min_length = 2, max_length = 100)]
     shop_name: String,
-    /// At most 1000 characters.
+    /// At most 1000 characters; null means empty.
+    #[schema(max_length = 1000)]
+    description: Option<String>,
+}
+
+/// Either field may be left out (re-sending your own `shop_name` is fine).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct VendorChange {
+    /// 2..100 characters after trimming, unique case-insensitively.
+    #[schema(required = false, min_length = 2, max_length = 100)]
+    shop_name: String,
+    /// At most 1000 characters; null means empty.
+    #[schema(max_length = 1000)]
     description: Option<String>,
 }
 
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct VerifyBody {
-    /// `approved` (default), `suspended` or `pending`.
-    status: Option<String>,
+    /// `approved` (the default, also when left out or empty), `suspended` or `pending`; any case.
+    #[schema(required = false, schema_with = verify_status)]
+    status: String,
+}
+
+fn verify_status() -> utoipa::openapi::schema::ObjectBuilder {
+    crate::openapi::schemas::choice(&["approved", "suspended", "pending"], true)
 }
 
 /// Tells catalog a vendor changed, so its products' public visibility and
@@ -86,15 +122,14 @@ async fn refresh_catalog(state: &AppState, vendor_id: i64) {
 }
 
 /// Approved vendors, by id.
-#[utoipa::path(get, path = "/vendors/", tag = "vendors",
-    params(("limit" = Option<i64>, Query, description = "default 20, max 100"), ("offset" = Option<i64>, Query)),
-    responses((status = 200, description = "OK", body = Page<Vendor>)))]
+#[utoipa::path(get, path = "/vendors/", tag = "vendors", params(LimitOffsetQuery),
+    responses((status = 200, description = "OK", body = Page<Vendor>), (status = 400, description = "A bad `limit` or `offset`")))]
 async fn list_vendors(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     origin: Origin,
 ) -> HttpResult<Json<Page<Vendor>>> {
-    let page = LimitOffset::from_uri(&uri);
+    let page = LimitOffset::from_uri(&uri)?;
     let mut client = state.downstream.identity.clone();
     let message = pb::ListVendorsRequest { limit: page.limit, offset: page.offset };
     let answer = state.downstream.call(client.list_vendors(state.downstream.request(message, None))).await?;
@@ -104,7 +139,9 @@ async fn list_vendors(
 
 /// Create the caller's vendor profile (it starts `pending`).
 #[utoipa::path(post, path = "/vendors/create/", tag = "vendors", request_body = VendorBody, security(("bearer" = [])),
-    responses((status = 201, description = "Created", body = Vendor), (status = 400, description = "Invalid, or a profile already exists"), (status = 401, description = "Not authenticated or token not valid"), (status = 403, description = "Wrong role")))]
+    responses((status = 201, description = "Created, `pending`", body = Vendor),
+        (status = 400, description = "Invalid fields, the shop name is taken, or a profile already exists (`vendor_exists`)"),
+        (status = 403, description = "Not a vendor")))]
 async fn create_vendor(
     State(state): State<AppState>,
     VendorUser(user): VendorUser,
@@ -124,7 +161,8 @@ async fn create_vendor(
 
 /// The caller's vendor profile.
 #[utoipa::path(get, path = "/vendors/me/", tag = "vendors", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vendor), (status = 401, description = "Not authenticated or token not valid"), (status = 403, description = "Wrong role"), (status = 404, description = "No profile yet")))]
+    responses((status = 200, description = "OK", body = Vendor), (status = 403, description = "Not a vendor"),
+        (status = 404, description = "No profile yet")))]
 async fn my_vendor(State(state): State<AppState>, VendorUser(user): VendorUser) -> HttpResult<Json<Vendor>> {
     let mut client = state.downstream.identity.clone();
     let vendor = state
@@ -135,8 +173,9 @@ async fn my_vendor(State(state): State<AppState>, VendorUser(user): VendorUser) 
 }
 
 /// Change the caller's shop name or description.
-#[utoipa::path(patch, path = "/vendors/me/", tag = "vendors", request_body = VendorBody, security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = Vendor), (status = 400, description = "Validation error"), (status = 401, description = "Not authenticated or token not valid"), (status = 403, description = "Wrong role"), (status = 404, description = "Not found")))]
+#[utoipa::path(patch, path = "/vendors/me/", tag = "vendors", request_body = Option<VendorChange>, security(("bearer" = [])),
+    responses((status = 200, description = "OK", body = Vendor), (status = 400, description = "Invalid fields, or the shop name is taken"),
+        (status = 403, description = "Not a vendor"), (status = 404, description = "No profile yet")))]
 async fn update_my_vendor(
     State(state): State<AppState>,
     VendorUser(user): VendorUser,
@@ -156,9 +195,10 @@ async fn update_my_vendor(
 }
 
 /// Set a vendor's status (admin).
-#[utoipa::path(patch, path = "/vendors/{id}/verify/", tag = "vendors", request_body = VerifyBody, security(("bearer" = [])),
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "OK", body = Vendor), (status = 400, description = "Validation error"), (status = 401, description = "Not authenticated or token not valid"), (status = 403, description = "Wrong role"), (status = 404, description = "Not found")))]
+#[utoipa::path(patch, path = "/vendors/{id}/verify/", tag = "vendors", request_body = Option<VerifyBody>, security(("bearer" = [])),
+    params(IdPath),
+    responses((status = 200, description = "OK", body = Vendor), (status = 400, description = "Not a valid status"),
+        (status = 403, description = "Not an admin"), (status = 404, description = "No such vendor")))]
 async fn verify_vendor(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
