@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
 use common::{ApiError, FieldErrors};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -15,7 +14,6 @@ pub const DEFAULT_PAGE_SIZE: u32 = 10;
 pub const MAX_PAGE_SIZE: u32 = 50;
 pub const MAX_STOCK: i64 = 1_000_000;
 const MAX_SEARCH_WORDS: usize = 8;
-const MAX_TERMS_PER_PRODUCT: usize = 400;
 const MAX_TERM_CHARS: usize = 64;
 
 pub fn max_price() -> Decimal {
@@ -183,24 +181,30 @@ pub enum Ordering {
     NameAsc,
     #[serde(rename = "-name")]
     NameDesc,
+    /// Best match first (only with a search), then newest.
+    #[serde(rename = "relevance")]
+    Relevance,
 }
 
-/// The column a listing sorts by (then by id, in the same direction).
+/// What a listing sorts by (then by id, in the same direction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
     Price,
     CreatedAt,
     Name,
+    /// The match score, then `created_at`.
+    Relevance,
 }
 
 impl Ordering {
-    pub const ALL: [Ordering; 6] = [
+    pub const ALL: [Ordering; 7] = [
         Ordering::PriceAsc,
         Ordering::PriceDesc,
         Ordering::CreatedAsc,
         Ordering::CreatedDesc,
         Ordering::NameAsc,
         Ordering::NameDesc,
+        Ordering::Relevance,
     ];
 
     pub fn parse(value: &str) -> Option<Self> {
@@ -215,6 +219,7 @@ impl Ordering {
             Ordering::CreatedDesc => "-created_at",
             Ordering::NameAsc => "name",
             Ordering::NameDesc => "-name",
+            Ordering::Relevance => "relevance",
         }
     }
 
@@ -223,11 +228,12 @@ impl Ordering {
             Ordering::PriceAsc | Ordering::PriceDesc => SortKey::Price,
             Ordering::CreatedAsc | Ordering::CreatedDesc => SortKey::CreatedAt,
             Ordering::NameAsc | Ordering::NameDesc => SortKey::Name,
+            Ordering::Relevance => SortKey::Relevance,
         }
     }
 
     pub fn descending(self) -> bool {
-        matches!(self, Ordering::PriceDesc | Ordering::CreatedDesc | Ordering::NameDesc)
+        matches!(self, Ordering::PriceDesc | Ordering::CreatedDesc | Ordering::NameDesc | Ordering::Relevance)
     }
 }
 
@@ -260,27 +266,34 @@ impl Cursor {
     pub fn sort_value(&self) -> Option<SortValue> {
         match self.ordering.key() {
             SortKey::Price => Decimal::from_str(&self.value).ok().map(SortValue::Price),
-            SortKey::CreatedAt => {
-                self.value.parse::<i64>().ok().and_then(DateTime::from_timestamp_micros).map(SortValue::CreatedAt)
-            }
+            SortKey::CreatedAt => self.value.parse::<i64>().ok().map(SortValue::CreatedAt),
             SortKey::Name => Some(SortValue::Name(self.value.clone())),
+            SortKey::Relevance => {
+                let (score, created) = self.value.split_once(':')?;
+                Some(SortValue::Relevance { score: score.parse().ok()?, created: created.parse().ok()? })
+            }
         }
     }
 }
 
+/// A listing position's sort value: a price, a `created_at` in
+/// microseconds, a name's sort key (see `index::document::name_key`), or a
+/// match score and `created_at`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SortValue {
     Price(Decimal),
-    CreatedAt(DateTime<Utc>),
+    CreatedAt(i64),
     Name(String),
+    Relevance { score: i64, created: i64 },
 }
 
 impl SortValue {
     pub fn cursor_text(&self) -> String {
         match self {
             SortValue::Price(p) => p.to_string(),
-            SortValue::CreatedAt(t) => t.timestamp_micros().to_string(),
+            SortValue::CreatedAt(micros) => micros.to_string(),
             SortValue::Name(n) => n.clone(),
+            SortValue::Relevance { score, created } => format!("{score}:{created}"),
         }
     }
 }
@@ -352,6 +365,9 @@ pub fn parse_list_query(raw: &RawListQuery) -> Result<ListQuery, ApiError> {
             Ordering::CreatedDesc
         }),
     };
+    if ordering == Ordering::Relevance && filled(&raw.search).is_none() {
+        errors.add("ordering", "Ordering by relevance needs a search.");
+    }
     errors.into_result()?;
     let page_size = filled(&raw.page_size)
         .and_then(|p| p.parse::<u32>().ok())
@@ -380,8 +396,8 @@ pub fn parse_list_query(raw: &RawListQuery) -> Result<ListQuery, ApiError> {
 }
 
 /// Lower-cased runs of letters and digits (at most `MAX_TERM_CHARS` each),
-/// each once, in order of first appearance: the search terms of a text and
-/// the words of a query.
+/// each once, in order of first appearance: the words of a search (the
+/// index splits product text the same way).
 ///
 /// Read lazily, so `.take(n)` reads the text only up to the end of the n-th
 /// distinct word: a query is cut to `MAX_SEARCH_WORDS` without looking at
@@ -432,11 +448,6 @@ fn term_of(word: &str) -> String {
     } else {
         head.chars().flat_map(char::to_lowercase).take(MAX_TERM_CHARS).collect()
     }
-}
-
-/// The search terms of a product.
-pub fn product_terms(name: &str, description: &str, sku: &str) -> Vec<String> {
-    Terms::new(&format!("{name} {sku} {description}")).take(MAX_TERMS_PER_PRODUCT).collect()
 }
 
 /// A category and every category below it, from `(id, parent)` pairs.
@@ -518,9 +529,9 @@ mod tests {
     fn terms_are_lower_case_words_once() {
         let terms: Vec<String> = Terms::new("Blue TV, blue-ray SKU-42").collect();
         assert_eq!(terms, ["blue", "tv", "ray", "sku", "42"]);
-        assert_eq!(product_terms("Café", "", "X1"), ["café", "x1"]);
+        assert_eq!(Terms::new("Café X1").collect::<Vec<_>>(), ["café", "x1"]);
         let long = "A".repeat(MAX_TERM_CHARS + 10);
-        assert_eq!(product_terms(&long, "", ""), ["a".repeat(MAX_TERM_CHARS)]);
+        assert_eq!(Terms::new(&long).collect::<Vec<_>>(), ["a".repeat(MAX_TERM_CHARS)]);
     }
 
     #[test]

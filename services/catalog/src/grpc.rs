@@ -1,5 +1,6 @@
-//! The Catalog gRPC service: proto <-> domain, who may do what, and the
-//! cache around the reads. Rules live in `domain`, SQL in `store`.
+//! The Catalog gRPC service: proto <-> domain, who may do what, listings
+//! from the index and the cache around product reads. Rules live in
+//! `domain`, SQL in `store`, the listing index in `index`.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,9 @@ use tonic::{Request, Response, Status};
 
 use crate::clients::Identity;
 use crate::domain::{self, Cursor, ListQuery, RawListQuery, RawProduct};
-use crate::store::{CategoryRow, Page, ProductRow, Scope, Store, VendorRow};
+use crate::index::query::{Filters, Scope};
+use crate::index::{CatalogIndex, PageRequest, View, document};
+use crate::store::{CategoryRow, ProductRow, Store, VendorRow};
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
@@ -25,9 +28,7 @@ pub struct CatalogService {
     cache: Cache,
     prefix: String,
     version_key: String,
-    /// The category tree as of a catalog version: listings filter by a
-    /// category's subtree on every request, and the tree changes rarely.
-    tree: std::sync::Mutex<Option<(u64, Arc<Vec<CategoryRow>>)>>,
+    index: Arc<CatalogIndex>,
 }
 
 /// Who may write products: an admin, or an approved vendor.
@@ -93,7 +94,14 @@ fn decode<T: Message + Default>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 impl CatalogService {
-    pub fn new(store: Store, keys: Arc<KeyRing>, identity: Identity, cache: Cache, prefix: &str) -> Self {
+    pub fn new(
+        store: Store,
+        keys: Arc<KeyRing>,
+        identity: Identity,
+        cache: Cache,
+        index: Arc<CatalogIndex>,
+        prefix: &str,
+    ) -> Self {
         Self {
             store,
             keys,
@@ -101,7 +109,7 @@ impl CatalogService {
             cache,
             prefix: prefix.to_owned(),
             version_key: common::cache::catalog_version_key(prefix),
-            tree: std::sync::Mutex::new(None),
+            index,
         }
     }
 
@@ -176,70 +184,81 @@ impl CatalogService {
         }
     }
 
-    /// Every category, from memory while the catalog version holds.
-    async fn category_tree(&self, version: Option<u64>) -> Result<Arc<Vec<CategoryRow>>, ApiError> {
-        if let Some(version) = version
-            && let Some((at, tree)) = self.tree.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
-            && *at == version
-        {
-            return Ok(tree.clone());
-        }
-        let tree = Arc::new(self.store.categories().await?);
-        if let Some(version) = version {
-            *self.tree.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, tree.clone()));
-        }
-        Ok(tree)
+    /// The index's view, caught up to the catalog version in Redis.
+    async fn view(&self) -> Result<Arc<View>, ApiError> {
+        let version = self.cache.version(&self.version_key).await;
+        self.index.view(&self.store, version).await
     }
 
-    async fn page(&self, scope: Scope, query: &ListQuery, version: Option<u64>) -> Result<pb::ProductPage, ApiError> {
+    /// What a listing query matches, resolved against the view; `None` when
+    /// it names a category slug that does not exist (an empty listing).
+    fn filters(view: &View, query: &ListQuery) -> Result<Option<Filters>, ApiError> {
         let subtree = |root: i64, tree: &[CategoryRow]| {
             domain::subtree(&tree.iter().map(|c| (c.id, c.parent_id)).collect::<Vec<_>>(), root)
         };
         let categories = match (&query.category, &query.category_slug) {
             (Some(id), _) => {
-                let tree = self.category_tree(version).await?;
-                if !tree.iter().any(|c| c.id == *id) {
+                if !view.tree.iter().any(|c| c.id == *id) {
                     return Err(ApiError::field(
                         "category",
                         "Select a valid choice. That choice is not one of the available choices.",
                     ));
                 }
-                Some(subtree(*id, &tree))
+                Some(subtree(*id, &view.tree))
             }
-            (None, Some(slug)) => {
-                let tree = self.category_tree(version).await?;
-                match tree.iter().find(|c| c.slug == *slug) {
-                    Some(category) => Some(subtree(category.id, &tree)),
-                    None => return Ok(pb::ProductPage::default()),
-                }
-            }
+            (None, Some(slug)) => match view.tree.iter().find(|c| c.slug == *slug) {
+                Some(category) => Some(subtree(category.id, &view.tree)),
+                None => return Ok(None),
+            },
             (None, None) => None,
         };
-        let Page { rows, more } = self.store.list_products(scope, query, categories.as_deref()).await?;
+        let mut analyzer = document::words_analyzer();
+        Ok(Some(Filters {
+            words: query.words.iter().filter_map(|w| document::fold_word(&mut analyzer, w)).collect(),
+            categories,
+            vendor: query.vendor,
+            min_price: query.min_price,
+            max_price: query.max_price,
+        }))
+    }
+
+    /// One keyset page: the index picks and orders the ids, MariaDB gives
+    /// their rows by primary key.
+    async fn page(&self, scope: Scope, query: &ListQuery) -> Result<pb::ProductPage, ApiError> {
+        let view = self.view().await?;
+        let Some(filters) = Self::filters(&view, query)? else {
+            return Ok(pb::ProductPage::default());
+        };
         let backwards = query.cursor.as_ref().is_some_and(|c| c.backwards);
+        let after = match &query.cursor {
+            None => None,
+            Some(cursor) => Some((
+                cursor.sort_value().ok_or_else(|| ApiError::new(common::ErrorKind::NotFound, "Invalid cursor"))?,
+                cursor.id,
+            )),
+        };
+        let size = query.page_size as usize;
         let key = query.ordering.key();
-        let cursor_at = |row: &ProductRow, backwards: bool| {
-            Cursor { ordering: query.ordering, value: row.sort_value(key).cursor_text(), id: row.id, backwards }
+        let request = PageRequest { key, descending: query.ordering.descending() != backwards, after, limit: size + 1 };
+        let mut hits = self.index.page(view, scope, &filters, request).await?;
+        let more = hits.len() > size;
+        hits.truncate(size);
+        if backwards {
+            hits.reverse();
+        }
+        let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
+        let mut rows: std::collections::HashMap<i64, ProductRow> =
+            self.store.products_by_ids(&ids).await?.into_iter().map(|r| (r.id, r)).collect();
+        let cursor_at = |hit: &crate::index::Hit, backwards: bool| {
+            Cursor { ordering: query.ordering, value: hit.sort_value(key).cursor_text(), id: hit.id, backwards }
                 .encode()
         };
         let (has_next, has_previous) = if backwards { (true, more) } else { (more, query.cursor.is_some()) };
-        let next_cursor = rows.last().filter(|_| has_next).map(|r| cursor_at(r, false)).unwrap_or_default();
-        let previous_cursor = rows.first().filter(|_| has_previous).map(|r| cursor_at(r, true)).unwrap_or_default();
-        Ok(pb::ProductPage { products: rows.into_iter().map(product_message).collect(), next_cursor, previous_cursor })
-    }
-
-    async fn public_page(&self, query: &ListQuery) -> Result<pb::ProductPage, ApiError> {
-        let Some(version) = self.cache.version(&self.version_key).await else {
-            return self.page(Scope::Public, query, None).await;
-        };
-        let key = format!("{}catalog:v{version}:list:{query:?}", self.prefix);
-        let bytes = self
-            .cache
-            .get_or_load(&key, CACHE_TTL, || async {
-                Ok(self.page(Scope::Public, query, Some(version)).await?.encode_to_vec())
-            })
-            .await?;
-        decode(&bytes)
+        let next_cursor = hits.last().filter(|_| has_next).map(|h| cursor_at(h, false)).unwrap_or_default();
+        let previous_cursor = hits.first().filter(|_| has_previous).map(|h| cursor_at(h, true)).unwrap_or_default();
+        // A product deleted since the view was taken has no row: it is left out.
+        let products = hits.iter().filter_map(|h| rows.remove(&h.id)).map(product_message).collect();
+        Ok(pb::ProductPage { products, next_cursor, previous_cursor })
     }
 
     async fn category(&self, id: i64) -> Result<pb::Category, ApiError> {
@@ -336,15 +355,12 @@ impl pb::catalog_server::Catalog for CatalogService {
             page_size: body.page_size,
         })?;
         if !body.mine {
-            return Ok(Response::new(self.public_page(&query).await?));
+            return Ok(Response::new(self.page(Scope::Public, &query).await?));
         }
         let principal = principal.ok_or_else(ApiError::not_authenticated)?;
         principal.require_role(Role::Vendor)?;
         let page = match self.store.vendor_of_user(principal.user_id).await? {
-            Some(vendor) => {
-                let version = self.cache.version(&self.version_key).await;
-                self.page(Scope::Vendor(vendor.id), &query, version).await?
-            }
+            Some(vendor) => self.page(Scope::Vendor(vendor.id), &query).await?,
             None => pb::ProductPage::default(),
         };
         Ok(Response::new(page))
@@ -370,12 +386,7 @@ impl pb::catalog_server::Catalog for CatalogService {
             return Err(ApiError::forbidden().into());
         };
         let change = domain::validate_product(&raw_product(request.into_inner().fields), true)?;
-        let terms = domain::product_terms(
-            change.name.as_deref().unwrap_or_default(),
-            change.description.as_deref().unwrap_or_default(),
-            change.sku.as_deref().unwrap_or_default(),
-        );
-        let id = self.store.create_product(vendor.id, &change, &terms).await?;
+        let id = self.store.create_product(vendor.id, &change).await?;
         self.bump().await;
         let row = self.store.product(id).await?.ok_or_else(|| ApiError::internal("created product vanished"))?;
         Ok(Response::new(product_message(row)))
@@ -384,17 +395,9 @@ impl pb::catalog_server::Catalog for CatalogService {
     async fn update_product(&self, request: Request<pb::UpdateProductRequest>) -> RpcResult<pb::Product> {
         let principal = self.keys.require_principal(request.metadata()).await?;
         let body = request.into_inner();
-        let current = self.writable_product(&principal, body.id).await?;
+        self.writable_product(&principal, body.id).await?;
         let change = domain::validate_product(&raw_product(body.fields), false)?;
-        let searchable = change.name.is_some() || change.description.is_some() || change.sku.is_some();
-        let terms = searchable.then(|| {
-            domain::product_terms(
-                change.name.as_deref().unwrap_or(&current.name),
-                change.description.as_deref().unwrap_or(&current.description),
-                change.sku.as_deref().unwrap_or(&current.sku),
-            )
-        });
-        self.store.update_product(body.id, &change, terms.as_deref()).await?;
+        self.store.update_product(body.id, &change).await?;
         self.bump().await;
         let row = self.store.product(body.id).await?.ok_or_else(ApiError::not_found)?;
         Ok(Response::new(product_message(row)))

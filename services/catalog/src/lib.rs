@@ -1,14 +1,16 @@
-//! Catalog service: the category tree and vendor-owned products, searched
-//! through a term index, listed in keyset cursor pages, cached in Redis
-//! behind a version counter that every relevant write bumps.
+//! Catalog service: the category tree and vendor-owned products, listed and
+//! searched through an in-memory index (`index`) in keyset cursor pages;
+//! product reads are cached in Redis behind a version counter that every
+//! relevant write bumps, and the index catches up when it moves.
 //!
-//! Vendor names and statuses are kept locally (listings filter on them in
-//! SQL): refreshed from identity when a vendor writes, when the gateway
+//! Vendor names and statuses are kept locally (listings filter on them):
+//! refreshed from identity when a vendor writes, when the gateway
 //! reports an admin's change (`RefreshVendor`), and by a periodic
 //! reconciliation that catches anything in between.
 pub mod clients;
 pub mod domain;
 pub mod grpc;
+pub mod index;
 pub mod store;
 
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use tokio::net::TcpListener;
 
 use crate::clients::Identity;
 use crate::grpc::CatalogService;
+use crate::index::CatalogIndex;
 use crate::store::Store;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -64,11 +67,14 @@ pub async fn start(config: &Config) -> Result<Catalog, StartupError> {
     let redis = config.infra.redis().await?;
     let identity_channel = common::grpc_client::lazy_channel(&config.identity_addr)?;
     let keys = KeyRing::fetching(IdentityKeySource::new(identity_channel.clone()));
+    let store = Store::new(pool.clone());
+    let index = Arc::new(CatalogIndex::build(&store).await.map_err(|e| StartupError::Database(e.detail))?);
     let service = CatalogService::new(
-        Store::new(pool.clone()),
+        store,
         keys,
         Identity::new(identity_channel, config.downstream_timeout),
         Cache::new(redis, "catalog"),
+        index,
         &config.infra.schema_prefix,
     );
     Ok(Catalog { pool, service: Arc::new(service), reconcile_interval: config.vendor_reconcile_interval })

@@ -1,8 +1,13 @@
 //! All of catalog's SQL. Uniqueness (names, slugs, SKUs) is left to unique
 //! keys; the category tree's shape changes under one lock row
 //! (`category_tree_lock`), so cycle checks and the changes they guard are
-//! one serialised transaction. Listings are keyset pages built from fixed
-//! SQL fragments with bound values.
+//! one serialised transaction. Every write stamps the rows it changed with
+//! the next number of the change sequence (`changes`), which the listing
+//! index catches up from; listings themselves are not read here.
+mod changes;
+
+pub use changes::{IndexedProduct, Sequence};
+
 use chrono::{DateTime, Utc};
 use common::ApiError;
 use common::db::{error_number, retry_transient};
@@ -12,7 +17,7 @@ use rust_decimal::Decimal;
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder, Transaction};
 use tracing::instrument;
 
-use crate::domain::{ListQuery, ProductChange, SortKey, SortValue};
+use crate::domain::ProductChange;
 
 /// ER_NO_REFERENCED_ROW_2: a foreign key names a row that does not exist.
 const ER_NO_REFERENCED_ROW: u16 = 1452;
@@ -54,34 +59,10 @@ pub struct ProductRow {
 }
 
 impl ProductRow {
-    pub fn sort_value(&self, key: SortKey) -> SortValue {
-        match key {
-            SortKey::Price => SortValue::Price(self.price),
-            SortKey::CreatedAt => SortValue::CreatedAt(self.created_at),
-            SortKey::Name => SortValue::Name(self.name.clone()),
-        }
-    }
-
     /// Shown to everyone: active, not deleted, of an approved vendor.
     pub fn is_public(&self) -> bool {
         self.is_active && self.vendor_status == "approved"
     }
-}
-
-/// Whose products a listing shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Active products of approved vendors.
-    Public,
-    /// One vendor's own products, inactive included.
-    Vendor(i64),
-}
-
-/// One page of a listing, in display order.
-pub struct Page {
-    pub rows: Vec<ProductRow>,
-    /// More rows exist beyond the page in the direction it was read.
-    pub more: bool,
 }
 
 macro_rules! select_products {
@@ -125,7 +106,9 @@ impl Store {
     // ---- vendors ----
 
     /// Records a vendor as identity described it; true when that changed
-    /// anything. Unchanged vendors (the common case) cost one read.
+    /// anything. Unchanged vendors (the common case) cost one read. A new
+    /// status is stamped on the vendor's products too: whether they are
+    /// public changes with it.
     #[instrument(name = "catalog.upsert_vendor", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn upsert_vendor(&self, vendor: &VendorRow) -> Result<bool, ApiError> {
         let current: Option<VendorRow> =
@@ -137,6 +120,11 @@ impl Store {
             return Ok(false);
         }
         retry_transient(|| async {
+            let mut tx = self.pool.begin().await?;
+            let before: Option<(String,)> = sqlx::query_as("SELECT status FROM vendors WHERE id = ? FOR UPDATE")
+                .bind(vendor.id)
+                .fetch_optional(&mut *tx)
+                .await?;
             sqlx::query(
                 "INSERT INTO vendors (id, user_id, shop_name, status) VALUES (?, ?, ?, ?) \
                  ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), shop_name = VALUES(shop_name), \
@@ -146,8 +134,22 @@ impl Store {
             .bind(vendor.user_id)
             .bind(&vendor.shop_name)
             .bind(&vendor.status)
-            .execute(&self.pool)
-            .await
+            .execute(&mut *tx)
+            .await?;
+            let seq = changes::next(&mut tx, false).await?;
+            sqlx::query("UPDATE vendors SET change_seq = ? WHERE id = ?")
+                .bind(seq)
+                .bind(vendor.id)
+                .execute(&mut *tx)
+                .await?;
+            if before.is_some_and(|(status,)| status != vendor.status) {
+                sqlx::query("UPDATE products SET change_seq = ? WHERE vendor_id = ?")
+                    .bind(seq)
+                    .bind(vendor.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
         })
         .await?;
         Ok(true)
@@ -215,6 +217,7 @@ impl Store {
                 .bind(parent)
                 .execute(&mut *tx)
                 .await?;
+            changes::next(&mut tx, true).await?;
             tx.commit().await?;
             Ok(done.last_insert_id() as i64)
         })
@@ -286,6 +289,7 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            changes::next(&mut tx, true).await?;
             tx.commit().await?;
             Ok(Ok(()))
         })
@@ -299,7 +303,7 @@ impl Store {
     }
 
     /// Deletes a category: its children move up to its parent, its products
-    /// keep existing without a category (the foreign key's SET NULL).
+    /// keep existing without a category.
     #[instrument(name = "catalog.delete_category", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn delete_category(&self, id: i64) -> Result<(), ApiError> {
         let found = retry_transient(|| async {
@@ -315,6 +319,13 @@ impl Store {
             };
             sqlx::query("UPDATE categories SET parent_id = ? WHERE parent_id = ?")
                 .bind(parent)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let seq = changes::next(&mut tx, true).await?;
+            // What the foreign key's SET NULL would do, stamped for the index.
+            sqlx::query("UPDATE products SET category_id = NULL, change_seq = ? WHERE category_id = ?")
+                .bind(seq)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -350,27 +361,6 @@ impl Store {
         Ok(query.build_query_as().fetch_all(&self.pool).await?)
     }
 
-    /// Replaces a product's terms (`fresh`: it has none yet).
-    async fn write_terms(
-        tx: &mut Transaction<'_, MySql>,
-        product_id: i64,
-        terms: &[String],
-        fresh: bool,
-    ) -> Result<(), sqlx::Error> {
-        if !fresh {
-            sqlx::query("DELETE FROM product_terms WHERE product_id = ?").bind(product_id).execute(&mut **tx).await?;
-        }
-        if terms.is_empty() {
-            return Ok(());
-        }
-        let mut insert = QueryBuilder::<MySql>::new("INSERT INTO product_terms (term, product_id) ");
-        insert.push_values(terms, |mut row, term| {
-            row.push_bind(term).push_bind(product_id);
-        });
-        insert.build().execute(&mut **tx).await?;
-        Ok(())
-    }
-
     fn product_write_error(e: sqlx::Error, change: &ProductChange) -> ApiError {
         match (unique_violation(&e).as_deref(), error_number(&e)) {
             (Some("products_vendor_sku"), _) => duplicate_sku(),
@@ -379,15 +369,10 @@ impl Store {
         }
     }
 
-    /// Inserts a product and its search terms. A slug lost to a concurrent
-    /// insert is recomputed and tried again.
+    /// Inserts a product. A slug lost to a concurrent insert is recomputed
+    /// and tried again.
     #[instrument(name = "catalog.create_product", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn create_product(
-        &self,
-        vendor_id: i64,
-        change: &ProductChange,
-        terms: &[String],
-    ) -> Result<i64, ApiError> {
+    pub async fn create_product(&self, vendor_id: i64, change: &ProductChange) -> Result<i64, ApiError> {
         let name = change.name.clone().unwrap_or_default();
         let base = slug::slugify(&name);
         for _ in 0..SLUG_ATTEMPTS {
@@ -409,7 +394,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 let id = done.last_insert_id() as i64;
-                Self::write_terms(&mut tx, id, terms, true).await?;
+                changes::stamp_products(&mut tx, &[id]).await?;
                 tx.commit().await?;
                 Ok(id)
             })
@@ -423,15 +408,9 @@ impl Store {
         Err(ApiError::internal("no free product slug after several attempts"))
     }
 
-    /// Applies a change to a live product (its slug is kept). `terms` is
-    /// given when a searchable field changed.
+    /// Applies a change to a live product (its slug is kept).
     #[instrument(name = "catalog.update_product", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn update_product(
-        &self,
-        id: i64,
-        change: &ProductChange,
-        terms: Option<&[String]>,
-    ) -> Result<(), ApiError> {
+    pub async fn update_product(&self, id: i64, change: &ProductChange) -> Result<(), ApiError> {
         let (set_category, category) = match change.category {
             Some(c) => (true, c),
             None => (false, None),
@@ -457,9 +436,7 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Ok(false);
             }
-            if let Some(terms) = terms {
-                Self::write_terms(&mut tx, id, terms, false).await?;
-            }
+            changes::stamp_products(&mut tx, &[id]).await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -468,8 +445,8 @@ impl Store {
         if found { Ok(()) } else { Err(ApiError::not_found()) }
     }
 
-    /// Soft-deletes: the row stays for history, every read skips it, its
-    /// SKU is free again and it is no longer searchable.
+    /// Soft-deletes: the row stays for history, every read skips it and its
+    /// SKU is free again.
     #[instrument(name = "catalog.delete_product", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn delete_product(&self, id: i64) -> Result<(), ApiError> {
         let found = retry_transient(|| async {
@@ -484,83 +461,12 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Ok(false);
             }
-            sqlx::query("DELETE FROM product_terms WHERE product_id = ?").bind(id).execute(&mut *tx).await?;
+            changes::stamp_products(&mut tx, &[id]).await?;
             tx.commit().await?;
             Ok(true)
         })
         .await?;
         if found { Ok(()) } else { Err(ApiError::not_found()) }
-    }
-
-    /// One keyset page. `categories` is the resolved category filter (a
-    /// category and its descendants), when there is one.
-    #[instrument(name = "catalog.list_products", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn list_products(
-        &self,
-        scope: Scope,
-        query: &ListQuery,
-        categories: Option<&[i64]>,
-    ) -> Result<Page, ApiError> {
-        let mut sql = QueryBuilder::<MySql>::new(select_products!("WHERE p.deleted_at IS NULL"));
-        match scope {
-            Scope::Public => {
-                sql.push(" AND p.is_active AND v.status = 'approved'");
-            }
-            Scope::Vendor(vendor_id) => {
-                sql.push(" AND p.vendor_id = ").push_bind(vendor_id);
-            }
-        }
-        if let Some(categories) = categories {
-            sql.push(" AND p.category_id IN (");
-            let mut list = sql.separated(", ");
-            for id in categories {
-                list.push_bind(*id);
-            }
-            sql.push(")");
-        }
-        if let Some(vendor) = query.vendor {
-            sql.push(" AND p.vendor_id = ").push_bind(vendor);
-        }
-        if let Some(min) = query.min_price {
-            sql.push(" AND p.price >= ").push_bind(min);
-        }
-        if let Some(max) = query.max_price {
-            sql.push(" AND p.price <= ").push_bind(max);
-        }
-        for word in &query.words {
-            sql.push(" AND EXISTS (SELECT 1 FROM product_terms t WHERE t.product_id = p.id AND t.term LIKE ")
-                .push_bind(format!("{}%", like_escape(word)))
-                .push(")");
-        }
-        let key = query.ordering.key();
-        let column = match key {
-            SortKey::Price => "p.price",
-            SortKey::CreatedAt => "p.created_at",
-            SortKey::Name => "p.name",
-        };
-        let backwards = query.cursor.as_ref().is_some_and(|c| c.backwards);
-        // Reading backwards flips the direction; the page is reversed after.
-        let descending = query.ordering.descending() != backwards;
-        if let Some(cursor) = &query.cursor {
-            let value =
-                cursor.sort_value().ok_or_else(|| ApiError::new(common::ErrorKind::NotFound, "Invalid cursor"))?;
-            let op = if descending { " < " } else { " > " };
-            sql.push(" AND (").push(column).push(op);
-            push_sort_value(&mut sql, &value);
-            sql.push(" OR (").push(column).push(" = ");
-            push_sort_value(&mut sql, &value);
-            sql.push(" AND p.id").push(op).push_bind(cursor.id).push("))");
-        }
-        let direction = if descending { " DESC" } else { " ASC" };
-        sql.push(" ORDER BY ").push(column).push(direction).push(", p.id").push(direction);
-        sql.push(" LIMIT ").push_bind(i64::from(query.page_size) + 1);
-        let mut rows: Vec<ProductRow> = sql.build_query_as().fetch_all(&self.pool).await?;
-        let more = rows.len() > query.page_size as usize;
-        rows.truncate(query.page_size as usize);
-        if backwards {
-            rows.reverse();
-        }
-        Ok(Page { rows, more })
     }
 }
 
@@ -579,22 +485,4 @@ async fn free_slug(
         .fetch_all(&mut **tx)
         .await?;
     Ok(slug::next_free(base, &taken.into_iter().map(|(s,)| s).collect::<Vec<_>>()))
-}
-
-fn push_sort_value(sql: &mut QueryBuilder<MySql>, value: &SortValue) {
-    match value {
-        SortValue::Price(p) => sql.push_bind(*p),
-        SortValue::CreatedAt(t) => sql.push_bind(*t),
-        SortValue::Name(n) => sql.push_bind(n.clone()),
-    };
-}
-
-/// Escapes `LIKE` wildcards in a search word.
-fn like_escape(word: &str) -> String {
-    word.chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect()
 }
