@@ -1,6 +1,7 @@
 //! End to end over real HTTP: the Categories and Products routes of the
 //! contract for every role and documented error, cursor walks under
-//! concurrent writes, cache freshness, tree races and SKU races.
+//! concurrent writes, cache and index freshness, tree races and SKU races,
+//! relevance and facets.
 mod support;
 
 use std::collections::{HashMap, HashSet};
@@ -37,6 +38,12 @@ fn main() -> ExitCode {
             writes_are_visible_on_the_very_next_list,
             suspended_vendors_products_leave_public_reads_at_once,
             vendor_products_route_shows_own_products_only,
+            search_ignores_case_and_accents,
+            relevance_ranks_name_matches_first_then_newest,
+            relevance_pages_walk_both_ways,
+            facet_counts_match_walking_the_pages,
+            facets_take_the_filters_of_listings,
+            every_kind_of_write_is_on_the_next_list_under_listing_load,
         ],
         |_| {},
     )
@@ -629,4 +636,213 @@ async fn vendor_products_route_shows_own_products_only(ctx: Arc<Ctx>) {
     api.get("/products/vendor/", Some(&admin.access)).await.expect(403);
     let empty = api.get("/products/vendor/", Some(&no_profile.access)).await.expect(200);
     assert_eq!(empty, json!({"next": null, "previous": null, "results": []}));
+}
+
+async fn search_ignores_case_and_accents(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let (vendor, profile) = api.approved_vendor().await;
+    let t = tag();
+    let eclair = api.product(&vendor, json!({"name": format!("Éclair {t}"), "description": "Crème brûlée"})).await;
+    let list = |search: &str| {
+        let api = api.clone();
+        let path = format!("/products/?vendor={}&search={search}", profile["id"]);
+        async move { ids(&api.walk(&path, None).await) }
+    };
+    let id = eclair["id"].as_i64().expect("id");
+    for search in ["eclair", "ÉCLAIR", "ecl", "creme", "brûl", &t] {
+        assert_eq!(list(search).await, [id], "{search}");
+    }
+    assert_eq!(list("clair").await, Vec::<i64>::new(), "words match from their start");
+}
+
+async fn relevance_ranks_name_matches_first_then_newest(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let (vendor, profile) = api.approved_vendor().await;
+    let t = tag();
+    let word = format!("zq{t}");
+    let in_description = api.product(&vendor, json!({"description": format!("a {word} inside")})).await;
+    let in_name_old = api.product(&vendor, json!({"name": format!("{word} kettle")})).await;
+    let in_sku = api.product(&vendor, json!({"sku": format!("{word}-1")})).await;
+    let in_name_new = api.product(&vendor, json!({"name": format!("Steel {word}")})).await;
+    let everywhere = api
+        .product(
+            &vendor,
+            json!({"name": format!("{word} mug"), "description": word.clone(), "sku": format!("{word}-2")}),
+        )
+        .await;
+    api.product(&vendor, json!({"name": "unrelated"})).await;
+    let path = format!("/products/?vendor={}&search={word}&ordering=relevance", profile["id"]);
+    let ranked = ids(&api.walk(&path, None).await);
+    let id = |p: &Value| p["id"].as_i64().expect("id");
+    assert_eq!(
+        ranked,
+        [id(&everywhere), id(&in_name_new), id(&in_name_old), id(&in_sku), id(&in_description)],
+        "name above description or sku, then newest first"
+    );
+    for path in ["/products/?ordering=relevance", "/products/vendor/?ordering=relevance"] {
+        let reply = api.get(path, Some(&vendor.access)).await.expect(400);
+        assert!(reply["ordering"].is_array(), "{path}: {reply}");
+    }
+    let own = api.walk(&format!("/products/vendor/?search={word}&ordering=relevance"), Some(&vendor.access)).await;
+    assert_eq!(ids(&own), ranked);
+}
+
+async fn relevance_pages_walk_both_ways(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let (vendor, profile) = api.approved_vendor().await;
+    let word = format!("zw{}", tag());
+    for i in 0..7 {
+        let body = match i % 3 {
+            0 => json!({"name": format!("{word} {i}")}),
+            1 => json!({"description": format!("{word} {i}")}),
+            _ => json!({"sku": format!("{word}-{i}")}),
+        };
+        api.product(&vendor, body).await;
+    }
+    let path = format!("/products/?vendor={}&search={word}&ordering=relevance&page_size=2", profile["id"]);
+    let strip = |url: &Value| url.as_str().expect("url").strip_prefix(&ctx.base).expect("origin").to_owned();
+    let mut pages = vec![api.get(&path, None).await.expect(200)];
+    while let Some(next) = pages.last().and_then(|p| p["next"].as_str().map(str::to_owned)) {
+        pages.push(api.get(&strip(&Value::String(next)), None).await.expect(200));
+    }
+    let forward: Vec<i64> = pages.iter().flat_map(|p| ids(p["results"].as_array().expect("results"))).collect();
+    assert_eq!(forward.len(), 7);
+    assert_eq!(forward, ids(&api.walk(&path.replace("&page_size=2", ""), None).await));
+    let mut back = pages.pop().expect("a last page");
+    while let Some(previous) = back["previous"].as_str().map(str::to_owned) {
+        back = api.get(&strip(&Value::String(previous)), None).await.expect(200);
+        assert_eq!(back["results"], pages.pop().expect("a page before")["results"]);
+    }
+    assert!(pages.is_empty(), "walked back to the first page");
+}
+
+async fn facet_counts_match_walking_the_pages(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let admin = api.admin().await;
+    let (vendor, profile) = api.approved_vendor().await;
+    let (other, other_profile) = api.approved_vendor().await;
+    let t = tag();
+    let root = api.category(&admin, &format!("Kitchen {t}"), None).await;
+    let leaf = api.category(&admin, &format!("Appliances {t}"), Some(root["id"].as_i64().expect("id"))).await;
+    let word = format!("zf{t}");
+    let made = [
+        (&vendor, json!({"price": "12.50", "category": leaf["id"]})),
+        (&vendor, json!({"price": "3.00", "category": root["id"]})),
+        (&vendor, json!({"price": "99.99"})),
+        (&other, json!({"price": "40.00", "category": leaf["id"]})),
+        (&vendor, json!({"price": "1.00", "is_active": false})),
+    ];
+    for (who, extra) in made {
+        let mut body = extra.clone();
+        body["name"] = json!(format!("{word} item"));
+        api.product(who, body).await;
+    }
+    let facets = api.get(&format!("/products/facets/?search={word}"), None).await.expect(200);
+    let walked = api.walk(&format!("/products/?search={word}"), None).await;
+    assert_eq!(facets["count"], json!(walked.len()));
+    assert_eq!(walked.len(), 4, "inactive products are not counted");
+    assert_eq!(
+        facets["categories"],
+        json!([
+            {"id": leaf["id"], "name": leaf["name"], "slug": leaf["slug"], "count": 2},
+            {"id": root["id"], "name": root["name"], "slug": root["slug"], "count": 3},
+        ]),
+        "by name; a category counts its subtree"
+    );
+    assert_eq!(
+        facets["vendors"],
+        json!([
+            {"id": profile["id"], "name": profile["shop_name"], "count": 3},
+            {"id": other_profile["id"], "name": other_profile["shop_name"], "count": 1},
+        ])
+    );
+    assert_eq!(facets["price"], json!({"min": "3.00", "max": "99.99"}));
+    for (filter, count) in [
+        (format!("category={}", root["id"]), 3),
+        (format!("category={}", leaf["id"]), 2),
+        (format!("vendor={}", other_profile["id"]), 1),
+        ("min_price=12.50&max_price=40".to_owned(), 2),
+    ] {
+        let facets = api.get(&format!("/products/facets/?search={word}&{filter}"), None).await.expect(200);
+        let walked = api.walk(&format!("/products/?search={word}&{filter}"), None).await;
+        assert_eq!((facets["count"].clone(), walked.len()), (json!(count), count), "{filter}");
+    }
+}
+
+async fn facets_take_the_filters_of_listings(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let empty = api.get(&format!("/products/facets/?search=zn{}", tag()), None).await.expect(200);
+    assert_eq!(empty, json!({"count": 0, "categories": [], "vendors": [], "price": {"min": null, "max": null}}));
+    let no_slug = api.get("/products/facets/?category_slug=no-such-slug", None).await.expect(200);
+    assert_eq!(no_slug["count"], json!(0));
+    for (query, field) in [
+        ("min_price=cheap", "min_price"),
+        ("max_price=x", "max_price"),
+        ("category=abc", "category"),
+        ("category=999999999", "category"),
+        ("vendor=me", "vendor"),
+    ] {
+        let reply = api.get(&format!("/products/facets/?{query}"), None).await.expect(400);
+        assert!(reply[field].is_array(), "{query}: {reply}");
+    }
+}
+
+/// Listing load runs on every replica while each kind of write happens;
+/// the read straight after each write shows it.
+async fn every_kind_of_write_is_on_the_next_list_under_listing_load(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let admin = api.admin().await;
+    let (vendor, profile) = api.approved_vendor().await;
+    let t = tag();
+    let vid = profile["id"].as_i64().expect("id");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|i| {
+            let api = api.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let orderings = ["price", "-name", "created_at", "-price"];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    api.get(&format!("/products/?vendor={vid}&ordering={}", orderings[i % 4]), None).await.expect(200);
+                }
+            })
+        })
+        .collect();
+    let list = |query: String| {
+        let api = api.clone();
+        async move { api.walk(&format!("/products/?vendor={vid}&{query}"), None).await }
+    };
+    let category = api.category(&admin, &format!("Fresh {t}"), None).await;
+    let other = api.category(&admin, &format!("Other {t}"), None).await;
+    let product = api.product(&vendor, json!({"name": format!("Fresh {t}"), "category": category["id"]})).await;
+    let path = format!("/products/{}/", product["id"]);
+    assert_eq!(ids(&list(String::new()).await), [product["id"].as_i64().expect("id")], "create");
+    for round in 0..3 {
+        let name = format!("Renamed{round} {t}");
+        api.patch(&path, Some(&vendor.access), json!({"name": name, "stock": 40 + round})).await.expect(200);
+        let found = list(format!("search=renamed{round}")).await;
+        assert_eq!((found.len(), found[0]["stock"].clone()), (1, json!(40 + round)), "rename and stock");
+    }
+    api.patch(&path, Some(&vendor.access), json!({"price": "77.00"})).await.expect(200);
+    assert_eq!(list("min_price=77&max_price=77".into()).await.len(), 1, "price");
+    let moved = format!("/products/categories/{}/", other["id"]);
+    api.patch(&moved, Some(&admin.access), json!({"parent": category["id"]})).await.expect(200);
+    api.patch(&path, Some(&vendor.access), json!({"category": other["id"]})).await.expect(200);
+    assert_eq!(list(format!("category={}", category["id"])).await.len(), 1, "category moved under the filter");
+    api.delete(&format!("/products/categories/{}/", other["id"]), Some(&admin.access)).await.expect(204);
+    assert_eq!(list(format!("category={}", category["id"])).await.len(), 0, "category deleted");
+    let verify = format!("/vendors/{vid}/verify/");
+    api.patch(&verify, Some(&admin.access), json!({"status": "suspended"})).await.expect(200);
+    assert_eq!(list(String::new()).await.len(), 0, "vendor suspended");
+    api.patch(&verify, Some(&admin.access), json!({"status": "approved"})).await.expect(200);
+    assert_eq!(list(String::new()).await.len(), 1, "vendor approved again");
+    api.patch(&path, Some(&vendor.access), json!({"is_active": false})).await.expect(200);
+    assert_eq!(list(String::new()).await.len(), 0, "deactivated");
+    api.patch(&path, Some(&vendor.access), json!({"is_active": true})).await.expect(200);
+    api.delete(&path, Some(&vendor.access)).await.expect(204);
+    assert_eq!(list(String::new()).await.len(), 0, "deleted");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in load {
+        task.await.expect("listing load");
+    }
 }

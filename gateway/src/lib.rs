@@ -131,6 +131,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::users::router())
         .merge(routes::vendors::router())
         .merge(routes::categories::router())
+        .merge(routes::product_facets::router())
         .merge(routes::products::router())
         .merge(routes::cart::router())
         .merge(routes::orders::router())

@@ -6,6 +6,7 @@ pub mod categories;
 pub mod ops;
 pub mod orders;
 pub mod payments;
+pub mod product_facets;
 pub mod products;
 pub mod users;
 pub mod vendors;

@@ -237,7 +237,7 @@ fn list_request(params: &HashMap<String, String>, mine: bool) -> HttpResult<pb::
     })
 }
 
-fn json_bytes(body: Bytes) -> Response {
+pub(super) fn json_bytes(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 

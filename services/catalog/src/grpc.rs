@@ -261,6 +261,44 @@ impl CatalogService {
         Ok(pb::ProductPage { products, next_cursor, previous_cursor })
     }
 
+    /// The facet counts of the public listing `query` selects.
+    async fn facets(&self, query: &ListQuery) -> Result<pb::Facets, ApiError> {
+        let view = self.view().await?;
+        let Some(filters) = Self::filters(&view, query)? else {
+            return Ok(pb::Facets::default());
+        };
+        let counts = self.index.facets(view.clone(), Scope::Public, &filters).await?;
+        let parents = view.tree.iter().map(|c| (c.id, c.parent_id)).collect();
+        let per_category = counts.rolled_up(&parents);
+        // The tree is held by name already.
+        let categories = view
+            .tree
+            .iter()
+            .filter_map(|c| {
+                let count = *per_category.get(&c.id)?;
+                Some(pb::CategoryFacet { id: c.id, name: c.name.clone(), slug: c.slug.clone(), count: count as i64 })
+            })
+            .collect();
+        let mut vendors: Vec<pb::VendorFacet> = counts
+            .vendors
+            .iter()
+            .map(|(id, count)| pb::VendorFacet {
+                id: *id,
+                name: view.vendors.get(id).cloned().unwrap_or_default(),
+                count: *count as i64,
+            })
+            .collect();
+        vendors.sort_by(|a, b| b.count.cmp(&a.count).then(a.id.cmp(&b.id)));
+        let money = |cents: i64| common::money::to_text(rust_decimal::Decimal::new(cents, 2));
+        Ok(pb::Facets {
+            count: counts.total as i64,
+            categories,
+            vendors,
+            min_price: counts.price.map(|(low, _)| money(low)),
+            max_price: counts.price.map(|(_, high)| money(high)),
+        })
+    }
+
     async fn category(&self, id: i64) -> Result<pb::Category, ApiError> {
         let row = self.store.category(id).await?.ok_or_else(ApiError::not_found)?;
         let children = self.store.children(id).await?;
@@ -364,6 +402,20 @@ impl pb::catalog_server::Catalog for CatalogService {
             None => pb::ProductPage::default(),
         };
         Ok(Response::new(page))
+    }
+
+    async fn get_facets(&self, request: Request<pb::ListProductsRequest>) -> RpcResult<pb::Facets> {
+        let body = request.into_inner();
+        let query = domain::parse_list_query(&RawListQuery {
+            search: body.search,
+            category: body.category,
+            category_slug: body.category_slug,
+            vendor: body.vendor,
+            min_price: body.min_price,
+            max_price: body.max_price,
+            ..RawListQuery::default()
+        })?;
+        Ok(Response::new(self.facets(&query).await?))
     }
 
     async fn get_product(&self, request: Request<pb::GetProductRequest>) -> RpcResult<pb::Product> {

@@ -12,6 +12,7 @@
 //! time per replica, the others then find the view current. Without Redis
 //! every read asks MariaDB's sequence row (one primary-key read).
 pub mod document;
+pub mod facets;
 mod page;
 pub mod query;
 
@@ -19,10 +20,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use common::ApiError;
-use tantivy::collector::Count;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
 
 use self::document::Fields;
+use self::facets::{Counts, FacetCollector};
 use self::page::PageCollector;
 pub use self::page::{Hit, PageRequest};
 use self::query::{Filters, Scope};
@@ -194,10 +195,10 @@ impl CatalogIndex {
             .map_err(index_error)
     }
 
-    /// How many documents match.
-    pub async fn count(&self, view: Arc<View>, scope: Scope, filters: &Filters) -> Result<usize, ApiError> {
+    /// The facet counts of the documents that match.
+    pub async fn facets(&self, view: Arc<View>, scope: Scope, filters: &Filters) -> Result<Counts, ApiError> {
         let query = query::build(&self.fields, scope, filters);
-        tokio::task::spawn_blocking(move || view.searcher.search(&*query, &Count))
+        tokio::task::spawn_blocking(move || view.searcher.search(&*query, &FacetCollector))
             .await
             .map_err(index_error)?
             .map_err(index_error)

@@ -30,6 +30,7 @@ const RETRY_SAFE: &[(&str, &str)] = &[
     ("/marketplace.catalog.v1.Catalog/ListCategories", "read"),
     ("/marketplace.catalog.v1.Catalog/GetCategory", "read"),
     ("/marketplace.catalog.v1.Catalog/ListProducts", "read"),
+    ("/marketplace.catalog.v1.Catalog/GetFacets", "read"),
     ("/marketplace.catalog.v1.Catalog/GetProduct", "read"),
     ("/marketplace.catalog.v1.Catalog/GetProducts", "read"),
     ("/marketplace.catalog.v1.Catalog/GetCallerVendor", "read"),
