@@ -132,6 +132,33 @@ pub fn check_detail(body: &[u8], id: i64) -> Result<(), String> {
     cents(&product.price).map(|_| ()).ok_or_else(|| format!("product {id}: bad price {:?}", product.price))
 }
 
+/// The fields of a facets answer the checks look at.
+#[derive(Debug, Deserialize)]
+struct Facets {
+    count: u64,
+    categories: Vec<FacetCount>,
+    vendors: Vec<FacetCount>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FacetCount {
+    count: u64,
+}
+
+/// Checks a facets answer: no vendor counts more than the whole, nor do
+/// the vendors together differ from it (each product has one vendor).
+pub fn check_facets(body: &[u8]) -> Result<(), String> {
+    let facets: Facets = serde_json::from_slice(body).map_err(|e| format!("not facets: {e}"))?;
+    let by_vendor: u64 = facets.vendors.iter().map(|v| v.count).sum();
+    if by_vendor != facets.count {
+        return Err(format!("vendors count {by_vendor} products, the total is {}", facets.count));
+    }
+    match facets.categories.iter().find(|c| c.count == 0 || c.count > facets.count) {
+        Some(bad) => Err(format!("a category counts {} of {}", bad.count, facets.count)),
+        None => Ok(()),
+    }
+}
+
 /// The fields of a cart line the checks look at.
 #[derive(Debug, Deserialize)]
 struct CartLine {

@@ -10,7 +10,8 @@ usage: bench [--base-url URL] [--clients N] [--duration SECS] [--vendors N] [--c
 scenarios: list-first-page  GET /products/ with no query (the cached first page)
            list-varied      GET /products/ with random filters, orderings, page sizes and next cursors
            product-detail   GET /products/{id}/ for random seeded products
-           all              the three above, in that order
+           facets           GET /products/facets/ with the random filters of list-varied
+           all              the four above, in that order
            checkout-spread  --customers customers, --clients workers: add 1-3 random products to the cart,
                             POST /orders/create/, again, for --duration seconds
            checkout-hot     200 customers buy 1 unit each of one product with 100 units, 64 in flight;
@@ -36,6 +37,7 @@ pub enum Scenario {
     ListFirstPage,
     ListVaried,
     ProductDetail,
+    Facets,
     CheckoutSpread,
     CheckoutHot,
     Pay,
@@ -43,14 +45,16 @@ pub enum Scenario {
 
 impl Scenario {
     /// The group `all`: the listing scenarios.
-    pub const ALL: [Scenario; 3] = [Scenario::ListFirstPage, Scenario::ListVaried, Scenario::ProductDetail];
+    pub const ALL: [Scenario; 4] =
+        [Scenario::ListFirstPage, Scenario::ListVaried, Scenario::ProductDetail, Scenario::Facets];
     /// The group `checkout`.
     pub const CHECKOUT: [Scenario; 3] = [Scenario::CheckoutSpread, Scenario::CheckoutHot, Scenario::Pay];
     /// Every scenario, each selectable by its name.
-    const NAMED: [Scenario; 6] = [
+    const NAMED: [Scenario; 7] = [
         Scenario::ListFirstPage,
         Scenario::ListVaried,
         Scenario::ProductDetail,
+        Scenario::Facets,
         Scenario::CheckoutSpread,
         Scenario::CheckoutHot,
         Scenario::Pay,
@@ -61,6 +65,7 @@ impl Scenario {
             Scenario::ListFirstPage => "list-first-page",
             Scenario::ListVaried => "list-varied",
             Scenario::ProductDetail => "product-detail",
+            Scenario::Facets => "facets",
             Scenario::CheckoutSpread => "checkout-spread",
             Scenario::CheckoutHot => "checkout-hot",
             Scenario::Pay => "pay",
@@ -70,7 +75,7 @@ impl Scenario {
     /// Clients when `--clients` is not given.
     fn default_clients(self) -> usize {
         match self {
-            Scenario::ListFirstPage | Scenario::ListVaried | Scenario::ProductDetail => 32,
+            Scenario::ListFirstPage | Scenario::ListVaried | Scenario::ProductDetail | Scenario::Facets => 32,
             Scenario::CheckoutSpread | Scenario::Pay => 16,
             Scenario::CheckoutHot => crate::hot::IN_FLIGHT,
         }
@@ -243,7 +248,7 @@ mod tests {
 
         // `all` stays the listing scenarios.
         assert_eq!(run("all").scenarios, Scenario::ALL.to_vec());
-        assert_eq!(run("all checkout").scenarios.len(), 6);
+        assert_eq!(run("all checkout").scenarios.len(), 7);
 
         let args = run("--vendors 3 --products 30 --customers 8 --clients 4 --duration 3 pay");
         assert_eq!(args.scenarios, vec![Scenario::Pay]);

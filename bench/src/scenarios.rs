@@ -44,7 +44,7 @@ pub async fn run_all(api: &Api, catalog: Catalog, args: &Args) -> Result<u64> {
     for &scenario in &args.scenarios {
         let clients = args.clients_for(scenario);
         let report = match scenario {
-            Scenario::ListFirstPage | Scenario::ListVaried | Scenario::ProductDetail => {
+            Scenario::ListFirstPage | Scenario::ListVaried | Scenario::ProductDetail | Scenario::Facets => {
                 run(api, &targets, scenario, clients, duration).await
             }
             Scenario::CheckoutSpread => checkout::run(api, &targets.catalog, clients, args.customers, duration).await?,
@@ -87,6 +87,7 @@ async fn client_loop(api: Api, targets: Arc<Targets>, scenario: Scenario, deadli
             Scenario::ListFirstPage => list_first_page(&api, &targets, &mut recorder).await,
             Scenario::ListVaried => cursor = list_varied(&api, &targets, &mut rng, cursor.take(), &mut recorder).await,
             Scenario::ProductDetail => product_detail(&api, &targets, &mut rng, &mut recorder).await,
+            Scenario::Facets => facets(&api, &targets, &mut rng, &mut recorder).await,
             // Not listing scenarios: run_all never hands them here.
             Scenario::CheckoutSpread | Scenario::CheckoutHot | Scenario::Pay => break,
         }
@@ -182,7 +183,10 @@ fn varied_query(targets: &Targets, rng: &mut Rng) -> (String, Expect) {
             query.push(format!("max_price={}", money(max)));
         }
     }
-    if rng.chance(60)
+    let searched = query.first().is_some_and(|q| q.starts_with("search="));
+    if searched && rng.chance(25) {
+        query.push("ordering=relevance".to_owned());
+    } else if rng.chance(60)
         && let Some(&ordering) = rng.pick(&ORDERINGS)
     {
         query.push(format!("ordering={ordering}"));
@@ -199,6 +203,23 @@ fn varied_query(targets: &Targets, rng: &mut Rng) -> (String, Expect) {
     }
     let path = if query.is_empty() { "/products/".to_owned() } else { format!("/products/?{}", query.join("&")) };
     (path, expect)
+}
+
+/// GET /products/facets/ with the filters of a random listing query.
+async fn facets(api: &Api, targets: &Targets, rng: &mut Rng, recorder: &mut Recorder) {
+    let (path, _) = varied_query(targets, rng);
+    let filters: Vec<&str> = path
+        .split_once('?')
+        .map(|(_, query)| {
+            query.split('&').filter(|p| !p.starts_with("ordering=") && !p.starts_with("page_size=")).collect()
+        })
+        .unwrap_or_default();
+    let url = api.url(&format!("/products/facets/?{}", filters.join("&")));
+    if let Some(body) = fetch(api, &url, recorder).await
+        && let Err(mismatch) = checks::check_facets(&body)
+    {
+        recorder.mismatch(|| format!("GET {url}: {mismatch}"));
+    }
 }
 
 /// GET /products/{id}/ of a random seeded product.
