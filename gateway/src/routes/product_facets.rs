@@ -4,49 +4,22 @@
 //! body is cached in-process like a listing page.
 use std::collections::HashMap;
 
-use axum::body::Bytes;
 use axum::extract::{OriginalUri, Query, State};
 use axum::response::Response;
 use common::ApiError;
 use proto::catalog::v1 as pb;
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::products::json_bytes;
+use super::products::{ListFilters, cached_json, filters_request};
 use crate::AppState;
 use crate::error::HttpResult;
-use crate::openapi::schemas;
 use crate::origin::Origin;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(product_facets))
-}
-
-/// The filters of `/products/`.
-#[allow(dead_code)]
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-struct FacetQuery {
-    /// Words matched (as prefixes) in name, description and sku.
-    #[param(required = false)]
-    search: String,
-    /// A category id; its descendants are included.
-    #[param(required = false, schema_with = schemas::id_filter)]
-    category: i64,
-    /// A category slug; its descendants are included.
-    #[param(required = false)]
-    category_slug: String,
-    /// A vendor id.
-    #[param(required = false, schema_with = schemas::id_filter)]
-    vendor: i64,
-    /// Inclusive lower bound of the price.
-    #[param(required = false, schema_with = schemas::amount_filter)]
-    min_price: String,
-    /// Inclusive upper bound of the price.
-    #[param(required = false, schema_with = schemas::amount_filter)]
-    max_price: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,7 +74,7 @@ fn render(facets: pb::Facets) -> Facets {
 }
 
 /// Facet counts of the public listing (active products of approved vendors).
-#[utoipa::path(get, path = "/products/facets/", tag = "products", params(FacetQuery),
+#[utoipa::path(get, path = "/products/facets/", tag = "products", params(ListFilters),
     responses((status = 200, description = "OK", body = Facets), (status = 400, description = "A bad parameter, named")))]
 async fn product_facets(
     State(state): State<AppState>,
@@ -109,28 +82,11 @@ async fn product_facets(
     origin: Origin,
     Query(params): Query<HashMap<String, String>>,
 ) -> HttpResult<Response> {
-    let get = |name: &str| params.get(name).cloned();
-    let request = pb::ListProductsRequest {
-        search: get("search"),
-        category: get("category"),
-        category_slug: get("category_slug"),
-        vendor: get("vendor"),
-        min_price: get("min_price"),
-        max_price: get("max_price"),
-        ..Default::default()
-    };
-    let version = state.cache.version(&state.catalog_version_key).await;
-    let key = format!("{}{uri}", origin.as_str());
-    if let Some(version) = version
-        && let Some(hit) = state.list_cache.get(version, &key)
-    {
-        return Ok(json_bytes(hit));
-    }
-    let mut client = state.downstream.catalog.clone();
-    let facets = state.downstream.call(client.get_facets(state.downstream.request(request, None))).await?;
-    let body = Bytes::from(serde_json::to_vec(&render(facets)).map_err(ApiError::internal)?);
-    if let Some(version) = version {
-        state.list_cache.put(version, key, body.clone());
-    }
-    Ok(json_bytes(body))
+    let request = filters_request(&params);
+    cached_json(&state, &uri, &origin, async {
+        let mut client = state.downstream.catalog.clone();
+        let facets = state.downstream.call(client.get_facets(state.downstream.request(request, None))).await?;
+        Ok(serde_json::to_vec(&render(facets)).map_err(ApiError::internal)?)
+    })
+    .await
 }

@@ -87,11 +87,11 @@ pub struct ProductPage {
     results: Vec<Product>,
 }
 
-/// The filters, order and cursor page of a product listing.
+/// The filters of a product listing (and of its facets).
 #[allow(dead_code)]
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-struct ProductQuery {
+pub(super) struct ListFilters {
     /// Words matched (as prefixes) in name, description and sku.
     #[param(required = false)]
     search: String,
@@ -110,6 +110,13 @@ struct ProductQuery {
     /// Inclusive upper bound of the price.
     #[param(required = false, schema_with = schemas::amount_filter)]
     max_price: String,
+}
+
+/// The order and cursor page of a product listing.
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListPaging {
     /// Default `-created_at`; `relevance` (best match first) only with `search`.
     #[param(required = false, schema_with = ordering)]
     ordering: String,
@@ -220,38 +227,37 @@ async fn render_page(
     })
 }
 
-fn list_request(params: &HashMap<String, String>, mine: bool) -> HttpResult<pb::ListProductsRequest> {
+/// The filters of a listing request; nothing else of it.
+pub(super) fn filters_request(params: &HashMap<String, String>) -> pb::ListProductsRequest {
     let get = |name: &str| params.get(name).cloned();
-    let page_size = pagination::page_size(params.get("page_size").map(String::as_str))?;
-    Ok(pb::ListProductsRequest {
+    pb::ListProductsRequest {
         search: get("search"),
         category: get("category"),
         category_slug: get("category_slug"),
         vendor: get("vendor"),
         min_price: get("min_price"),
         max_price: get("max_price"),
-        ordering: get("ordering"),
-        cursor: get("cursor"),
+        ..Default::default()
+    }
+}
+
+fn list_request(params: &HashMap<String, String>, mine: bool) -> HttpResult<pb::ListProductsRequest> {
+    let page_size = pagination::page_size(params.get("page_size").map(String::as_str))?;
+    Ok(pb::ListProductsRequest {
+        ordering: params.get("ordering").cloned(),
+        cursor: params.get("cursor").cloned(),
         page_size: page_size.map(|size| size.to_string()),
         mine,
+        ..filters_request(params)
     })
 }
 
-pub(super) fn json_bytes(body: Bytes) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-/// Active products of approved vendors, in cursor pages.
-#[utoipa::path(get, path = "/products/", tag = "products", params(ProductQuery),
-    responses((status = 200, description = "OK", body = ProductPage), (status = 400, description = "A bad parameter, named"),
-        (status = 404, description = "`Invalid cursor`")))]
-async fn list_products(
-    State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    origin: Origin,
-    Query(params): Query<HashMap<String, String>>,
-) -> HttpResult<Response> {
-    let request = list_request(&params, false)?;
+/// A public read through the gateway's page cache: the body cached for this
+/// origin and URI at the current catalog version, or `load`'s, kept.
+pub(super) async fn cached_json<F>(state: &AppState, uri: &Uri, origin: &Origin, load: F) -> HttpResult<Response>
+where
+    F: Future<Output = HttpResult<Vec<u8>>>,
+{
     let version = state.cache.version(&state.catalog_version_key).await;
     let key = format!("{}{uri}", origin.as_str());
     if let Some(version) = version
@@ -261,18 +267,39 @@ async fn list_products(
         return Ok(json_bytes(hit));
     }
     metrics::counter!("list_cache_misses_total").increment(1);
-    let mut client = state.downstream.catalog.clone();
-    let page = state.downstream.call(client.list_products(state.downstream.request(request, None))).await?;
-    let rendered = render_page(&state, page, &uri, &origin).await?;
-    let body = Bytes::from(serde_json::to_vec(&rendered).map_err(ApiError::internal)?);
+    let body = Bytes::from(load.await?);
     if let Some(version) = version {
         state.list_cache.put(version, key, body.clone());
     }
     Ok(json_bytes(body))
 }
 
+fn json_bytes(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Active products of approved vendors, in cursor pages.
+#[utoipa::path(get, path = "/products/", tag = "products", params(ListFilters, ListPaging),
+    responses((status = 200, description = "OK", body = ProductPage), (status = 400, description = "A bad parameter, named"),
+        (status = 404, description = "`Invalid cursor`")))]
+async fn list_products(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    origin: Origin,
+    Query(params): Query<HashMap<String, String>>,
+) -> HttpResult<Response> {
+    let request = list_request(&params, false)?;
+    cached_json(&state, &uri, &origin, async {
+        let mut client = state.downstream.catalog.clone();
+        let page = state.downstream.call(client.list_products(state.downstream.request(request, None))).await?;
+        let rendered = render_page(&state, page, &uri, &origin).await?;
+        Ok(serde_json::to_vec(&rendered).map_err(ApiError::internal)?)
+    })
+    .await
+}
+
 /// The calling vendor's own products, inactive included.
-#[utoipa::path(get, path = "/products/vendor/", tag = "products", security(("bearer" = [])), params(ProductQuery),
+#[utoipa::path(get, path = "/products/vendor/", tag = "products", security(("bearer" = [])), params(ListFilters, ListPaging),
     responses((status = 200, description = "OK (an empty page for a vendor without a profile)", body = ProductPage),
         (status = 400, description = "A bad parameter, named"), (status = 403, description = "Not a vendor"),
         (status = 404, description = "`Invalid cursor`")))]

@@ -89,6 +89,20 @@ fn raw_product(fields: Option<pb::ProductFields>) -> RawProduct {
     }
 }
 
+fn raw_list_query(body: pb::ListProductsRequest) -> RawListQuery {
+    RawListQuery {
+        search: body.search,
+        category: body.category,
+        category_slug: body.category_slug,
+        vendor: body.vendor,
+        min_price: body.min_price,
+        max_price: body.max_price,
+        ordering: body.ordering,
+        cursor: body.cursor,
+        page_size: body.page_size,
+    }
+}
+
 fn decode<T: Message + Default>(bytes: &[u8]) -> Result<T, ApiError> {
     T::decode(bytes).map_err(ApiError::internal)
 }
@@ -381,18 +395,9 @@ impl pb::catalog_server::Catalog for CatalogService {
     async fn list_products(&self, request: Request<pb::ListProductsRequest>) -> RpcResult<pb::ProductPage> {
         let principal = self.principal(&request).await?;
         let body = request.into_inner();
-        let query = domain::parse_list_query(&RawListQuery {
-            search: body.search,
-            category: body.category,
-            category_slug: body.category_slug,
-            vendor: body.vendor,
-            min_price: body.min_price,
-            max_price: body.max_price,
-            ordering: body.ordering,
-            cursor: body.cursor,
-            page_size: body.page_size,
-        })?;
-        if !body.mine {
+        let mine = body.mine;
+        let query = domain::parse_list_query(&raw_list_query(body))?;
+        if !mine {
             return Ok(Response::new(self.page(Scope::Public, &query).await?));
         }
         let principal = principal.ok_or_else(ApiError::not_authenticated)?;
@@ -405,17 +410,10 @@ impl pb::catalog_server::Catalog for CatalogService {
     }
 
     async fn get_facets(&self, request: Request<pb::ListProductsRequest>) -> RpcResult<pb::Facets> {
-        let body = request.into_inner();
-        let query = domain::parse_list_query(&RawListQuery {
-            search: body.search,
-            category: body.category,
-            category_slug: body.category_slug,
-            vendor: body.vendor,
-            min_price: body.min_price,
-            max_price: body.max_price,
-            ..RawListQuery::default()
-        })?;
-        Ok(Response::new(self.facets(&query).await?))
+        // Only the filters count: an order or a page means nothing here.
+        let raw =
+            RawListQuery { ordering: None, cursor: None, page_size: None, ..raw_list_query(request.into_inner()) };
+        Ok(Response::new(self.facets(&domain::parse_list_query(&raw)?).await?))
     }
 
     async fn get_product(&self, request: Request<pb::GetProductRequest>) -> RpcResult<pb::Product> {
