@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 
 use crate::clients::Identity;
 use crate::domain::{self, Cursor, ListQuery, RawListQuery, RawProduct};
+use crate::index::document::StoredProduct;
 use crate::index::query::{Filters, Scope};
 use crate::index::{CatalogIndex, PageRequest, View, document};
 use crate::store::{CategoryRow, ProductRow, Store, VendorRow};
@@ -62,6 +63,31 @@ pub fn product_message(row: ProductRow) -> pb::Product {
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),
         vendor_status: row.vendor_status,
+    }
+}
+
+/// A product as a listing shows it, from the index's stored fields.
+fn listed_product(view: &View, stored: StoredProduct) -> pb::Product {
+    let vendor = view.vendors.get(&stored.vendor_id);
+    let micros = |at: i64| {
+        let at = chrono::DateTime::from_timestamp_micros(at).unwrap_or_default();
+        Some(timestamp(at))
+    };
+    pb::Product {
+        id: stored.id,
+        vendor: stored.vendor_id,
+        vendor_name: vendor.map(|v| v.name.clone()).unwrap_or_default(),
+        category: stored.category_id,
+        category_name: stored.category_id.and_then(|id| view.category_names.get(&id).cloned()),
+        name: stored.name,
+        slug: stored.slug,
+        description: stored.description,
+        sku: stored.sku,
+        price: common::money::to_text(rust_decimal::Decimal::new(stored.price_cents, 2)),
+        is_active: stored.is_active,
+        created_at: micros(stored.created_micros),
+        updated_at: micros(stored.updated_micros),
+        vendor_status: vendor.map(|v| v.status.clone()).unwrap_or_default(),
     }
 }
 
@@ -236,8 +262,8 @@ impl CatalogService {
         }))
     }
 
-    /// One keyset page: the index picks and orders the ids, MariaDB gives
-    /// their rows by primary key.
+    /// One keyset page, all from the index: its documents' stored fields,
+    /// with vendor and category names as of the same view.
     async fn page(&self, scope: Scope, query: &ListQuery) -> Result<pb::ProductPage, ApiError> {
         let view = self.view().await?;
         let Some(filters) = Self::filters(&view, query)? else {
@@ -254,24 +280,21 @@ impl CatalogService {
         let size = query.page_size as usize;
         let key = query.ordering.key();
         let request = PageRequest { key, descending: query.ordering.descending() != backwards, after, limit: size + 1 };
-        let mut hits = self.index.page(view, scope, &filters, request).await?;
+        let mut hits = self.index.page(view.clone(), scope, &filters, request).await?;
         let more = hits.len() > size;
         hits.truncate(size);
         if backwards {
             hits.reverse();
         }
-        let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
-        let mut rows: std::collections::HashMap<i64, ProductRow> =
-            self.store.products_by_ids(&ids).await?.into_iter().map(|r| (r.id, r)).collect();
         let cursor_at = |hit: &crate::index::Hit, backwards: bool| {
             Cursor { ordering: query.ordering, value: hit.sort_value(key).cursor_text(), id: hit.id, backwards }
                 .encode()
         };
         let (has_next, has_previous) = if backwards { (true, more) } else { (more, query.cursor.is_some()) };
-        let next_cursor = hits.last().filter(|_| has_next).map(|h| cursor_at(h, false)).unwrap_or_default();
-        let previous_cursor = hits.first().filter(|_| has_previous).map(|h| cursor_at(h, true)).unwrap_or_default();
-        // A product deleted since the view was taken has no row: it is left out.
-        let products = hits.iter().filter_map(|h| rows.remove(&h.id)).map(product_message).collect();
+        let next_cursor = hits.last().filter(|_| has_next).map(|(h, _)| cursor_at(h, false)).unwrap_or_default();
+        let previous_cursor =
+            hits.first().filter(|_| has_previous).map(|(h, _)| cursor_at(h, true)).unwrap_or_default();
+        let products = hits.into_iter().map(|(_, stored)| listed_product(&view, stored)).collect();
         Ok(pb::ProductPage { products, next_cursor, previous_cursor })
     }
 
@@ -298,7 +321,7 @@ impl CatalogService {
             .iter()
             .map(|(id, count)| pb::VendorFacet {
                 id: *id,
-                name: view.vendors.get(id).cloned().unwrap_or_default(),
+                name: view.vendors.get(id).map(|v| v.name.clone()).unwrap_or_default(),
                 count: *count as i64,
             })
             .collect();

@@ -6,7 +6,7 @@
 //! index catches up from; listings themselves are not read here.
 mod changes;
 
-pub use changes::{IndexedProduct, Sequence};
+pub use changes::{IndexedProduct, IndexedVendor, Sequence};
 
 use chrono::{DateTime, Utc};
 use common::ApiError;

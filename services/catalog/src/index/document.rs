@@ -1,10 +1,13 @@
 //! What the listing index holds of a product: the words of its name,
 //! description and SKU (each its own field, so a name match can weigh more),
-//! and as fast fields what listings filter and sort on. Nothing is stored:
-//! a page's rows are read from MariaDB by primary key.
+//! as fast fields what listings filter and sort on, and stored (lz4 blocks)
+//! the fields a listing shows, so a page needs no SQL. Vendor and category
+//! names are not stored: they are joined from the index's view when read,
+//! so a rename needs no product touched.
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
+use tantivy::schema::document::Value;
+use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer};
 use tantivy::{TantivyDocument, doc};
 use unicode_normalization::UnicodeNormalization;
@@ -37,6 +40,26 @@ pub struct Fields {
     pub name: Field,
     pub description: Field,
     pub sku: Field,
+    pub slug: Field,
+    pub is_active: Field,
+    /// Microseconds since the epoch.
+    pub updated: Field,
+}
+
+/// A product's stored fields, as a listing shows them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredProduct {
+    pub id: i64,
+    pub vendor_id: i64,
+    pub category_id: Option<i64>,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub sku: String,
+    pub price_cents: i64,
+    pub is_active: bool,
+    pub created_micros: i64,
+    pub updated_micros: i64,
 }
 
 pub const NAME_KEY: &str = "name_key";
@@ -49,20 +72,25 @@ pub const CATEGORY: &str = "category";
 impl Fields {
     pub fn schema() -> (Schema, Fields) {
         let mut schema = Schema::builder();
-        let words = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default().set_tokenizer(WORDS).set_index_option(IndexRecordOption::Basic),
-        );
+        let words = TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default().set_tokenizer(WORDS).set_index_option(IndexRecordOption::Basic),
+            )
+            .set_stored();
         let fields = Fields {
-            id: schema.add_u64_field(ID, INDEXED | FAST),
-            vendor: schema.add_u64_field(VENDOR, INDEXED | FAST),
-            category: schema.add_u64_field(CATEGORY, INDEXED | FAST),
+            id: schema.add_u64_field(ID, INDEXED | FAST | STORED),
+            vendor: schema.add_u64_field(VENDOR, INDEXED | FAST | STORED),
+            category: schema.add_u64_field(CATEGORY, INDEXED | FAST | STORED),
             public: schema.add_u64_field("public", INDEXED),
-            price: schema.add_i64_field(PRICE, INDEXED | FAST),
-            created: schema.add_i64_field(CREATED, FAST),
+            price: schema.add_i64_field(PRICE, INDEXED | FAST | STORED),
+            created: schema.add_i64_field(CREATED, FAST | STORED),
             name_key: schema.add_text_field(NAME_KEY, TextOptions::default().set_fast("raw")),
             name: schema.add_text_field("name", words.clone()),
             description: schema.add_text_field("description", words.clone()),
             sku: schema.add_text_field("sku", words),
+            slug: schema.add_text_field("slug", STORED),
+            is_active: schema.add_u64_field("is_active", STORED),
+            updated: schema.add_i64_field("updated", STORED),
         };
         (schema.build(), fields)
     }
@@ -80,7 +108,30 @@ impl Fields {
             self.name => product.name.as_str(),
             self.description => product.description.as_str(),
             self.sku => product.sku.as_str(),
+            self.slug => product.slug.as_str(),
+            self.is_active => u64::from(product.is_active),
+            self.updated => product.updated_at.timestamp_micros(),
         )
+    }
+
+    /// The stored fields of a document this index wrote.
+    pub fn stored(&self, doc: &TantivyDocument) -> StoredProduct {
+        let number = |field: Field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or_default() as i64;
+        let signed = |field: Field| doc.get_first(field).and_then(|v| v.as_i64()).unwrap_or_default();
+        let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        StoredProduct {
+            id: number(self.id),
+            vendor_id: number(self.vendor),
+            category_id: Some(number(self.category)).filter(|c| *c != 0),
+            name: text(self.name),
+            slug: text(self.slug),
+            description: text(self.description),
+            sku: text(self.sku),
+            price_cents: signed(self.price),
+            is_active: number(self.is_active) == 1,
+            created_micros: signed(self.created),
+            updated_micros: signed(self.updated),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The listing index: every catalog replica holds the whole catalog in a
 //! Tantivy index in RAM and answers every listing from it (`page`), so a
 //! listing costs the same at 2,000 products as at 500,000 save for the
-//! matches it walks, and MariaDB only serves the page's rows by primary key.
+//! matches it walks, and a page's fields come from the index too: no SQL.
 //!
 //! MariaDB stays the source of truth. The index is built at start-up and
 //! caught up from the change sequence (`store::changes`): products, vendors
@@ -20,14 +20,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use common::ApiError;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
-use self::document::Fields;
+use self::document::{Fields, StoredProduct};
 use self::facets::{Counts, FacetCollector};
 use self::page::PageCollector;
 pub use self::page::{Hit, PageRequest};
 use self::query::{Filters, Scope};
-use crate::store::{CategoryRow, IndexedProduct, Store};
+use crate::store::{CategoryRow, IndexedProduct, IndexedVendor, Store};
 
 /// Rows read from MariaDB per statement while building or catching up.
 const BATCH: i64 = 2_000;
@@ -38,10 +38,28 @@ const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 /// one catch-up.
 pub struct View {
     pub searcher: Searcher,
+    /// By name, as the store reads them.
     pub tree: Arc<Vec<CategoryRow>>,
-    pub vendors: Arc<HashMap<i64, String>>,
+    /// Category names by id.
+    pub category_names: Arc<HashMap<i64, String>>,
+    /// Name and status by id.
+    pub vendors: Arc<HashMap<i64, Vendor>>,
     /// The Redis catalog version seen before the catch-up that made it.
     version: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Vendor {
+    pub name: String,
+    pub status: String,
+}
+
+fn vendor_entry(vendor: IndexedVendor) -> (i64, Vendor) {
+    (vendor.id, Vendor { name: vendor.shop_name, status: vendor.status })
+}
+
+fn names_of(tree: &[CategoryRow]) -> Arc<HashMap<i64, String>> {
+    Arc::new(tree.iter().map(|c| (c.id, c.name.clone())).collect())
 }
 
 /// How far the index has read the change sequence.
@@ -94,8 +112,9 @@ impl CatalogIndex {
         tracing::info!(products, elapsed_ms = started.elapsed().as_millis() as u64, "listing index built");
         let view = View {
             searcher: reader.searcher(),
+            category_names: names_of(&tree),
             tree: Arc::new(tree),
-            vendors: Arc::new(vendors.into_iter().map(|v| (v.id, v.shop_name)).collect()),
+            vendors: Arc::new(vendors.into_iter().map(vendor_entry).collect()),
             version: None,
         };
         Ok(Self {
@@ -145,6 +164,7 @@ impl CatalogIndex {
         let mut view = View {
             searcher: current.searcher.clone(),
             tree: current.tree.clone(),
+            category_names: current.category_names.clone(),
             vendors: current.vendors.clone(),
             version,
         };
@@ -168,11 +188,13 @@ impl CatalogIndex {
         if let Some(last) = vendors.last() {
             marks.vendors = last.change_seq;
             let mut names = (*view.vendors).clone();
-            names.extend(vendors.into_iter().map(|v| (v.id, v.shop_name)));
+            names.extend(vendors.into_iter().map(vendor_entry));
             view.vendors = Arc::new(names);
         }
         if sequence.tree_seq != marks.tree {
-            view.tree = Arc::new(store.categories().await?);
+            let tree = store.categories().await?;
+            view.category_names = names_of(&tree);
+            view.tree = Arc::new(tree);
             marks.tree = sequence.tree_seq;
         }
         marks.checked = sequence.seq;
@@ -180,19 +202,29 @@ impl CatalogIndex {
         Ok(view)
     }
 
-    /// The best `request.limit` documents past the cursor.
+    /// The best `request.limit` documents past the cursor, with their
+    /// stored fields.
     pub async fn page(
         &self,
         view: Arc<View>,
         scope: Scope,
         filters: &Filters,
         request: PageRequest,
-    ) -> Result<Vec<Hit>, ApiError> {
+    ) -> Result<Vec<(Hit, StoredProduct)>, ApiError> {
         let query = query::build(&self.fields, scope, filters);
-        tokio::task::spawn_blocking(move || view.searcher.search(&*query, &PageCollector { request }))
-            .await
-            .map_err(index_error)?
-            .map_err(index_error)
+        let fields = self.fields;
+        tokio::task::spawn_blocking(move || {
+            let hits = view.searcher.search(&*query, &PageCollector { request })?;
+            hits.into_iter()
+                .map(|hit| {
+                    let doc: TantivyDocument = view.searcher.doc(hit.address)?;
+                    Ok((hit, fields.stored(&doc)))
+                })
+                .collect::<tantivy::Result<Vec<_>>>()
+        })
+        .await
+        .map_err(index_error)?
+        .map_err(index_error)
     }
 
     /// The facet counts of the documents that match.

@@ -16,7 +16,7 @@ use std::collections::BinaryHeap;
 use rust_decimal::Decimal;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn, TermOrdHit};
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, TantivyError};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyError};
 
 use super::document::{self, cents};
 use crate::domain::{SortKey, SortValue};
@@ -38,6 +38,8 @@ pub struct PageRequest {
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub id: i64,
+    /// Where its stored fields are.
+    pub address: DocAddress,
     primary: i64,
     secondary: i64,
     /// The name's sort key, for `ordering=name`.
@@ -82,7 +84,7 @@ impl Collector for PageCollector {
     type Fruit = Vec<Hit>;
     type Child = SegmentPage;
 
-    fn for_segment(&self, _segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentPage> {
+    fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentPage> {
         let fast = reader.fast_fields();
         let request = &self.request;
         let source = match request.key {
@@ -108,6 +110,7 @@ impl Collector for PageCollector {
             }),
         };
         Ok(SegmentPage {
+            segment,
             ids: fast.u64(document::ID)?,
             source,
             descending: request.descending,
@@ -139,13 +142,14 @@ fn normalize((a, b, id): (i64, i64, i64), descending: bool) -> (i64, i64, i64) {
 }
 
 pub struct SegmentPage {
+    segment: SegmentOrdinal,
     ids: Column<u64>,
     source: Source,
     descending: bool,
     after: Option<(i64, i64, i64)>,
     limit: usize,
-    /// The best triples so far (normalized), the worst on top.
-    kept: BinaryHeap<(i64, i64, i64)>,
+    /// The best triples so far (normalized), the worst on top, with their documents.
+    kept: BinaryHeap<((i64, i64, i64), DocId)>,
 }
 
 impl SegmentCollector for SegmentPage {
@@ -164,11 +168,11 @@ impl SegmentCollector for SegmentPage {
         }
         if self.kept.len() >= self.limit {
             match self.kept.peek() {
-                Some(worst) if triple >= *worst => return,
+                Some((worst, _)) if triple >= *worst => return,
                 _ => {}
             }
         }
-        self.kept.push(triple);
+        self.kept.push((triple, doc));
         if self.kept.len() > self.limit {
             self.kept.pop();
         }
@@ -179,7 +183,7 @@ impl SegmentCollector for SegmentPage {
         self.kept
             .into_vec()
             .into_iter()
-            .map(|triple| {
+            .map(|(triple, doc)| {
                 let (primary, secondary, id) = normalize(triple, descending);
                 let text = match &self.source {
                     Source::Name(names) => {
@@ -192,7 +196,7 @@ impl SegmentCollector for SegmentPage {
                 };
                 // Ordinals are the segment's own: names compare as text.
                 let primary = if text.is_some() { 0 } else { primary };
-                Hit { id, primary, secondary, text }
+                Hit { id, address: DocAddress::new(self.segment, doc), primary, secondary, text }
             })
             .collect()
     }

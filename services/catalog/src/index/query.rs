@@ -8,7 +8,7 @@ use std::ops::Bound;
 use rust_decimal::Decimal;
 use tantivy::Term;
 use tantivy::query::{
-    BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, PhrasePrefixQuery, Query, RangeQuery, TermQuery, TermSetQuery,
+    BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, PhrasePrefixQuery, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
@@ -65,8 +65,10 @@ pub fn build(fields: &Fields, scope: Scope, filters: &Filters) -> Box<dyn Query>
         clauses.push(filter(Box::new(TermQuery::new(id_term(fields.vendor, vendor), IndexRecordOption::Basic))));
     }
     if let Some(categories) = &filters.categories {
-        let terms = categories.iter().map(|id| id_term(fields.category, *id));
-        clauses.push(filter(Box::new(TermSetQuery::new(terms))));
+        // A union of term queries: a subtree is a handful of ids, and a
+        // TermSetQuery builds an FST per query.
+        let terms = categories.iter().map(|id| id_term(fields.category, *id)).collect();
+        clauses.push(filter(Box::new(BooleanQuery::new_multiterms_query(terms))));
     }
     if filters.min_price.is_some() || filters.max_price.is_some() {
         match price_range(filters.min_price, filters.max_price) {

@@ -58,28 +58,32 @@ pub struct IndexedProduct {
     pub vendor_status: String,
     pub category_id: Option<i64>,
     pub name: String,
+    pub slug: String,
     pub description: String,
     pub sku: String,
     pub price: Decimal,
     pub is_active: bool,
     pub deleted: bool,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
     pub change_seq: i64,
 }
 
-/// A vendor's name and when it last changed.
+/// A vendor's name and status and when they last changed.
 #[derive(Debug, Clone, FromRow)]
 pub struct IndexedVendor {
     pub id: i64,
     pub shop_name: String,
+    pub status: String,
     pub change_seq: i64,
 }
 
 macro_rules! select_indexed {
     ($rest:literal) => {
         concat!(
-            "SELECT p.id, p.vendor_id, v.status AS vendor_status, p.category_id, p.name, p.description, p.sku, ",
-            "p.price, p.is_active, p.deleted_at IS NOT NULL AS deleted, p.created_at, p.change_seq ",
+            "SELECT p.id, p.vendor_id, v.status AS vendor_status, p.category_id, p.name, p.slug, p.description, ",
+            "p.sku, p.price, p.is_active, p.deleted_at IS NOT NULL AS deleted, p.created_at, p.updated_at, ",
+            "p.change_seq ",
             "FROM products p JOIN vendors v ON v.id = p.vendor_id ",
             $rest
         )
@@ -120,9 +124,11 @@ impl Store {
     /// Vendors stamped after `seq` (every vendor for a negative one).
     #[instrument(name = "catalog.changed_vendors", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn changed_vendors(&self, seq: i64) -> Result<Vec<IndexedVendor>, ApiError> {
-        Ok(sqlx::query_as("SELECT id, shop_name, change_seq FROM vendors WHERE change_seq > ? ORDER BY change_seq")
-            .bind(seq)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, shop_name, status, change_seq FROM vendors WHERE change_seq > ? ORDER BY change_seq",
+        )
+        .bind(seq)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }
