@@ -109,6 +109,7 @@ pub struct Shared {
     pub cache: common::cache::Cache,
     pub catalog_version_key: String,
     pub list_cache: list_cache::ListCache,
+    pub stock_cache: list_cache::StockCache,
     pub metrics: PrometheusHandle,
     pub openapi: openapi::Rendered,
 }
@@ -162,7 +163,8 @@ impl Gateway {
             redis: redis.clone(),
             cache: common::cache::Cache::new(redis, "gateway"),
             catalog_version_key: common::cache::catalog_version_key(&config.infra.schema_prefix),
-            list_cache: list_cache::ListCache::default(),
+            list_cache: list_cache::ListCache::new(4096),
+            stock_cache: list_cache::StockCache::new(200_000),
             config,
             keys,
             downstream,

@@ -83,7 +83,9 @@ async fn product_facets(
     Query(params): Query<HashMap<String, String>>,
 ) -> HttpResult<Response> {
     let request = filters_request(&params);
-    cached_json(&state, &uri, &origin, async {
+    let (state, uri, origin) = (&state, &uri, &origin);
+    cached_json(state, uri, origin, move |version| async move {
+        let request = pb::ListProductsRequest { catalog_version: version, ..request };
         let mut client = state.downstream.catalog.clone();
         let facets = state.downstream.call(client.get_facets(state.downstream.request(request, None))).await?;
         Ok(serde_json::to_vec(&render(facets)).map_err(ApiError::internal)?)

@@ -204,14 +204,39 @@ async fn with_stock(state: &AppState, product: pb::Product) -> Result<Product, A
     Ok(render(product, units))
 }
 
-/// Renders a catalog page with stock and the neighbouring pages' URLs.
+/// Stock for a listing: what the stock cache holds for this catalog
+/// version, the rest in one `GetStock` (and kept).
+async fn listing_stock(state: &AppState, version: Option<u64>, ids: Vec<i64>) -> Result<HashMap<i64, i64>, ApiError> {
+    let Some(version) = version else {
+        return stock_of(state, ids).await;
+    };
+    let mut found = HashMap::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for id in ids {
+        match state.stock_cache.get(version, &id) {
+            Some(units) => {
+                found.insert(id, units);
+            }
+            None => missing.push(id),
+        }
+    }
+    let fetched = stock_of(state, missing).await?;
+    state.stock_cache.put_all(version, fetched.iter().map(|(id, units)| (*id, *units)));
+    found.extend(fetched);
+    Ok(found)
+}
+
+/// Renders a catalog page with stock and the neighbouring pages' URLs;
+/// `version`: the catalog version the page was read at, when listed stock
+/// may come from the cache.
 async fn render_page(
     state: &AppState,
     page: pb::ProductPage,
+    version: Option<u64>,
     uri: &Uri,
     origin: &Origin,
 ) -> Result<ProductPage, ApiError> {
-    let stock = stock_of(state, page.products.iter().map(|p| p.id).collect()).await?;
+    let stock = listing_stock(state, version, page.products.iter().map(|p| p.id).collect()).await?;
     let link = |cursor: &str| (!cursor.is_empty()).then(|| with_param(uri, origin, "cursor", Some(cursor)));
     Ok(ProductPage {
         next: link(&page.next_cursor),
@@ -253,10 +278,12 @@ fn list_request(params: &HashMap<String, String>, mine: bool) -> HttpResult<pb::
 }
 
 /// A public read through the gateway's page cache: the body cached for this
-/// origin and URI at the current catalog version, or `load`'s, kept.
-pub(super) async fn cached_json<F>(state: &AppState, uri: &Uri, origin: &Origin, load: F) -> HttpResult<Response>
+/// origin and URI at the current catalog version, or `load`'s for that
+/// version (when Redis answered), kept.
+pub(super) async fn cached_json<F, Fut>(state: &AppState, uri: &Uri, origin: &Origin, load: F) -> HttpResult<Response>
 where
-    F: Future<Output = HttpResult<Vec<u8>>>,
+    F: FnOnce(Option<u64>) -> Fut,
+    Fut: Future<Output = HttpResult<Vec<u8>>>,
 {
     let version = state.cache.version(&state.catalog_version_key).await;
     let key = format!("{}{uri}", origin.as_str());
@@ -267,7 +294,7 @@ where
         return Ok(json_bytes(hit));
     }
     metrics::counter!("list_cache_misses_total").increment(1);
-    let body = Bytes::from(load.await?);
+    let body = Bytes::from(load(version).await?);
     if let Some(version) = version {
         state.list_cache.put(version, key, body.clone());
     }
@@ -289,10 +316,12 @@ async fn list_products(
     Query(params): Query<HashMap<String, String>>,
 ) -> HttpResult<Response> {
     let request = list_request(&params, false)?;
-    cached_json(&state, &uri, &origin, async {
+    let (state, uri, origin) = (&state, &uri, &origin);
+    cached_json(state, uri, origin, move |version| async move {
+        let request = pb::ListProductsRequest { catalog_version: version, ..request };
         let mut client = state.downstream.catalog.clone();
         let page = state.downstream.call(client.list_products(state.downstream.request(request, None))).await?;
-        let rendered = render_page(&state, page, &uri, &origin).await?;
+        let rendered = render_page(state, page, version, uri, origin).await?;
         Ok(serde_json::to_vec(&rendered).map_err(ApiError::internal)?)
     })
     .await
@@ -315,7 +344,7 @@ async fn vendor_products(
         .downstream
         .call(client.list_products(state.downstream.request(list_request(&params, true)?, Some(&vendor.token))))
         .await?;
-    Ok(Json(render_page(&state, page, &uri, &origin).await?))
+    Ok(Json(render_page(&state, page, None, &uri, &origin).await?))
 }
 
 /// The fields of a create or update body.

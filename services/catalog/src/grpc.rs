@@ -224,9 +224,13 @@ impl CatalogService {
         }
     }
 
-    /// The index's view, caught up to the catalog version in Redis.
-    async fn view(&self) -> Result<Arc<View>, ApiError> {
-        let version = self.cache.version(&self.version_key).await;
+    /// The index's view, caught up to the catalog version the caller read,
+    /// else to the one in Redis now.
+    async fn view(&self, read: Option<u64>) -> Result<Arc<View>, ApiError> {
+        let version = match read {
+            Some(version) => Some(version),
+            None => self.cache.version(&self.version_key).await,
+        };
         self.index.view(&self.store, version).await
     }
 
@@ -264,8 +268,8 @@ impl CatalogService {
 
     /// One keyset page, all from the index: its documents' stored fields,
     /// with vendor and category names as of the same view.
-    async fn page(&self, scope: Scope, query: &ListQuery) -> Result<pb::ProductPage, ApiError> {
-        let view = self.view().await?;
+    async fn page(&self, scope: Scope, query: &ListQuery, version: Option<u64>) -> Result<pb::ProductPage, ApiError> {
+        let view = self.view(version).await?;
         let Some(filters) = Self::filters(&view, query)? else {
             return Ok(pb::ProductPage::default());
         };
@@ -299,8 +303,8 @@ impl CatalogService {
     }
 
     /// The facet counts of the public listing `query` selects.
-    async fn facets(&self, query: &ListQuery) -> Result<pb::Facets, ApiError> {
-        let view = self.view().await?;
+    async fn facets(&self, query: &ListQuery, version: Option<u64>) -> Result<pb::Facets, ApiError> {
+        let view = self.view(version).await?;
         let Some(filters) = Self::filters(&view, query)? else {
             return Ok(pb::Facets::default());
         };
@@ -418,25 +422,26 @@ impl pb::catalog_server::Catalog for CatalogService {
     async fn list_products(&self, request: Request<pb::ListProductsRequest>) -> RpcResult<pb::ProductPage> {
         let principal = self.principal(&request).await?;
         let body = request.into_inner();
-        let mine = body.mine;
+        let (mine, version) = (body.mine, body.catalog_version);
         let query = domain::parse_list_query(&raw_list_query(body))?;
         if !mine {
-            return Ok(Response::new(self.page(Scope::Public, &query).await?));
+            return Ok(Response::new(self.page(Scope::Public, &query, version).await?));
         }
         let principal = principal.ok_or_else(ApiError::not_authenticated)?;
         principal.require_role(Role::Vendor)?;
         let page = match self.store.vendor_of_user(principal.user_id).await? {
-            Some(vendor) => self.page(Scope::Vendor(vendor.id), &query).await?,
+            Some(vendor) => self.page(Scope::Vendor(vendor.id), &query, version).await?,
             None => pb::ProductPage::default(),
         };
         Ok(Response::new(page))
     }
 
     async fn get_facets(&self, request: Request<pb::ListProductsRequest>) -> RpcResult<pb::Facets> {
+        let body = request.into_inner();
+        let version = body.catalog_version;
         // Only the filters count: an order or a page means nothing here.
-        let raw =
-            RawListQuery { ordering: None, cursor: None, page_size: None, ..raw_list_query(request.into_inner()) };
-        Ok(Response::new(self.facets(&domain::parse_list_query(&raw)?).await?))
+        let raw = RawListQuery { ordering: None, cursor: None, page_size: None, ..raw_list_query(body) };
+        Ok(Response::new(self.facets(&domain::parse_list_query(&raw)?, version).await?))
     }
 
     async fn get_product(&self, request: Request<pb::GetProductRequest>) -> RpcResult<pb::Product> {

@@ -25,6 +25,12 @@ pub mod trace_context;
 
 pub use error::{ApiError, ErrorKind, FieldErrors};
 
+/// The allocator of every binary that links `common` (all of them): under
+/// the request mix glibc's malloc cost ~18 % of the CPU of a listing
+/// (allocation churn across threads); mimalloc's thread-local heaps do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The body of every service binary's `main`: `<binary> healthcheck`
 /// probes the running service and exits 0 only when it is healthy;
 /// otherwise telemetry first, then `run`, whose failure is logged and
