@@ -59,6 +59,50 @@ pub struct SegmentFacets {
     vendors: Column<u64>,
     prices: Column<i64>,
     counts: Counts,
+    per_category: Tally,
+    per_vendor: Tally,
+}
+
+/// Counts per id within one segment: a dense array over the segment's id
+/// range when it is small (ids are auto-increment, so it is), else a map.
+enum Tally {
+    Dense { min: u64, counts: Vec<u64> },
+    Sparse(HashMap<u64, u64>),
+}
+
+const DENSE_RANGE: u64 = 1 << 16;
+
+impl Tally {
+    fn over(column: &Column<u64>) -> Tally {
+        let (min, max) = (column.min_value(), column.max_value());
+        match max.checked_sub(min) {
+            Some(range) if range < DENSE_RANGE => Tally::Dense { min, counts: vec![0; range as usize + 1] },
+            _ => Tally::Sparse(HashMap::new()),
+        }
+    }
+
+    fn add(&mut self, id: u64) {
+        match self {
+            Tally::Dense { min, counts } => {
+                if let Some(count) = id.checked_sub(*min).and_then(|at| counts.get_mut(at as usize)) {
+                    *count += 1;
+                }
+            }
+            Tally::Sparse(counts) => *counts.entry(id).or_default() += 1,
+        }
+    }
+
+    fn into_map(self, into: &mut HashMap<i64, u64>, skip_zero_id: bool) {
+        let pairs: Box<dyn Iterator<Item = (u64, u64)>> = match self {
+            Tally::Dense { min, counts } => {
+                Box::new(counts.into_iter().enumerate().map(move |(at, n)| (min + at as u64, n)))
+            }
+            Tally::Sparse(counts) => Box::new(counts.into_iter()),
+        };
+        for (id, n) in pairs.filter(|(id, n)| *n > 0 && !(skip_zero_id && *id == 0)) {
+            *into.entry(id as i64).or_default() += n;
+        }
+    }
 }
 
 impl Collector for FacetCollector {
@@ -67,9 +111,12 @@ impl Collector for FacetCollector {
 
     fn for_segment(&self, _segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentFacets> {
         let fast = reader.fast_fields();
+        let (categories, vendors) = (fast.u64(document::CATEGORY)?, fast.u64(document::VENDOR)?);
         Ok(SegmentFacets {
-            categories: fast.u64(document::CATEGORY)?,
-            vendors: fast.u64(document::VENDOR)?,
+            per_category: Tally::over(&categories),
+            per_vendor: Tally::over(&vendors),
+            categories,
+            vendors,
             prices: fast.i64(document::PRICE)?,
             counts: Counts::default(),
         })
@@ -92,20 +139,37 @@ impl SegmentCollector for SegmentFacets {
     type Fruit = Counts;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        let counts = &mut self.counts;
-        counts.total += 1;
-        if let Some(category) = self.categories.first(doc).filter(|c| *c != 0) {
-            *counts.categories.entry(category as i64).or_default() += 1;
-        }
-        if let Some(vendor) = self.vendors.first(doc) {
-            *counts.vendors.entry(vendor as i64).or_default() += 1;
-        }
-        if let Some(price) = self.prices.first(doc) {
-            counts.price = Some(counts.price.map_or((price, price), |(low, high)| (low.min(price), high.max(price))));
+        self.collect_block(&[doc]);
+    }
+
+    /// Counts are never scored: the columns are read a block at a time.
+    fn collect_block(&mut self, docs: &[DocId]) {
+        const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
+        for docs in docs.chunks(BLOCK) {
+            let (mut categories, mut vendors, mut prices) = ([None; BLOCK], [None; BLOCK], [None; BLOCK]);
+            let n = docs.len();
+            self.categories.first_vals(docs, &mut categories[..n]);
+            self.vendors.first_vals(docs, &mut vendors[..n]);
+            self.prices.first_vals(docs, &mut prices[..n]);
+            let counts = &mut self.counts;
+            counts.total += n as u64;
+            for category in categories[..n].iter().flatten() {
+                self.per_category.add(*category);
+            }
+            for vendor in vendors[..n].iter().flatten() {
+                self.per_vendor.add(*vendor);
+            }
+            for price in prices[..n].iter().flatten() {
+                counts.price =
+                    Some(counts.price.map_or((*price, *price), |(low, high)| (low.min(*price), high.max(*price))));
+            }
         }
     }
 
-    fn harvest(self) -> Counts {
+    fn harvest(mut self) -> Counts {
+        // Category 0 stands for "none".
+        self.per_category.into_map(&mut self.counts.categories, true);
+        self.per_vendor.into_map(&mut self.counts.vendors, false);
         self.counts
     }
 }

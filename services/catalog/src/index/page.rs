@@ -152,29 +152,80 @@ pub struct SegmentPage {
     kept: BinaryHeap<((i64, i64, i64), DocId)>,
 }
 
-impl SegmentCollector for SegmentPage {
-    type Fruit = Vec<Hit>;
-
-    fn collect(&mut self, doc: DocId, score: Score) {
-        let id = self.ids.first(doc).unwrap_or_default() as i64;
-        let raw = match &self.source {
-            Source::Number(column) => (column.first(doc).unwrap_or_default(), 0, id),
-            Source::Score(created) => (score.round() as i64, created.first(doc).unwrap_or_default(), id),
-            Source::Name(names) => (2 * names.ords().first(doc).unwrap_or_default() as i64, 0, id),
-        };
-        let triple = normalize(raw, self.descending);
+impl SegmentPage {
+    /// Offers a document whose sort key is read: kept when it is past the
+    /// cursor and among the best so far. The id (a second column read) is
+    /// read only when the primary key does not settle it.
+    fn offer(&mut self, doc: DocId, primary: i64, secondary: i64) {
+        let flip = |v: i64| if self.descending { -v } else { v };
+        let (primary, secondary) = (flip(primary), flip(secondary));
+        if let Some(after) = self.after
+            && primary < after.0
+        {
+            return;
+        }
+        let full = self.kept.len() >= self.limit;
+        if full && let Some(((worst, _, _), _)) = self.kept.peek()
+            && primary > *worst
+        {
+            return;
+        }
+        let id = flip(self.ids.first(doc).unwrap_or_default() as i64);
+        let triple = (primary, secondary, id);
         if self.after.is_some_and(|after| triple <= after) {
             return;
         }
-        if self.kept.len() >= self.limit {
-            match self.kept.peek() {
-                Some((worst, _)) if triple >= *worst => return,
-                _ => {}
-            }
+        if full && let Some((worst, _)) = self.kept.peek()
+            && triple >= *worst
+        {
+            return;
         }
         self.kept.push((triple, doc));
         if self.kept.len() > self.limit {
             self.kept.pop();
+        }
+    }
+}
+
+impl SegmentCollector for SegmentPage {
+    type Fruit = Vec<Hit>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let (primary, secondary) = match &self.source {
+            Source::Number(column) => (column.first(doc).unwrap_or_default(), 0),
+            Source::Score(created) => (score.round() as i64, created.first(doc).unwrap_or_default()),
+            Source::Name(names) => (2 * names.ords().first(doc).unwrap_or_default() as i64, 0),
+        };
+        self.offer(doc, primary, secondary);
+    }
+
+    /// The unscored path (every ordering but relevance): keys are read a
+    /// block at a time.
+    fn collect_block(&mut self, docs: &[DocId]) {
+        const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
+        for docs in docs.chunks(BLOCK) {
+            let mut keys = [None; BLOCK];
+            let keys = &mut keys[..docs.len()];
+            match &self.source {
+                Source::Number(column) => column.first_vals(docs, keys),
+                Source::Name(names) => {
+                    let mut ords = [None; BLOCK];
+                    names.ords().first_vals(docs, &mut ords[..docs.len()]);
+                    for (key, ord) in keys.iter_mut().zip(ords) {
+                        *key = ord.map(|o| 2 * o as i64);
+                    }
+                }
+                // Scores come only through `collect`.
+                Source::Score(_) => {
+                    for doc in docs {
+                        self.collect(*doc, 0.0);
+                    }
+                    continue;
+                }
+            }
+            for (doc, key) in docs.iter().zip(keys.iter()) {
+                self.offer(*doc, key.unwrap_or_default(), 0);
+            }
         }
     }
 
