@@ -165,7 +165,8 @@ impl SegmentPage {
             return;
         }
         let full = self.kept.len() >= self.limit;
-        if full && let Some(((worst, _, _), _)) = self.kept.peek()
+        if full
+            && let Some(((worst, _, _), _)) = self.kept.peek()
             && primary > *worst
         {
             return;
@@ -175,7 +176,8 @@ impl SegmentPage {
         if self.after.is_some_and(|after| triple <= after) {
             return;
         }
-        if full && let Some((worst, _)) = self.kept.peek()
+        if full
+            && let Some((worst, _)) = self.kept.peek()
             && triple >= *worst
         {
             return;
