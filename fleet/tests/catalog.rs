@@ -2,12 +2,14 @@
 //! contract for every role and documented error, cursor walks under
 //! concurrent writes, cache and index freshness, tree races and SKU races,
 //! relevance and facets.
+mod catalog_import;
 mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use catalog_import::*;
 use common::cases;
 use serde_json::{Value, json};
 use support::{Api, Ctx, User, race};
@@ -44,6 +46,11 @@ fn main() -> ExitCode {
             facet_counts_match_walking_the_pages,
             facets_take_the_filters_of_listings,
             every_kind_of_write_is_on_the_next_list_under_listing_load,
+            import_creates_every_line_in_one_go,
+            an_invalid_line_writes_nothing_and_errors_read_like_a_create,
+            import_skus_are_unique_in_the_file_and_the_shop,
+            racing_imports_of_one_sku_create_one,
+            imports_are_bounded_before_any_work,
         ],
         |_| {},
     )

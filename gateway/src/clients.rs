@@ -50,7 +50,10 @@ impl Downstream {
         let analytics = lazy_channel(&addresses.analytics)?;
         Ok(Self {
             identity: IdentityClient::new(identity.clone()),
-            catalog: CatalogClient::new(catalog.clone()),
+            // An import's request and its errors may pass tonic's 4 MiB default.
+            catalog: CatalogClient::new(catalog.clone())
+                .max_decoding_message_size(16 * 1024 * 1024)
+                .max_encoding_message_size(16 * 1024 * 1024),
             cart: CartClient::new(cart.clone()),
             order: OrderClient::new(order.clone()),
             payment: PaymentClient::new(payment.clone()),

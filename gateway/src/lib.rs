@@ -133,6 +133,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::vendors::router())
         .merge(routes::categories::router())
         .merge(routes::product_facets::router())
+        .merge(routes::product_import::router())
         .merge(routes::products::router())
         .merge(routes::cart::router())
         .merge(routes::orders::router())

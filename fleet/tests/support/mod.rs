@@ -211,6 +211,21 @@ impl Api {
         Self::reply(response).await
     }
 
+    /// A POST whose body is `body` as `content_type` (files, not JSON).
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Reply {
+        let mut request = self
+            .ctx
+            .http
+            .post(format!("{}{path}", self.ctx.base))
+            .header("x-forwarded-for", &self.ip)
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Self::reply(request.send().await.expect("request sent")).await
+    }
+
     pub async fn reply(response: reqwest::Response) -> Reply {
         let status = response.status();
         let headers = response.headers().clone();

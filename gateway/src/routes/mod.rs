@@ -7,6 +7,7 @@ pub mod ops;
 pub mod orders;
 pub mod payments;
 pub mod product_facets;
+pub mod product_import;
 pub mod products;
 pub mod users;
 pub mod vendors;

@@ -348,7 +348,7 @@ async fn vendor_products(
 }
 
 /// The fields of a create or update body.
-fn product_fields(body: JsonBody) -> HttpResult<pb::ProductFields> {
+pub(super) fn product_fields(body: JsonBody) -> HttpResult<pb::ProductFields> {
     let mut form = Form::new(body);
     let fields = pb::ProductFields {
         name: form.string("name"),
@@ -364,7 +364,7 @@ fn product_fields(body: JsonBody) -> HttpResult<pb::ProductFields> {
 }
 
 /// The whole units of a stock value catalog already validated.
-fn units(stock: &str) -> i64 {
+pub(super) fn units(stock: &str) -> i64 {
     stock.trim().split('.').next().and_then(|whole| whole.parse().ok()).unwrap_or(0)
 }
 

@@ -13,10 +13,11 @@ use tonic::{Request, Response, Status};
 
 use crate::clients::Identity;
 use crate::domain::{self, Cursor, ListQuery, RawListQuery, RawProduct};
+use crate::import;
 use crate::index::document::StoredProduct;
 use crate::index::query::{Filters, Scope};
 use crate::index::{CatalogIndex, PageRequest, View, document};
-use crate::store::{CategoryRow, ProductRow, Store, VendorRow};
+use crate::store::{CategoryRow, Imported, ProductRow, Store, VendorRow};
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
@@ -102,7 +103,7 @@ fn category_message(row: CategoryRow, children: Vec<i64>) -> pb::Category {
     }
 }
 
-fn raw_product(fields: Option<pb::ProductFields>) -> RawProduct {
+pub(crate) fn raw_product(fields: Option<pb::ProductFields>) -> RawProduct {
     let f = fields.unwrap_or_default();
     RawProduct {
         name: f.name,
@@ -200,6 +201,23 @@ impl CatalogService {
             Writer::Vendor(vendor) if vendor.id == product.vendor_id => Ok(product),
             Writer::Vendor(_) => Err(ApiError::not_found()),
         }
+    }
+
+    /// The vendor of each of `ids`, when the caller may write them all
+    /// (else the first refusal, a stranger's product being not found).
+    async fn writable_products(&self, principal: &Principal, ids: &[i64]) -> Result<Vec<i64>, ApiError> {
+        if ids.len() > import::MAX_LINES {
+            return Err(ApiError::field("ids", "At most 10,000 products at a time."));
+        }
+        let writer = self.writer(principal).await?;
+        let vendors = self.store.product_vendors(ids).await?;
+        ids.iter()
+            .map(|id| match (vendors.get(id), &writer) {
+                (None, _) => Err(ApiError::not_found()),
+                (Some(vendor), Writer::Vendor(me)) if *vendor != me.id => Err(ApiError::not_found()),
+                (Some(vendor), _) => Ok(*vendor),
+            })
+            .collect()
     }
 
     /// A product row through the cache (any state but deleted).
@@ -470,6 +488,32 @@ impl pb::catalog_server::Catalog for CatalogService {
         Ok(Response::new(product_message(row)))
     }
 
+    async fn import_products(
+        &self,
+        request: Request<pb::ImportProductsRequest>,
+    ) -> RpcResult<pb::ImportProductsResponse> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        let Writer::Vendor(vendor) = self.writer(&principal).await? else {
+            return Err(ApiError::forbidden().into());
+        };
+        let body = request.into_inner();
+        if body.lines.len() + body.invalid.len() > import::MAX_LINES {
+            return Err(ApiError::field("lines", "At most 10,000 products per import.").into());
+        }
+        let (rows, mut errors) = import::validate(body.lines);
+        errors.extend(import::from_message(body.invalid));
+        match self.store.import_products(vendor.id, &rows, errors.is_empty()).await? {
+            Imported::Written(ids) => {
+                self.bump().await;
+                Ok(Response::new(pb::ImportProductsResponse { ids, errors: Vec::new() }))
+            }
+            Imported::Refused(refused) => {
+                errors.extend(refused);
+                Ok(Response::new(pb::ImportProductsResponse { ids: Vec::new(), errors: import::to_message(errors) }))
+            }
+        }
+    }
+
     async fn update_product(&self, request: Request<pb::UpdateProductRequest>) -> RpcResult<pb::Product> {
         let principal = self.keys.require_principal(request.metadata()).await?;
         let body = request.into_inner();
@@ -497,6 +541,27 @@ impl pb::catalog_server::Catalog for CatalogService {
         let principal = self.keys.require_principal(request.metadata()).await?;
         let product = self.writable_product(&principal, request.into_inner().product_id).await?;
         Ok(Response::new(pb::AuthorizeProductWriteResponse { vendor_id: product.vendor_id }))
+    }
+
+    async fn authorize_product_writes(
+        &self,
+        request: Request<pb::AuthorizeProductWritesRequest>,
+    ) -> RpcResult<pb::AuthorizeProductWritesResponse> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        let vendor_ids = self.writable_products(&principal, &request.into_inner().product_ids).await?;
+        Ok(Response::new(pb::AuthorizeProductWritesResponse { vendor_ids }))
+    }
+
+    async fn delete_products(
+        &self,
+        request: Request<pb::DeleteProductsRequest>,
+    ) -> RpcResult<pb::DeleteProductResponse> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        let ids = request.into_inner().ids;
+        self.writable_products(&principal, &ids).await?;
+        self.store.delete_products(&ids).await?;
+        self.bump().await;
+        Ok(Response::new(pb::DeleteProductResponse {}))
     }
 
     async fn get_products(&self, request: Request<pb::GetProductsRequest>) -> RpcResult<pb::ProductList> {

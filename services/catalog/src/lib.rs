@@ -10,6 +10,7 @@
 pub mod clients;
 pub mod domain;
 pub mod grpc;
+pub mod import;
 pub mod index;
 pub mod store;
 
@@ -34,6 +35,9 @@ use crate::store::Store;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 pub const SCHEMA: &str = "catalog";
 pub const GRPC_NAME: &str = "marketplace.catalog.v1.Catalog";
+/// The largest request catalog reads: an import of up to 5 MiB of text
+/// grows a little as protobuf (tonic's default is 4 MiB).
+const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -98,7 +102,9 @@ impl Catalog {
                 }
             })
         };
-        let routes = tonic::service::Routes::new(CatalogServer::from_arc(self.service));
+        let routes = tonic::service::Routes::new(
+            CatalogServer::from_arc(self.service).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        );
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         reconciler.abort();
         result

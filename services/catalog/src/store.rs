@@ -5,8 +5,12 @@
 //! the next number of the change sequence (`changes`), which the listing
 //! index catches up from; listings themselves are not read here.
 mod changes;
+mod import;
 
 pub use changes::{IndexedProduct, IndexedVendor, Sequence};
+pub use import::{ImportRow, Imported};
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use common::ApiError;
@@ -467,6 +471,49 @@ impl Store {
         })
         .await?;
         if found { Ok(()) } else { Err(ApiError::not_found()) }
+    }
+}
+
+impl Store {
+    /// The vendor of each live product among `ids` (missing ones absent).
+    #[instrument(name = "catalog.product_vendors", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
+    pub async fn product_vendors(&self, ids: &[i64]) -> Result<HashMap<i64, i64>, ApiError> {
+        let mut vendors = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(1000) {
+            let mut query =
+                QueryBuilder::<MySql>::new("SELECT id, vendor_id FROM products WHERE deleted_at IS NULL AND id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            query.push(")");
+            vendors.extend(query.build_query_as::<(i64, i64)>().fetch_all(&self.pool).await?);
+        }
+        Ok(vendors)
+    }
+
+    /// Soft-deletes many products in one transaction (see `delete_product`).
+    #[instrument(name = "catalog.delete_products", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
+    pub async fn delete_products(&self, ids: &[i64]) -> Result<(), ApiError> {
+        retry_transient(|| async {
+            let mut tx = self.pool.begin().await?;
+            for chunk in ids.chunks(1000) {
+                let mut query = QueryBuilder::<MySql>::new(
+                    "UPDATE products SET deleted_at = CURRENT_TIMESTAMP(6), updated_at = CURRENT_TIMESTAMP(6) \
+                     WHERE deleted_at IS NULL AND id IN (",
+                );
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                query.push(")");
+                query.build().execute(&mut *tx).await?;
+            }
+            changes::stamp_products(&mut tx, ids).await?;
+            tx.commit().await
+        })
+        .await?;
+        Ok(())
     }
 }
 

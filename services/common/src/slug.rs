@@ -61,6 +61,23 @@ pub fn next_free(base: &str, taken: &[String]) -> String {
     candidate(base, highest.max(1) + 1)
 }
 
+/// `count` free candidates for `base`, in order: `next_free`'s first, then
+/// one past the highest taken each time (a file naming one product twice).
+pub fn free_run(base: &str, taken: &[String], count: usize) -> Vec<String> {
+    let root = candidate(base, 1);
+    let mut run = Vec::with_capacity(count);
+    let mut highest =
+        taken.iter().filter_map(|t| t.strip_prefix(&root)?.strip_prefix('-')?.parse::<u32>().ok()).max().unwrap_or(1);
+    if !taken.contains(&root) && count > 0 {
+        run.push(root);
+    }
+    while run.len() < count {
+        highest = highest.max(1) + 1;
+        run.push(candidate(base, highest));
+    }
+    run
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +97,14 @@ mod tests {
         assert_eq!(next_free("shop", &["shop".into()]), "shop-2");
         assert_eq!(next_free("shop", &["shop".into(), "shop-2".into(), "shop-9".into(), "shop-x".into()]), "shop-10");
         assert_eq!(numbered_pattern("a_b%"), "a\\_b\\%-%");
+    }
+
+    #[test]
+    fn a_run_of_free_slugs_never_reuses_a_taken_one() {
+        assert_eq!(free_run("shop", &[], 3), ["shop", "shop-2", "shop-3"]);
+        assert_eq!(free_run("shop", &["shop-2".into()], 2), ["shop", "shop-3"]);
+        assert_eq!(free_run("shop", &["shop".into(), "shop-4".into()], 2), ["shop-5", "shop-6"]);
+        assert_eq!(free_run("shop", &["shop".into()], 0), Vec::<String>::new());
     }
 
     #[test]

@@ -292,6 +292,10 @@ impl order_pb::order_server::Order for CountingOrders {
         Err(tonic::Status::unimplemented("double"))
     }
 
+    async fn set_stocks(&self, _: tonic::Request<order_pb::SetStocksRequest>) -> Answer<order_pb::SetStocksResponse> {
+        Err(tonic::Status::unimplemented("double"))
+    }
+
     async fn get_stock(&self, _: tonic::Request<order_pb::GetStockRequest>) -> Answer<order_pb::StockLevels> {
         Err(tonic::Status::unimplemented("double"))
     }

@@ -31,6 +31,15 @@ impl Catalog {
         Ok(answer.vendor_id)
     }
 
+    /// Each product's vendor, when the caller may change them all.
+    pub async fn authorize_product_writes(&self, token: &str, product_ids: Vec<i64>) -> Result<Vec<i64>, ApiError> {
+        let mut client = self.client.clone();
+        let message = pb::AuthorizeProductWritesRequest { product_ids };
+        let answer =
+            call(self.deadline, client.authorize_product_writes(request(message, self.deadline, Some(token)))).await?;
+        Ok(answer.vendor_ids)
+    }
+
     /// What catalog says of these products now (deleted ones are absent).
     pub async fn snapshot(&self, ids: Vec<i64>) -> Result<Vec<Snapshot>, ApiError> {
         let mut client = self.client.clone();

@@ -144,6 +144,21 @@ impl pb::order_server::Order for OrderService {
         Ok(Response::new(pb::StockLevel { product_id: body.product_id, available: i64::from(available) }))
     }
 
+    async fn set_stocks(&self, request: Request<pb::SetStocksRequest>) -> RpcResult<pb::SetStocksResponse> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        let levels = request.into_inner().levels;
+        let ids: Vec<i64> = levels.iter().map(|l| l.product_id).collect();
+        let vendors = self.catalog.authorize_product_writes(&principal.token, ids).await?;
+        let rows = levels
+            .iter()
+            .zip(vendors)
+            .map(|(level, vendor)| Ok((level.product_id, vendor, domain::validate_stock(level.available)?)))
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        self.store.set_stocks(&rows).await?;
+        self.cache.bump(&self.catalog_version_key).await;
+        Ok(Response::new(pb::SetStocksResponse {}))
+    }
+
     async fn get_stock(&self, request: Request<pb::GetStockRequest>) -> RpcResult<pb::StockLevels> {
         let ids = request.into_inner().product_ids;
         if ids.len() > MAX_IDS {

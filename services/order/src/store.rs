@@ -166,6 +166,27 @@ impl Store {
         Ok(())
     }
 
+    /// Sets many products' stock `(product, vendor, available)` in one
+    /// transaction.
+    #[instrument(name = "order.set_stocks", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
+    pub async fn set_stocks(&self, rows: &[(i64, i64, u32)]) -> Result<(), ApiError> {
+        retry_transient(|| async {
+            let mut tx = self.pool.begin().await?;
+            for chunk in rows.chunks(1000) {
+                let mut upsert =
+                    QueryBuilder::<MySql>::new("INSERT INTO inventory (product_id, vendor_id, available) ");
+                upsert.push_values(chunk, |mut row, (product, vendor, available)| {
+                    row.push_bind(*product).push_bind(*vendor).push_bind(*available);
+                });
+                upsert.push(" ON DUPLICATE KEY UPDATE vendor_id = VALUES(vendor_id), available = VALUES(available)");
+                upsert.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Available units of the products that have an inventory row.
     #[instrument(name = "order.stock", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn stock(&self, product_ids: &[i64]) -> Result<Vec<(i64, i64)>, ApiError> {

@@ -27,17 +27,20 @@ pub(super) async fn next(tx: &mut Transaction<'_, MySql>, tree: bool) -> Result<
     Ok(done.last_insert_id() as i64)
 }
 
-/// Takes the next change number and stamps it on these products.
+/// Takes the next change number and stamps it on these products (an
+/// import's ten thousand in bounded statements).
 pub(crate) async fn stamp_products(tx: &mut Transaction<'_, MySql>, ids: &[i64]) -> Result<i64, sqlx::Error> {
     let seq = next(tx, false).await?;
-    let mut stamp = QueryBuilder::<MySql>::new("UPDATE products SET change_seq = ");
-    stamp.push_bind(seq).push(" WHERE id IN (");
-    let mut list = stamp.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
+    for chunk in ids.chunks(1000) {
+        let mut stamp = QueryBuilder::<MySql>::new("UPDATE products SET change_seq = ");
+        stamp.push_bind(seq).push(" WHERE id IN (");
+        let mut list = stamp.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        stamp.push(")");
+        stamp.build().execute(&mut **tx).await?;
     }
-    stamp.push(")");
-    stamp.build().execute(&mut **tx).await?;
     Ok(seq)
 }
 

@@ -1,0 +1,247 @@
+//! Bulk import: up to ten thousand product creates in one transaction.
+//!
+//! Every line is checked against the database before anything is written —
+//! categories exist, SKUs are neither repeated in the file nor taken by the
+//! vendor (compared by the column's collation, through a temporary table, so
+//! "ABC" and "abc" collide here exactly as the unique key would) — and the
+//! errors of all lines come back together. A concurrent write that takes a
+//! slug or SKU between the check and the insert makes the unique key refuse;
+//! the whole import is then checked again, so the loser reports the line.
+use std::collections::HashMap;
+
+use common::ApiError;
+use common::FieldErrors;
+use common::db::{error_number, retry_transient};
+use common::error::unique_violation;
+use common::slug;
+use sqlx::{MySql, QueryBuilder, Transaction};
+use tracing::instrument;
+
+use super::{ER_NO_REFERENCED_ROW, SLUG_ATTEMPTS, Store, changes, duplicate_sku, missing};
+use crate::domain::ProductChange;
+
+/// Rows per multi-row statement (8 placeholders each, far below the
+/// protocol's 65,535).
+const CHUNK: usize = 500;
+
+/// A validated line of an import.
+pub struct ImportRow {
+    pub line: u32,
+    pub change: ProductChange,
+}
+
+/// What an import came to.
+pub enum Imported {
+    /// Written: the new ids in line order.
+    Written(Vec<i64>),
+    /// Nothing written: the errors of the lines the database refused.
+    Refused(Vec<(u32, FieldErrors)>),
+}
+
+impl Store {
+    /// Checks every row, then — when none failed and `write` — inserts them
+    /// all in one transaction. `write: false` checks only (other lines are
+    /// known to be invalid already).
+    #[instrument(name = "catalog.import_products", skip_all, fields(db.system = "mysql", otel.kind = "client", rows = rows.len()))]
+    pub async fn import_products(&self, vendor_id: i64, rows: &[ImportRow], write: bool) -> Result<Imported, ApiError> {
+        for _ in 0..SLUG_ATTEMPTS {
+            let attempt = retry_transient(|| async {
+                let mut tx = self.pool.begin().await?;
+                let refused = check(&mut tx, vendor_id, rows).await?;
+                if !refused.is_empty() || !write {
+                    return Ok(Imported::Refused(refused));
+                }
+                let ids = insert(&mut tx, vendor_id, rows).await?;
+                changes::stamp_products(&mut tx, &ids).await?;
+                tx.commit().await?;
+                Ok(Imported::Written(ids))
+            })
+            .await;
+            match attempt {
+                Ok(imported) => return Ok(imported),
+                // Taken since the check: check again.
+                Err(e)
+                    if matches!(unique_violation(&e).as_deref(), Some("products_slug" | "products_vendor_sku"))
+                        || error_number(&e) == Some(ER_NO_REFERENCED_ROW) =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::internal("an import kept losing its slugs or SKUs to concurrent writes"))
+    }
+}
+
+/// The lines whose category does not exist or whose SKU is repeated in the
+/// file or already the vendor's.
+async fn check(
+    tx: &mut Transaction<'_, MySql>,
+    vendor_id: i64,
+    rows: &[ImportRow],
+) -> Result<Vec<(u32, FieldErrors)>, sqlx::Error> {
+    let mut refused: HashMap<u32, FieldErrors> = HashMap::new();
+    let mut categories: Vec<i64> = rows.iter().filter_map(|r| r.change.category.flatten()).collect();
+    categories.sort_unstable();
+    categories.dedup();
+    let mut existing = Vec::with_capacity(categories.len());
+    for chunk in categories.chunks(CHUNK) {
+        let mut query = QueryBuilder::<MySql>::new("SELECT id FROM categories WHERE id IN (");
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        query.push(")");
+        existing.extend(query.build_query_scalar::<i64>().fetch_all(&mut **tx).await?);
+    }
+    for row in rows {
+        if let Some(id) = row.change.category.flatten()
+            && existing.binary_search(&id).is_err()
+        {
+            add(&mut refused, row.line, missing("category", id));
+        }
+    }
+    for (line, first) in sku_clashes(tx, vendor_id, rows).await? {
+        match first {
+            Some(first) => {
+                add(&mut refused, line, common::ApiError::field("sku", format!("This sku is already on line {first}.")))
+            }
+            None => add(&mut refused, line, duplicate_sku()),
+        }
+    }
+    let mut refused: Vec<_> = refused.into_iter().collect();
+    refused.sort_unstable_by_key(|(line, _)| *line);
+    Ok(refused)
+}
+
+fn add(refused: &mut HashMap<u32, FieldErrors>, line: u32, error: ApiError) {
+    let errors = refused.entry(line).or_default();
+    for (field, messages) in error.fields.iter() {
+        for message in messages {
+            errors.add(field, message.clone());
+        }
+    }
+}
+
+/// Lines whose SKU clashes: `(line, Some(first line))` for a repeat inside
+/// the file, `(line, None)` for one the vendor already has.
+async fn sku_clashes(
+    tx: &mut Transaction<'_, MySql>,
+    vendor_id: i64,
+    rows: &[ImportRow],
+) -> Result<Vec<(u32, Option<u32>)>, sqlx::Error> {
+    let skus: Vec<(u32, &str)> =
+        rows.iter().filter_map(|r| r.change.sku.as_deref().filter(|s| !s.is_empty()).map(|s| (r.line, s))).collect();
+    if skus.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A temporary table neither commits nor is seen by other connections;
+    // it is dropped first in case an earlier import on this connection
+    // failed before dropping its own.
+    sqlx::query("DROP TEMPORARY TABLE IF EXISTS import_skus").execute(&mut **tx).await?;
+    sqlx::query(
+        "CREATE TEMPORARY TABLE import_skus (line INT UNSIGNED NOT NULL PRIMARY KEY, sku VARCHAR(64) NOT NULL) \
+         CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+    )
+    .execute(&mut **tx)
+    .await?;
+    for chunk in skus.chunks(CHUNK) {
+        let mut insert = QueryBuilder::<MySql>::new("INSERT INTO import_skus (line, sku) ");
+        insert.push_values(chunk, |mut row, (line, sku)| {
+            row.push_bind(*line).push_bind(*sku);
+        });
+        insert.build().execute(&mut **tx).await?;
+    }
+    let repeated: Vec<(u32, u32)> = sqlx::query_as(
+        "SELECT line, first FROM (SELECT line, ROW_NUMBER() OVER (PARTITION BY sku ORDER BY line) AS n, \
+         MIN(line) OVER (PARTITION BY sku) AS first FROM import_skus) t WHERE n > 1",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let taken: Vec<u32> =
+        sqlx::query_scalar("SELECT i.line FROM import_skus i JOIN products p ON p.vendor_id = ? AND p.sku_key = i.sku")
+            .bind(vendor_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    sqlx::query("DROP TEMPORARY TABLE import_skus").execute(&mut **tx).await?;
+    Ok(repeated
+        .into_iter()
+        .map(|(line, first)| (line, Some(first)))
+        .chain(taken.into_iter().map(|l| (l, None)))
+        .collect())
+}
+
+/// Slugs for the rows, in row order: each name's base, numbered past every
+/// slug of that base already taken and past the file's earlier lines.
+async fn free_slugs(tx: &mut Transaction<'_, MySql>, rows: &[ImportRow]) -> Result<Vec<String>, sqlx::Error> {
+    let bases: Vec<String> =
+        rows.iter().map(|r| slug::candidate(&slug::slugify(r.change.name.as_deref().unwrap_or_default()), 1)).collect();
+    let mut wanted: HashMap<&str, usize> = HashMap::new();
+    for base in &bases {
+        *wanted.entry(base.as_str()).or_default() += 1;
+    }
+    let distinct: Vec<&str> = wanted.keys().copied().collect();
+    let mut roots_taken = Vec::new();
+    for chunk in distinct.chunks(CHUNK) {
+        let mut query = QueryBuilder::<MySql>::new("SELECT slug FROM products WHERE slug IN (");
+        let mut list = query.separated(", ");
+        for base in chunk {
+            list.push_bind(*base);
+        }
+        query.push(")");
+        roots_taken.extend(query.build_query_scalar::<String>().fetch_all(&mut **tx).await?);
+    }
+    // Only a base already taken, or wanted twice, needs its numbered slugs.
+    let mut runs: HashMap<&str, std::vec::IntoIter<String>> = HashMap::new();
+    for (base, count) in &wanted {
+        let taken = if *count > 1 || roots_taken.iter().any(|t| t == base) {
+            sqlx::query_scalar("SELECT slug FROM products WHERE slug = ? OR slug LIKE ?")
+                .bind(*base)
+                .bind(slug::numbered_pattern(base))
+                .fetch_all(&mut **tx)
+                .await?
+        } else {
+            Vec::new()
+        };
+        runs.insert(base, slug::free_run(base, &taken, *count).into_iter());
+    }
+    Ok(bases.iter().map(|base| runs.get_mut(base.as_str()).and_then(Iterator::next).unwrap_or_default()).collect())
+}
+
+/// Inserts the rows and reads their ids back by slug (unique), so the ids
+/// do not depend on how InnoDB hands out auto-increments to a batch.
+async fn insert(tx: &mut Transaction<'_, MySql>, vendor_id: i64, rows: &[ImportRow]) -> Result<Vec<i64>, sqlx::Error> {
+    let slugs = free_slugs(tx, rows).await?;
+    let lines: Vec<(&ImportRow, &String)> = rows.iter().zip(&slugs).collect();
+    for chunk in lines.chunks(CHUNK) {
+        let mut insert = QueryBuilder::<MySql>::new(
+            "INSERT INTO products (vendor_id, category_id, name, slug, description, sku, price, is_active) ",
+        );
+        insert.push_values(chunk, |mut row, (product, slug)| {
+            let change = &product.change;
+            row.push_bind(vendor_id)
+                .push_bind(change.category.flatten())
+                .push_bind(change.name.clone().unwrap_or_default())
+                .push_bind((*slug).clone())
+                .push_bind(change.description.clone().unwrap_or_default())
+                .push_bind(change.sku.clone().unwrap_or_default())
+                .push_bind(change.price.unwrap_or_default())
+                .push_bind(change.is_active.unwrap_or(true));
+        });
+        insert.build().execute(&mut **tx).await?;
+    }
+    let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+    for chunk in slugs.chunks(CHUNK) {
+        let mut query = QueryBuilder::<MySql>::new("SELECT slug, id FROM products WHERE slug IN (");
+        let mut list = query.separated(", ");
+        for slug in chunk {
+            list.push_bind(slug.as_str());
+        }
+        query.push(")");
+        ids.extend(query.build_query_as::<(String, i64)>().fetch_all(&mut **tx).await?);
+    }
+    slugs
+        .iter()
+        .map(|slug| ids.get(slug).copied().ok_or_else(|| sqlx::Error::Protocol("an imported row vanished".into())))
+        .collect()
+}
