@@ -125,7 +125,24 @@ impl Api {
 
     /// One JSON call of the seeding phase.
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: &Value) -> Result<Reply> {
-        let mut request = self.http.request(method.clone(), self.url(path)).json(body);
+        self.call_with(method, path, token, "application/json", body.to_string().into_bytes()).await
+    }
+
+    /// One call of the seeding phase with a body of `content_type` (an
+    /// import file).
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Reply> {
+        let mut request = self
+            .http
+            .request(method.clone(), self.url(path))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -1,6 +1,7 @@
 //! Seeding through the public API only: the admin logs in, vendors register,
 //! create their shop and get approved, the admin builds a category tree, and
-//! the vendors create the products with bounded concurrency. Every run uses
+//! the vendors import the products (`POST /products/import/`) in files of
+//! up to 2,000 lines, two files in flight. Every run uses
 //! its own tag in emails, shop, category and product names and SKUs, so runs
 //! never collide with each other or with real data. Registration, login and
 //! the bounded runner are shared with the checkout scenarios' setup.
@@ -20,8 +21,11 @@ use crate::words::WORDS;
 
 /// Vendor onboardings in flight (registration and login hash passwords: CPU-bound on the server).
 const VENDOR_CONCURRENCY: usize = 4;
-/// Product creations in flight.
-const PRODUCT_CONCURRENCY: usize = 16;
+/// Import files in flight (each is one transaction on the server).
+const IMPORT_CONCURRENCY: usize = 2;
+/// Lines per import file: well under the route's 10,000 so a 50,000-product
+/// seed spreads over every vendor and both cores.
+const IMPORT_LINES: usize = 2_000;
 /// Password of every seeded vendor: valid by the contract's rules and unlike the seeded emails.
 const VENDOR_PASSWORD: &str = "Quartz-Harbor-5813";
 
@@ -93,6 +97,18 @@ impl Vendor {
             slot.clone_from(&token);
         }
         Ok(token)
+    }
+
+    /// An NDJSON import as this vendor (logging in again on a 401, once).
+    pub async fn import(&self, api: &Api, file: Vec<u8>) -> Result<Reply> {
+        const NDJSON: &str = "application/x-ndjson";
+        let path = "/products/import/";
+        let reply = api.call_with(Method::POST, path, Some(&self.token()), NDJSON, file.clone()).await?;
+        if reply.status != 401 {
+            return Ok(reply);
+        }
+        let token = self.relogin(api).await?;
+        api.call_with(Method::POST, path, Some(&token), NDJSON, file).await
     }
 
     /// One call as this vendor. A 401 means the 15-minute access token
@@ -226,7 +242,8 @@ async fn create_categories(api: &Api, admin: &str, tag: &str, count: usize, rng:
     Ok(categories)
 }
 
-/// Creates the products, spread round-robin over vendors and randomly over categories.
+/// Imports the products, spread round-robin over vendors and randomly over
+/// categories: each vendor's share in files of `IMPORT_LINES`.
 async fn create_products(
     api: &Api,
     vendors: &Arc<Vec<Vendor>>,
@@ -235,17 +252,47 @@ async fn create_products(
     count: usize,
     rng: &mut Rng,
 ) -> Result<Vec<i64>> {
-    bounded(count, PRODUCT_CONCURRENCY, |i| {
+    let files = import_files(vendors.len(), count);
+    let imported = bounded(files.len(), IMPORT_CONCURRENCY, |f| {
         let (api, vendors) = (api.clone(), Arc::clone(vendors));
-        let product = product_body(rng, categories, tag, i);
+        let (vendor_index, indices) = files.get(f).cloned().unwrap_or_default();
+        let body: String = indices.iter().map(|i| format!("{}\n", product_body(rng, categories, tag, *i))).collect();
         async move {
-            let vendor =
-                vendors.get(owner_index(i, vendors.len())).ok_or_else(|| BenchError::new("no vendors seeded"))?;
-            let call = format!("POST /products/ as {}", vendor.email);
-            id_of(&vendor.call(&api, Method::POST, "/products/", &product).await?.expect(201, &call)?, &call)
+            let vendor = vendors.get(vendor_index).ok_or_else(|| BenchError::new("no vendors seeded"))?;
+            let call = format!("POST /products/import/ of {} lines as {}", indices.len(), vendor.email);
+            let reply = vendor.import(&api, body.into_bytes()).await?.expect(201, &call)?;
+            let ids: Vec<i64> =
+                reply["ids"].as_array().map(|ids| ids.iter().filter_map(Value::as_i64).collect()).unwrap_or_default();
+            if ids.len() != indices.len() {
+                return Err(BenchError::new(format!("{call}: {} ids for {} lines", ids.len(), indices.len())));
+            }
+            Ok(indices.into_iter().zip(ids).collect::<Vec<_>>())
         }
     })
-    .await
+    .await?;
+    let mut product_ids = vec![0; count];
+    for (index, id) in imported.into_iter().flatten() {
+        if let Some(slot) = product_ids.get_mut(index) {
+            *slot = id;
+        }
+    }
+    Ok(product_ids)
+}
+
+/// The import files of a seed: `(vendor index, product indices)`, each
+/// vendor's products (dealt by `owner_index`) in files of `IMPORT_LINES`.
+fn import_files(vendors: usize, count: usize) -> Vec<(usize, Vec<usize>)> {
+    let mut shares: Vec<Vec<usize>> = vec![Vec::new(); vendors.max(1)];
+    for index in 0..count {
+        if let Some(share) = shares.get_mut(owner_index(index, vendors)) {
+            share.push(index);
+        }
+    }
+    shares
+        .into_iter()
+        .enumerate()
+        .flat_map(|(vendor, share)| share.chunks(IMPORT_LINES).map(|c| (vendor, c.to_vec())).collect::<Vec<_>>())
+        .collect()
 }
 
 /// The create body of product number `i`.
@@ -339,6 +386,8 @@ mod tests {
             vendors: Arc::new(vec![vendor(1), vendor(2), vendor(3)]),
         };
         // create_products deals product i to vendor i % vendors, as owner() says.
+        let files = import_files(3, 7);
+        assert_eq!(files, vec![(0, vec![0, 3, 6]), (1, vec![1, 4]), (2, vec![2, 5])]);
         let owners: Vec<i64> = (0..7).filter_map(|i| catalog.vendors.get(catalog.owner(i)).map(|v| v.id)).collect();
         assert_eq!(owners, vec![1, 2, 3, 1, 2, 3, 1]);
         assert_eq!(owner_index(5, 0), 0, "no vendors: no division by zero");

@@ -66,6 +66,11 @@ pub async fn import_creates_every_line_in_one_go(ctx: Arc<Ctx>) {
     );
     let facets = api.get(&format!("/products/facets/?search={t}"), None).await.expect(200);
     assert_eq!(facets["count"], 3);
+    // A name already taken numbers on past every slug of its base.
+    let again = ndjson(&[json!({"name": format!("Kettle {t}"), "price": "1.00", "stock": 1})]);
+    let created = api.post_raw("/products/import/", Some(&vendor.access), NDJSON, again).await.expect(201);
+    let third = api.get(&format!("/products/{}/", created["ids"][0]), None).await.expect(200);
+    assert_eq!(third["slug"], json!(format!("{}-3", first["slug"].as_str().expect("slug"))));
 }
 
 pub async fn an_invalid_line_writes_nothing_and_errors_read_like_a_create(ctx: Arc<Ctx>) {

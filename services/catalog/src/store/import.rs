@@ -23,6 +23,8 @@ use crate::domain::ProductChange;
 /// Rows per multi-row statement (8 placeholders each, far below the
 /// protocol's 65,535).
 const CHUNK: usize = 500;
+/// Bases per read of numbered slugs (one `LIKE` range each).
+const NUMBERED_CHUNK: usize = 100;
 
 /// A validated line of an import.
 pub struct ImportRow {
@@ -191,19 +193,45 @@ async fn free_slugs(tx: &mut Transaction<'_, MySql>, rows: &[ImportRow]) -> Resu
         query.push(")");
         roots_taken.extend(query.build_query_scalar::<String>().fetch_all(&mut **tx).await?);
     }
-    // Only a base already taken, or wanted twice, needs its numbered slugs.
+    // Only a base already taken, or wanted twice, needs its numbered slugs:
+    // read for many bases at once (a union of index ranges), each slug then
+    // filed under the base it numbers.
+    let numbered: Vec<&str> = wanted
+        .iter()
+        .filter(|(base, count)| **count > 1 || roots_taken.iter().any(|t| t == *base))
+        .map(|(b, _)| *b)
+        .collect();
+    let mut taken: HashMap<&str, Vec<String>> = HashMap::new();
+    for chunk in numbered.chunks(NUMBERED_CHUNK) {
+        let mut query = QueryBuilder::<MySql>::new("SELECT slug FROM products WHERE slug IN (");
+        let mut list = query.separated(", ");
+        for base in chunk {
+            list.push_bind(*base);
+        }
+        query.push(")");
+        for base in chunk {
+            query.push(" OR slug LIKE ").push_bind(slug::numbered_pattern(base));
+        }
+        for found in query.build_query_scalar::<String>().fetch_all(&mut **tx).await? {
+            let root = match found.rsplit_once('-') {
+                Some((root, n)) if n.parse::<u32>().is_ok() && wanted.contains_key(root) => root,
+                _ => found.as_str(),
+            };
+            // "shop-2" numbers "shop" and may be a base of its own too.
+            if let Some(base) = chunk.iter().find(|b| **b == root) {
+                taken.entry(base).or_default().push(found.clone());
+            }
+            if root != found
+                && let Some(base) = chunk.iter().find(|b| **b == found)
+            {
+                taken.entry(base).or_default().push(found.clone());
+            }
+        }
+    }
     let mut runs: HashMap<&str, std::vec::IntoIter<String>> = HashMap::new();
     for (base, count) in &wanted {
-        let taken = if *count > 1 || roots_taken.iter().any(|t| t == base) {
-            sqlx::query_scalar("SELECT slug FROM products WHERE slug = ? OR slug LIKE ?")
-                .bind(*base)
-                .bind(slug::numbered_pattern(base))
-                .fetch_all(&mut **tx)
-                .await?
-        } else {
-            Vec::new()
-        };
-        runs.insert(base, slug::free_run(base, &taken, *count).into_iter());
+        let taken = taken.get(base).map(Vec::as_slice).unwrap_or_default();
+        runs.insert(base, slug::free_run(base, taken, *count).into_iter());
     }
     Ok(bases.iter().map(|base| runs.get_mut(base.as_str()).and_then(Iterator::next).unwrap_or_default()).collect())
 }
