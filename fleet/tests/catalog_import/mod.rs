@@ -22,16 +22,26 @@ pub async fn import_creates_every_line_in_one_go(ctx: Arc<Ctx>) {
     let admin = api.admin().await;
     let t = uuid::Uuid::new_v4().simple().to_string();
     let category = api.category(&admin, &format!("Imports {t}"), None).await;
+    // Categories named out of id order, so an unordered lookup would miss.
+    let others: Vec<Value> = futures::future::join_all(
+        (0..3).map(|i| api.category(&admin, &format!("Imports {i} {t}"), Some(category["id"].as_i64().expect("id")))),
+    )
+    .await;
     let (vendor, profile) = api.approved_vendor().await;
     let file = ndjson(&[
         json!({"name": format!("Kettle {t}"), "price": "19.99", "stock": 7, "category": category["id"], "sku": "K-1"}),
         json!({"name": format!("Kettle {t}"), "price": 5, "stock": "3", "description": "Same name, next slug"}),
         json!({"name": format!("Hidden {t}"), "price": "1.00", "stock": 0, "is_active": false}),
+        json!({"name": format!("Bowl {t}"), "price": "2.00", "stock": 1, "category": others[2]["id"], "is_active": false}),
+        json!({"name": format!("Cup {t}"), "price": "2.00", "stock": 1, "category": others[0]["id"], "is_active": false}),
+        json!({"name": format!("Jug {t}"), "price": "2.00", "stock": 1, "category": others[1]["id"], "is_active": false}),
     ]);
     let created = api.post_raw("/products/import/", Some(&vendor.access), NDJSON, file).await.expect(201);
-    assert_eq!(created["created"], 3);
+    assert_eq!(created["created"], 6);
     let ids: Vec<i64> = created["ids"].as_array().expect("ids").iter().map(|v| v.as_i64().expect("id")).collect();
-    assert_eq!(ids.len(), 3);
+    assert_eq!(ids.len(), 6);
+    let bowl = api.get(&format!("/products/{}/", ids[3]), Some(&vendor.access)).await.expect(200);
+    assert_eq!(bowl["category"], others[2]["id"]);
     let first = api.get(&format!("/products/{}/", ids[0]), None).await.expect(200);
     assert_eq!(
         (&first["name"], &first["price"], &first["stock"], &first["category"], &first["sku"], &first["vendor"]),
@@ -46,7 +56,7 @@ pub async fn import_creates_every_line_in_one_go(ctx: Arc<Ctx>) {
     let listed: Vec<i64> =
         public["results"].as_array().expect("results").iter().map(|p| p["id"].as_i64().expect("id")).collect();
     assert_eq!(listed, [ids[1], ids[0]]);
-    assert_eq!(own_count(&api, &vendor).await, 3);
+    assert_eq!(own_count(&api, &vendor).await, 6);
 
     let csv = format!(
         "name,price,stock,category,sku,is_active,unknown\n\

@@ -4,17 +4,18 @@
 //! categories exist, SKUs are neither repeated in the file nor taken by the
 //! vendor (compared by the column's collation, through a temporary table, so
 //! "ABC" and "abc" collide here exactly as the unique key would) — and the
-//! errors of all lines come back together. A concurrent write that takes a
-//! slug or SKU between the check and the insert makes the unique key refuse;
-//! the whole import is then checked again, so the loser reports the line.
+//! errors of all lines come back together. Imports take turns; a concurrent
+//! single write that takes a slug or SKU between the check and the insert
+//! makes the unique key refuse, and the whole import is checked again, so
+//! the loser reports the line.
 use std::collections::HashMap;
 
 use common::ApiError;
 use common::FieldErrors;
-use common::db::{error_number, retry_transient};
+use common::db::{error_number, is_transient};
 use common::error::unique_violation;
 use common::slug;
-use sqlx::{MySql, QueryBuilder, Transaction};
+use sqlx::{Connection, MySql, MySqlConnection, QueryBuilder, Transaction};
 use tracing::instrument;
 
 use super::{ER_NO_REFERENCED_ROW, SLUG_ATTEMPTS, Store, changes, duplicate_sku, missing};
@@ -23,6 +24,8 @@ use crate::domain::ProductChange;
 /// Rows per multi-row statement (8 placeholders each, far below the
 /// protocol's 65,535).
 const CHUNK: usize = 500;
+/// How long an import waits for the one before it.
+const IMPORT_LOCK_WAIT_SECS: i64 = 10;
 /// Bases per read of numbered slugs (one `LIKE` range each).
 const NUMBERED_CHUNK: usize = 100;
 
@@ -44,35 +47,72 @@ impl Store {
     /// Checks every row, then — when none failed and `write` — inserts them
     /// all in one transaction. `write: false` checks only (other lines are
     /// known to be invalid already).
+    ///
+    /// Imports run one at a time per catalog (a MariaDB named lock): two
+    /// large files share many slug bases, and racing each other they would
+    /// lose their slugs to one another attempt after attempt. A single create
+    /// racing an import still meets the unique key and checks again.
     #[instrument(name = "catalog.import_products", skip_all, fields(db.system = "mysql", otel.kind = "client", rows = rows.len()))]
     pub async fn import_products(&self, vendor_id: i64, rows: &[ImportRow], write: bool) -> Result<Imported, ApiError> {
-        for _ in 0..SLUG_ATTEMPTS {
-            let attempt = retry_transient(|| async {
-                let mut tx = self.pool.begin().await?;
-                let refused = check(&mut tx, vendor_id, rows).await?;
-                if !refused.is_empty() || !write {
-                    return Ok(Imported::Refused(refused));
-                }
-                let ids = insert(&mut tx, vendor_id, rows).await?;
-                changes::stamp_products(&mut tx, &ids).await?;
-                tx.commit().await?;
-                Ok(Imported::Written(ids))
-            })
-            .await;
-            match attempt {
-                Ok(imported) => return Ok(imported),
-                // Taken since the check: check again.
-                Err(e)
-                    if matches!(unique_violation(&e).as_deref(), Some("products_slug" | "products_vendor_sku"))
-                        || error_number(&e) == Some(ER_NO_REFERENCED_ROW) =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
+        let mut conn = self.pool.acquire().await?;
+        let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(CONCAT(DATABASE(), '.product_import'), ?)")
+            .bind(IMPORT_LOCK_WAIT_SECS)
+            .fetch_one(&mut *conn)
+            .await?;
+        if locked != Some(1) {
+            return Err(ApiError::unavailable("Other imports are running; try again shortly."));
         }
-        Err(ApiError::internal("an import kept losing its slugs or SKUs to concurrent writes"))
+        let outcome = attempts(&mut conn, vendor_id, rows, write).await;
+        let released = sqlx::query("DO RELEASE_LOCK(CONCAT(DATABASE(), '.product_import'))").execute(&mut *conn).await;
+        if released.is_err() {
+            // The lock goes with the session: never hand this one back.
+            conn.close_on_drop();
+        }
+        outcome
     }
+}
+
+/// The import's transaction, tried again after a transient failure or a
+/// slug, SKU or category lost to a concurrent single write.
+async fn attempts(
+    conn: &mut MySqlConnection,
+    vendor_id: i64,
+    rows: &[ImportRow],
+    write: bool,
+) -> Result<Imported, ApiError> {
+    let mut transient = 0;
+    let mut lost = 0;
+    loop {
+        match attempt(conn, vendor_id, rows, write).await {
+            Ok(imported) => return Ok(imported),
+            Err(e) if is_transient(&e) && transient < SLUG_ATTEMPTS => transient += 1,
+            Err(e)
+                if (matches!(unique_violation(&e).as_deref(), Some("products_slug" | "products_vendor_sku"))
+                    || error_number(&e) == Some(ER_NO_REFERENCED_ROW))
+                    && lost < SLUG_ATTEMPTS =>
+            {
+                lost += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn attempt(
+    conn: &mut MySqlConnection,
+    vendor_id: i64,
+    rows: &[ImportRow],
+    write: bool,
+) -> Result<Imported, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let refused = check(&mut tx, vendor_id, rows).await?;
+    if !refused.is_empty() || !write {
+        return Ok(Imported::Refused(refused));
+    }
+    let ids = insert(&mut tx, vendor_id, rows).await?;
+    changes::stamp_products(&mut tx, &ids).await?;
+    tx.commit().await?;
+    Ok(Imported::Written(ids))
 }
 
 /// The lines whose category does not exist or whose SKU is repeated in the
@@ -96,6 +136,7 @@ async fn check(
         query.push(")");
         existing.extend(query.build_query_scalar::<i64>().fetch_all(&mut **tx).await?);
     }
+    existing.sort_unstable();
     for row in rows {
         if let Some(id) = row.change.category.flatten()
             && existing.binary_search(&id).is_err()
