@@ -1,7 +1,10 @@
 //! A keyset page straight from the index: a collector that keeps, per
 //! segment, the `limit + 1` best documents past the cursor by the sort key
-//! read from fast fields (a bounded heap, so memory does not grow with the
-//! matches), then merges the segments' picks.
+//! read from fast fields, then merges the segments' picks. The picks are a
+//! buffer of twice the page cut back to the best `limit` (a selection, not a
+//! sort) whenever it fills: memory stays bounded, and a stream of ever
+//! better documents — newest first over documents stored oldest first, the
+//! default listing — costs a push each rather than a heap's sift.
 //!
 //! Every sort key is a triple compared in its natural order — `(price in
 //! cents, 0, id)`, `(created µs, 0, id)`, `(score, created µs, id)` — read
@@ -11,7 +14,6 @@
 //! the dictionary falls strictly between two neighbours; across segments
 //! they are compared as text.
 use std::cmp::Ordering as Cmp;
-use std::collections::BinaryHeap;
 
 use rust_decimal::Decimal;
 use tantivy::collector::{Collector, SegmentCollector};
@@ -116,7 +118,8 @@ impl Collector for PageCollector {
             descending: request.descending,
             after: after.map(|t| normalize(t, request.descending)),
             limit: request.limit,
-            kept: BinaryHeap::with_capacity(request.limit + 1),
+            kept: Vec::with_capacity(buffer_len(request.limit)),
+            threshold: None,
         })
     }
 
@@ -148,8 +151,17 @@ pub struct SegmentPage {
     descending: bool,
     after: Option<(i64, i64, i64)>,
     limit: usize,
-    /// The best triples so far (normalized), the worst on top, with their documents.
-    kept: BinaryHeap<((i64, i64, i64), DocId)>,
+    /// Candidates (normalized triples and their documents); the best
+    /// `limit` of them are the segment's page.
+    kept: Vec<((i64, i64, i64), DocId)>,
+    /// The worst triple of the best `limit` at the last cut: nothing that
+    /// does not beat it can make the page.
+    threshold: Option<(i64, i64, i64)>,
+}
+
+/// How many candidates are held before they are cut back to the page.
+fn buffer_len(limit: usize) -> usize {
+    (2 * limit).max(128)
 }
 
 impl SegmentPage {
@@ -158,33 +170,86 @@ impl SegmentPage {
     /// read only when the primary key does not settle it.
     fn offer(&mut self, doc: DocId, primary: i64, secondary: i64) {
         let flip = |v: i64| if self.descending { -v } else { v };
-        let (primary, secondary) = (flip(primary), flip(secondary));
+        self.offer_normalized(doc, flip(primary), flip(secondary));
+    }
+
+    /// `offer` with the key already flipped for the direction of reading.
+    fn offer_normalized(&mut self, doc: DocId, primary: i64, secondary: i64) {
+        let flip = |v: i64| if self.descending { -v } else { v };
         if let Some(after) = self.after
             && primary < after.0
         {
             return;
         }
-        let full = self.kept.len() >= self.limit;
-        if full
-            && let Some(((worst, _, _), _)) = self.kept.peek()
-            && primary > *worst
+        if let Some((worst, _, _)) = self.threshold
+            && primary > worst
         {
             return;
         }
         let id = flip(self.ids.first(doc).unwrap_or_default() as i64);
         let triple = (primary, secondary, id);
-        if self.after.is_some_and(|after| triple <= after) {
-            return;
-        }
-        if full
-            && let Some((worst, _)) = self.kept.peek()
-            && triple >= *worst
-        {
+        if self.after.is_some_and(|after| triple <= after) || self.threshold.is_some_and(|worst| triple >= worst) {
             return;
         }
         self.kept.push((triple, doc));
-        if self.kept.len() > self.limit {
-            self.kept.pop();
+        if self.kept.len() >= buffer_len(self.limit) {
+            self.cut();
+        }
+    }
+
+    /// Keeps the best `limit` candidates (in no order) and raises the bar.
+    fn cut(&mut self) {
+        if self.kept.len() > self.limit && self.limit > 0 {
+            self.kept.select_nth_unstable(self.limit - 1);
+            self.kept.truncate(self.limit);
+            self.threshold = self.kept.iter().map(|(triple, _)| *triple).max();
+        }
+    }
+}
+
+impl SegmentPage {
+    /// Offers a block's documents, but only the block's best `limit` by
+    /// primary key (and any tied with the last of them): no other can make
+    /// the page, and the rest — in a stream of ever better keys, most of the
+    /// block — cost neither an id read nor a place in the buffer.
+    fn offer_block(&mut self, docs: &[DocId], keys: &[Option<i64>]) {
+        const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
+        let mut candidates = [(0i64, 0 as DocId); BLOCK];
+        let mut n = 0;
+        for (doc, key) in docs.iter().zip(keys) {
+            let key = key.unwrap_or_default();
+            let primary = if self.descending { -key } else { key };
+            // A key equal to the cursor's is settled by the id: offered
+            // as is, so every candidate below is surely past the cursor.
+            if self.after.is_some_and(|after| primary == after.0) {
+                self.offer_normalized(*doc, primary, 0);
+                continue;
+            }
+            let before_cursor = self.after.is_some_and(|after| primary < after.0);
+            let beaten = self.threshold.is_some_and(|worst| primary > worst.0);
+            if !before_cursor && !beaten && n < BLOCK {
+                candidates[n] = (primary, *doc);
+                n += 1;
+            }
+        }
+        let candidates = &mut candidates[..n];
+        let limit = self.limit.max(1);
+        let kept = if n > limit {
+            candidates.select_nth_unstable(limit - 1);
+            let bar = candidates[limit - 1].0;
+            let mut end = limit;
+            for i in limit..n {
+                if candidates[i].0 == bar {
+                    candidates.swap(end, i);
+                    end += 1;
+                }
+            }
+            end
+        } else {
+            n
+        };
+        for &(primary, doc) in &candidates[..kept] {
+            self.offer_normalized(doc, primary, 0);
         }
     }
 }
@@ -225,16 +290,14 @@ impl SegmentCollector for SegmentPage {
                     continue;
                 }
             }
-            for (doc, key) in docs.iter().zip(keys.iter()) {
-                self.offer(*doc, key.unwrap_or_default(), 0);
-            }
+            self.offer_block(docs, keys);
         }
     }
 
-    fn harvest(self) -> Vec<Hit> {
+    fn harvest(mut self) -> Vec<Hit> {
+        self.cut();
         let descending = self.descending;
         self.kept
-            .into_vec()
             .into_iter()
             .map(|(triple, doc)| {
                 let (primary, secondary, id) = normalize(triple, descending);
