@@ -22,11 +22,13 @@ pub async fn import_creates_every_line_in_one_go(ctx: Arc<Ctx>) {
     let admin = api.admin().await;
     let t = uuid::Uuid::new_v4().simple().to_string();
     let category = api.category(&admin, &format!("Imports {t}"), None).await;
-    // Categories named out of id order, so an unordered lookup would miss.
-    let others: Vec<Value> = futures::future::join_all(
-        (0..3).map(|i| api.category(&admin, &format!("Imports {i} {t}"), Some(category["id"].as_i64().expect("id")))),
-    )
-    .await;
+    // Categories whose names sort otherwise than their ids, so a lookup
+    // that comes back in name order must still find each.
+    let parent = category["id"].as_i64();
+    let mut others = Vec::new();
+    for i in [2, 0, 1] {
+        others.push(api.category(&admin, &format!("Imports {i} {t}"), parent).await);
+    }
     let (vendor, profile) = api.approved_vendor().await;
     let file = ndjson(&[
         json!({"name": format!("Kettle {t}"), "price": "19.99", "stock": 7, "category": category["id"], "sku": "K-1"}),
