@@ -141,7 +141,7 @@ pub fn parse(argv: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
             "--duration" => args.duration_secs = number(flag, &value()?, 1, 3600)? as u64,
             "--vendors" => args.vendors = number(flag, &value()?, 1, 250)?,
             "--categories" => args.categories = number(flag, &value()?, 1, 1000)?,
-            "--products" => args.products = number(flag, &value()?, 1, 200_000)?,
+            "--products" => args.products = number(flag, &value()?, 1, 1_000_000)?,
             "--customers" => args.customers = number(flag, &value()?, 1, 10_000)?,
             "--admin-email" => args.admin_email = value()?,
             "--admin-password" => args.admin_password = value()?,

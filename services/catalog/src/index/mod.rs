@@ -15,18 +15,20 @@ pub mod document;
 pub mod facets;
 mod page;
 pub mod query;
+mod writer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use common::ApiError;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
 
 use self::document::{Fields, StoredProduct};
 use self::facets::{Counts, FacetCollector};
 use self::page::PageCollector;
 pub use self::page::{Hit, PageRequest};
 use self::query::{Filters, Scope};
+use self::writer::Writer;
 use crate::store::{CategoryRow, IndexedProduct, IndexedVendor, Store};
 
 /// Rows read from MariaDB per statement while building or catching up.
@@ -76,7 +78,7 @@ struct Watermarks {
 pub struct CatalogIndex {
     fields: Fields,
     reader: IndexReader,
-    writer: Arc<Mutex<IndexWriter>>,
+    writer: Arc<Mutex<Writer>>,
     watermarks: tokio::sync::Mutex<Watermarks>,
     view: RwLock<Arc<View>>,
 }
@@ -98,7 +100,7 @@ impl CatalogIndex {
         let sequence = store.sequence().await?;
         let vendors = store.changed_vendors(-1).await?;
         let tree = store.categories().await?;
-        let writer = Arc::new(Mutex::new(writer));
+        let writer = Arc::new(Mutex::new(Writer::new(writer)));
         let mut after = 0;
         let mut products = 0;
         loop {
@@ -238,27 +240,16 @@ impl CatalogIndex {
 }
 
 /// Replaces these products' documents (a deleted one is only removed).
-async fn apply(
-    writer: &Arc<Mutex<IndexWriter>>,
-    fields: Fields,
-    products: Vec<IndexedProduct>,
-) -> Result<(), ApiError> {
+async fn apply(writer: &Arc<Mutex<Writer>>, fields: Fields, products: Vec<IndexedProduct>) -> Result<(), ApiError> {
     let writer = writer.clone();
     tokio::task::spawn_blocking(move || {
-        let writer = writer.lock().unwrap_or_else(|p| p.into_inner());
-        for product in &products {
-            writer.delete_term(Term::from_field_u64(fields.id, product.id as u64));
-            if !product.deleted {
-                writer.add_document(fields.document(product)).map_err(index_error)?;
-            }
-        }
-        Ok(())
+        writer.lock().unwrap_or_else(|p| p.into_inner()).apply(&fields, &products).map_err(index_error)
     })
     .await
     .map_err(index_error)?
 }
 
-async fn commit(writer: &Arc<Mutex<IndexWriter>>, reader: &IndexReader) -> Result<(), ApiError> {
+async fn commit(writer: &Arc<Mutex<Writer>>, reader: &IndexReader) -> Result<(), ApiError> {
     let writer = writer.clone();
     let reader = reader.clone();
     tokio::task::spawn_blocking(move || {
