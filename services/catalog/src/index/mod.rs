@@ -33,6 +33,11 @@ use crate::store::{CategoryRow, IndexedProduct, IndexedVendor, Store};
 
 /// Rows read from MariaDB per statement while building or catching up.
 const BATCH: i64 = 2_000;
+/// Decompressed 16 KiB blocks of stored fields kept per segment (Tantivy
+/// keeps 100): a page's documents are scattered over the store, and
+/// decompressing a block per listed product was a visible share of a list
+/// at 50,000 products. 2,048 blocks hold ~100,000 products' fields (32 MiB).
+const DOC_STORE_CACHE_BLOCKS: usize = 2_048;
 /// The indexing arena: segments are written out when it fills.
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 
@@ -95,7 +100,12 @@ impl CatalogIndex {
         let index = Index::create_in_ram(schema);
         index.tokenizers().register(document::WORDS, document::words_analyzer());
         let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_MEMORY).map_err(index_error)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(index_error)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .doc_store_cache_num_blocks(DOC_STORE_CACHE_BLOCKS)
+            .try_into()
+            .map_err(index_error)?;
         // Read first: whatever is stamped later is caught up afterwards.
         let sequence = store.sequence().await?;
         let vendors = store.changed_vendors(-1).await?;
