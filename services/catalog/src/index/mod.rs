@@ -13,6 +13,7 @@
 //! every read asks MariaDB's sequence row (one primary-key read).
 pub mod document;
 pub mod facets;
+mod ordered;
 mod page;
 pub mod query;
 mod writer;
@@ -86,6 +87,7 @@ pub struct CatalogIndex {
     writer: Arc<Mutex<Writer>>,
     watermarks: tokio::sync::Mutex<Watermarks>,
     view: RwLock<Arc<View>>,
+    creation_order: Arc<ordered::CreationOrder>,
 }
 
 fn index_error(error: impl std::fmt::Display) -> ApiError {
@@ -140,6 +142,7 @@ impl CatalogIndex {
                 checked: sequence.seq,
             }),
             view: RwLock::new(Arc::new(view)),
+            creation_order: Arc::default(),
         })
     }
 
@@ -225,8 +228,9 @@ impl CatalogIndex {
     ) -> Result<Vec<(Hit, StoredProduct)>, ApiError> {
         let query = query::build(&self.fields, scope, filters);
         let fields = self.fields;
+        let creation_order = self.creation_order.clone();
         tokio::task::spawn_blocking(move || {
-            let hits = view.searcher.search(&*query, &PageCollector { request })?;
+            let hits = view.searcher.search(&*query, &PageCollector { request, creation_order })?;
             hits.into_iter()
                 .map(|hit| {
                     let doc: TantivyDocument = view.searcher.doc(hit.address)?;

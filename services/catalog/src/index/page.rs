@@ -21,6 +21,7 @@ use tantivy::columnar::{Column, StrColumn, TermOrdHit};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyError};
 
 use super::document::{self, cents};
+use super::ordered::{CreationOrder, Window};
 use crate::domain::{SortKey, SortValue};
 
 /// Which page: its key, direction of reading and starting point.
@@ -69,6 +70,8 @@ impl Hit {
 
 pub struct PageCollector {
     pub request: PageRequest,
+    /// Which segments hold their documents in creation order.
+    pub creation_order: std::sync::Arc<CreationOrder>,
 }
 
 fn schema_error(what: &str) -> TantivyError {
@@ -111,9 +114,23 @@ impl Collector for PageCollector {
                 (SortValue::Name(_), _) => return Err(schema_error("for a name cursor")),
             }),
         };
+        let ids = fast.u64(document::ID)?;
+        let window = match (&source, &request.after) {
+            (Source::Number(created), after)
+                if request.key == SortKey::CreatedAt && self.creation_order.holds(reader)? =>
+            {
+                let after = match after {
+                    Some((SortValue::CreatedAt(micros), id)) => Some((*micros, *id)),
+                    _ => None,
+                };
+                Some(Window::new(created, &ids, reader.max_doc(), after, request.descending, request.limit))
+            }
+            _ => None,
+        };
         Ok(SegmentPage {
             segment,
-            ids: fast.u64(document::ID)?,
+            window,
+            ids,
             source,
             descending: request.descending,
             after: after.map(|t| normalize(t, request.descending)),
@@ -146,6 +163,9 @@ fn normalize((a, b, id): (i64, i64, i64), descending: bool) -> (i64, i64, i64) {
 
 pub struct SegmentPage {
     segment: SegmentOrdinal,
+    /// Set for a `created_at` page over a segment in creation order: the
+    /// page is a window of matches, no key is compared.
+    window: Option<Window>,
     ids: Column<u64>,
     source: Source,
     descending: bool,
@@ -258,6 +278,10 @@ impl SegmentCollector for SegmentPage {
     type Fruit = Vec<Hit>;
 
     fn collect(&mut self, doc: DocId, score: Score) {
+        if let Some(window) = &mut self.window {
+            window.offer(doc);
+            return;
+        }
         let (primary, secondary) = match &self.source {
             Source::Number(column) => (column.first(doc).unwrap_or_default(), 0),
             Source::Score(created) => (score.round() as i64, created.first(doc).unwrap_or_default()),
@@ -269,6 +293,12 @@ impl SegmentCollector for SegmentPage {
     /// The unscored path (every ordering but relevance): keys are read a
     /// block at a time.
     fn collect_block(&mut self, docs: &[DocId]) {
+        if let Some(window) = &mut self.window {
+            for doc in docs {
+                window.offer(*doc);
+            }
+            return;
+        }
         const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
         for docs in docs.chunks(BLOCK) {
             let mut keys = [None; BLOCK];
@@ -295,6 +325,12 @@ impl SegmentCollector for SegmentPage {
     }
 
     fn harvest(mut self) -> Vec<Hit> {
+        if let (Some(window), Source::Number(created)) = (self.window.take(), &self.source) {
+            for doc in window.into_docs() {
+                let key = (created.first(doc).unwrap_or_default(), 0, self.ids.first(doc).unwrap_or_default() as i64);
+                self.kept.push((normalize(key, self.descending), doc));
+            }
+        }
         self.cut();
         let descending = self.descending;
         self.kept
@@ -315,5 +351,74 @@ impl SegmentCollector for SegmentPage {
                 Hit { id, address: DocAddress::new(self.segment, doc), primary, secondary, text }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Utc};
+    use tantivy::query::AllQuery;
+
+    use super::*;
+    use crate::index::document::Fields;
+    use crate::store::IndexedProduct;
+
+    fn product(id: i64, created_micros: i64) -> IndexedProduct {
+        let at = DateTime::<Utc>::from_timestamp_micros(created_micros).expect("time");
+        IndexedProduct {
+            id,
+            vendor_id: 1,
+            vendor_status: "approved".into(),
+            category_id: None,
+            name: format!("Item {id}"),
+            slug: format!("item-{id}"),
+            description: String::new(),
+            sku: String::new(),
+            price: Decimal::new(100, 2),
+            is_active: true,
+            deleted: false,
+            created_at: at,
+            updated_at: at,
+            change_seq: 1,
+        }
+    }
+
+    /// Pages by `created_at` both ways, from every cursor: the window over
+    /// a segment in creation order answers what the general collector does.
+    #[test]
+    fn creation_order_windows_match_the_general_collector() {
+        let (schema, fields) = Fields::schema();
+        let index = tantivy::Index::create_in_ram(schema);
+        index.tokenizers().register(document::WORDS, document::words_analyzer());
+        let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000).expect("writer");
+        // In creation order, with ties on created_at broken by id.
+        let products: Vec<IndexedProduct> = (1..=40).map(|id| product(id, 1_000_000 + (id / 3) * 10)).collect();
+        for p in &products {
+            writer.add_document(fields.document(p)).expect("add");
+        }
+        writer.commit().expect("commit");
+        let searcher = index.reader().expect("reader").searcher();
+        assert_eq!(searcher.segment_readers().len(), 1);
+        let ordered = Arc::new(CreationOrder::default());
+        assert!(ordered.holds(&searcher.segment_readers()[0]).expect("check"));
+        let general = Arc::new(CreationOrder::unordered_for_tests());
+        let cursors = std::iter::once(None)
+            .chain(products.iter().map(|p| Some((SortValue::CreatedAt(p.created_at.timestamp_micros()), p.id))));
+        for after in cursors {
+            for descending in [false, true] {
+                for limit in [1, 3, 7, 50] {
+                    let request = PageRequest { key: SortKey::CreatedAt, descending, after: after.clone(), limit };
+                    let ids = |creation_order: &Arc<CreationOrder>| {
+                        let collector =
+                            PageCollector { request: request.clone(), creation_order: creation_order.clone() };
+                        let hits = searcher.search(&AllQuery, &collector).expect("search");
+                        hits.iter().map(|h| h.id).collect::<Vec<_>>()
+                    };
+                    assert_eq!(ids(&ordered), ids(&general), "after {after:?}, descending {descending}, limit {limit}");
+                }
+            }
+        }
     }
 }
