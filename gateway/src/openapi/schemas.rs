@@ -52,6 +52,31 @@ pub fn bad_request() -> AnyOfBuilder {
         .item(utoipa::openapi::Ref::from_schema_name("Error"))
 }
 
+/// The 400 of an import: every invalid line, or an error about the whole
+/// file (`{"detail": ...}`: no products, not UTF-8).
+pub struct ImportErrors;
+
+impl utoipa::PartialSchema for ImportErrors {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::ArrayBuilder;
+        let line = ObjectBuilder::new()
+            .description(Some(
+                "One invalid line: `line`, 1-based in the file (a CSV's header is line 1), and each invalid \
+                 field with its messages, as a single create's 400.",
+            ))
+            .property("line", ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+            .required("line")
+            .additional_properties(Some(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String))));
+        let lines = ObjectBuilder::new()
+            .property("errors", ArrayBuilder::new().items(line))
+            .required("errors")
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+        AnyOfBuilder::new().item(lines).item(utoipa::openapi::Ref::from_schema_name("Error")).into()
+    }
+}
+
+impl ToSchema for ImportErrors {}
+
 /// The `{id}` of a path. Anything but a positive integer names nothing
 /// (404), like an id that does not exist.
 #[allow(dead_code)]

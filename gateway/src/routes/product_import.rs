@@ -26,6 +26,7 @@ use crate::AppState;
 use crate::auth::AuthUser;
 use crate::body::JsonBody;
 use crate::error::{HttpError, HttpResult, json_response};
+use crate::openapi::schemas::ImportErrors;
 
 pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
 pub const MAX_IMPORT_LINES: usize = 10_000;
@@ -137,11 +138,14 @@ impl Lines {
     /// cell is a field not sent, columns that name no field are ignored.
     fn from_csv(text: &str) -> HttpResult<Self> {
         let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+        let mut lines = Lines::default();
         let headers = match reader.headers() {
             Ok(headers) => headers.iter().map(|h| h.trim().to_owned()).collect::<Vec<_>>(),
-            Err(e) => return Err(ApiError::field("non_field_errors", format!("CSV parse error - {e}")).into()),
+            Err(e) => {
+                lines.push_error(1, format!("CSV parse error - {e}"));
+                return Ok(lines);
+            }
         };
-        let mut lines = Lines::default();
         for record in reader.records() {
             if lines.count() == MAX_IMPORT_LINES {
                 return Err(Self::too_many());
@@ -203,7 +207,7 @@ fn errors_response(errors: &[pb::LineErrors]) -> Response {
     responses((status = 201, description = "Every line created, in one transaction", body = ImportResult),
         (status = 400, description = "Nothing written: `{\"errors\": [{\"line\": k, \"<field>\": [...]}]}`, \
             a line's fields as a single create's 400; a SKU repeated in the file or already the vendor's \
-            is a `sku` error"),
+            is a `sku` error. A file with no products or not UTF-8: `{\"detail\": ...}`", body = ImportErrors),
         (status = 401, description = "No valid token"),
         (status = 403, description = "Not a vendor, or not approved (`vendor_not_approved`)"),
         (status = 413, description = "Over 5 MiB or over 10,000 products"),

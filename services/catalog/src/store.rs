@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use common::ApiError;
-use common::db::{error_number, retry_transient};
+use common::db::{error_number, push_in_list, retry_transient};
 use common::error::unique_violation;
 use common::slug;
 use rust_decimal::Decimal;
@@ -356,12 +356,9 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query = QueryBuilder::<MySql>::new(select_products!("WHERE p.deleted_at IS NULL AND p.id IN ("));
-        let mut list = query.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
-        }
-        query.push(") ORDER BY p.id");
+        let mut query = QueryBuilder::<MySql>::new(select_products!("WHERE p.deleted_at IS NULL AND p.id IN "));
+        push_in_list(&mut query, ids.iter().copied());
+        query.push(" ORDER BY p.id");
         Ok(query.build_query_as().fetch_all(&self.pool).await?)
     }
 
@@ -481,12 +478,8 @@ impl Store {
         let mut vendors = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(1000) {
             let mut query =
-                QueryBuilder::<MySql>::new("SELECT id, vendor_id FROM products WHERE deleted_at IS NULL AND id IN (");
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            query.push(")");
+                QueryBuilder::<MySql>::new("SELECT id, vendor_id FROM products WHERE deleted_at IS NULL AND id IN ");
+            push_in_list(&mut query, chunk.iter().copied());
             vendors.extend(query.build_query_as::<(i64, i64)>().fetch_all(&self.pool).await?);
         }
         Ok(vendors)
@@ -500,13 +493,9 @@ impl Store {
             for chunk in ids.chunks(1000) {
                 let mut query = QueryBuilder::<MySql>::new(
                     "UPDATE products SET deleted_at = CURRENT_TIMESTAMP(6), updated_at = CURRENT_TIMESTAMP(6) \
-                     WHERE deleted_at IS NULL AND id IN (",
+                     WHERE deleted_at IS NULL AND id IN ",
                 );
-                let mut list = query.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                query.push(")");
+                push_in_list(&mut query, chunk.iter().copied());
                 query.build().execute(&mut *tx).await?;
             }
             changes::stamp_products(&mut tx, ids).await?;

@@ -165,6 +165,19 @@ where
     }
 }
 
+/// Appends `(?, ?, …)` to `query`, binding each item: the list of an `IN`.
+pub fn push_in_list<'t, T>(query: &mut sqlx::QueryBuilder<sqlx::MySql>, items: impl IntoIterator<Item = T>)
+where
+    T: sqlx::Encode<'t, sqlx::MySql> + sqlx::Type<sqlx::MySql>,
+{
+    query.push("(");
+    let mut list = query.separated(", ");
+    for item in items {
+        list.push_bind(item);
+    }
+    query.push(")");
+}
+
 /// True when the database answers a trivial query.
 pub async fn ping(pool: &MySqlPool) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(pool)).await, Ok(Ok(_)))

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use common::ApiError;
-use common::db::retry_transient;
+use common::db::{push_in_list, retry_transient};
 use common::error::unique_violation;
 use common::events::outbox;
 use rust_decimal::Decimal;
@@ -194,13 +194,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut query = QueryBuilder::<MySql>::new(
-            "SELECT product_id, CAST(available AS SIGNED) FROM inventory WHERE product_id IN (",
+            "SELECT product_id, CAST(available AS SIGNED) FROM inventory WHERE product_id IN ",
         );
-        let mut list = query.separated(", ");
-        for id in product_ids {
-            list.push_bind(*id);
-        }
-        query.push(")");
+        push_in_list(&mut query, product_ids.iter().copied());
         Ok(query.build_query_as().fetch_all(&self.pool).await?)
     }
 

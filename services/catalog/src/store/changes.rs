@@ -8,6 +8,7 @@
 //! under READ COMMITTED misses nothing, without a snapshot transaction.
 use chrono::{DateTime, Utc};
 use common::ApiError;
+use common::db::push_in_list;
 use rust_decimal::Decimal;
 use sqlx::{FromRow, MySql, QueryBuilder, Transaction};
 use tracing::instrument;
@@ -33,12 +34,8 @@ pub(crate) async fn stamp_products(tx: &mut Transaction<'_, MySql>, ids: &[i64])
     let seq = next(tx, false).await?;
     for chunk in ids.chunks(1000) {
         let mut stamp = QueryBuilder::<MySql>::new("UPDATE products SET change_seq = ");
-        stamp.push_bind(seq).push(" WHERE id IN (");
-        let mut list = stamp.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        stamp.push(")");
+        stamp.push_bind(seq).push(" WHERE id IN ");
+        push_in_list(&mut stamp, chunk.iter().copied());
         stamp.build().execute(&mut **tx).await?;
     }
     Ok(seq)

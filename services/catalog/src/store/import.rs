@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use common::ApiError;
 use common::FieldErrors;
-use common::db::{error_number, is_transient};
+use common::db::{error_number, is_transient, push_in_list};
 use common::error::unique_violation;
 use common::slug;
 use sqlx::{Connection, MySql, MySqlConnection, QueryBuilder, Transaction};
@@ -128,12 +128,8 @@ async fn check(
     categories.dedup();
     let mut existing = Vec::with_capacity(categories.len());
     for chunk in categories.chunks(CHUNK) {
-        let mut query = QueryBuilder::<MySql>::new("SELECT id FROM categories WHERE id IN (");
-        let mut list = query.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        query.push(")");
+        let mut query = QueryBuilder::<MySql>::new("SELECT id FROM categories WHERE id IN ");
+        push_in_list(&mut query, chunk.iter().copied());
         existing.extend(query.build_query_scalar::<i64>().fetch_all(&mut **tx).await?);
     }
     existing.sort_unstable();
@@ -226,12 +222,8 @@ async fn free_slugs(tx: &mut Transaction<'_, MySql>, rows: &[ImportRow]) -> Resu
     let distinct: Vec<&str> = wanted.keys().copied().collect();
     let mut roots_taken = Vec::new();
     for chunk in distinct.chunks(CHUNK) {
-        let mut query = QueryBuilder::<MySql>::new("SELECT slug FROM products WHERE slug IN (");
-        let mut list = query.separated(", ");
-        for base in chunk {
-            list.push_bind(*base);
-        }
-        query.push(")");
+        let mut query = QueryBuilder::<MySql>::new("SELECT slug FROM products WHERE slug IN ");
+        push_in_list(&mut query, chunk.iter().copied());
         roots_taken.extend(query.build_query_scalar::<String>().fetch_all(&mut **tx).await?);
     }
     // Only a base already taken, or wanted twice, needs its numbered slugs:
@@ -244,12 +236,8 @@ async fn free_slugs(tx: &mut Transaction<'_, MySql>, rows: &[ImportRow]) -> Resu
         .collect();
     let mut taken: HashMap<&str, Vec<String>> = HashMap::new();
     for chunk in numbered.chunks(NUMBERED_CHUNK) {
-        let mut query = QueryBuilder::<MySql>::new("SELECT slug FROM products WHERE slug IN (");
-        let mut list = query.separated(", ");
-        for base in chunk {
-            list.push_bind(*base);
-        }
-        query.push(")");
+        let mut query = QueryBuilder::<MySql>::new("SELECT slug FROM products WHERE slug IN ");
+        push_in_list(&mut query, chunk.iter().copied());
         for base in chunk {
             query.push(" OR slug LIKE ").push_bind(slug::numbered_pattern(base));
         }
@@ -301,12 +289,8 @@ async fn insert(tx: &mut Transaction<'_, MySql>, vendor_id: i64, rows: &[ImportR
     }
     let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
     for chunk in slugs.chunks(CHUNK) {
-        let mut query = QueryBuilder::<MySql>::new("SELECT slug, id FROM products WHERE slug IN (");
-        let mut list = query.separated(", ");
-        for slug in chunk {
-            list.push_bind(slug.as_str());
-        }
-        query.push(")");
+        let mut query = QueryBuilder::<MySql>::new("SELECT slug, id FROM products WHERE slug IN ");
+        push_in_list(&mut query, chunk.iter().map(|slug| slug.as_str()));
         ids.extend(query.build_query_as::<(String, i64)>().fetch_all(&mut **tx).await?);
     }
     slugs
