@@ -20,24 +20,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                HttpError::Plain(StatusCode::PAYLOAD_TOO_LARGE, "Request body is larger than 1 MiB.".into())
-            } else {
-                HttpError::Plain(StatusCode::BAD_REQUEST, format!("Could not read the request body: {rejection}"))
-            }
-        })?;
+        let bytes = read_bytes(request, state, "Request body is larger than 1 MiB.").await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(Map::new()));
         }
         match content_type.as_deref() {
             Some(ct) if is_json(ct) => {}
-            other => {
-                return Err(HttpError::Plain(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    format!("Unsupported media type \"{}\" in request.", other.unwrap_or("")),
-                ));
-            }
+            other => return Err(unsupported_media_type(other.unwrap_or(""))),
         }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonBody(map)),
@@ -48,6 +37,25 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             Err(e) => Err(HttpError::Plain(StatusCode::BAD_REQUEST, format!("JSON parse error - {e}"))),
         }
     }
+}
+
+/// The whole body, under the route's limit: 413 with `too_large` beyond it.
+pub async fn read_bytes<S: Send + Sync>(request: Request, state: &S, too_large: &str) -> Result<Bytes, HttpError> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            HttpError::Plain(StatusCode::PAYLOAD_TOO_LARGE, too_large.to_owned())
+        } else {
+            HttpError::Plain(StatusCode::BAD_REQUEST, format!("Could not read the request body: {rejection}"))
+        }
+    })
+}
+
+/// DRF's 415 for a body of a type the route does not read.
+pub fn unsupported_media_type(content_type: &str) -> HttpError {
+    HttpError::Plain(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!("Unsupported media type \"{content_type}\" in request."),
+    )
 }
 
 fn is_json(content_type: &str) -> bool {

@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 use super::products::{product_fields, units};
 use crate::AppState;
 use crate::auth::AuthUser;
-use crate::body::JsonBody;
+use crate::body::{JsonBody, read_bytes, unsupported_media_type};
 use crate::error::{HttpError, HttpResult, json_response};
 use crate::openapi::schemas::ImportErrors;
 
@@ -64,20 +64,9 @@ impl<S: Send + Sync> FromRequest<S> for ImportFile {
         let format = match mime.as_str() {
             "application/x-ndjson" => Format::Ndjson,
             "text/csv" => Format::Csv,
-            _ => {
-                return Err(HttpError::Plain(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    format!("Unsupported media type \"{content_type}\" in request."),
-                ));
-            }
+            _ => return Err(unsupported_media_type(content_type)),
         };
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                HttpError::Plain(StatusCode::PAYLOAD_TOO_LARGE, "An import file is at most 5 MiB.".into())
-            } else {
-                HttpError::Plain(StatusCode::BAD_REQUEST, format!("Could not read the request body: {rejection}"))
-            }
-        })?;
+        let bytes = read_bytes(request, state, "An import file is at most 5 MiB.").await?;
         Ok(ImportFile(format, bytes))
     }
 }

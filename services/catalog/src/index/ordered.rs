@@ -59,8 +59,13 @@ impl CreationOrder {
 fn in_creation_order(created: &Column<i64>, ids: &Column<u64>, max_doc: DocId) -> bool {
     const BLOCK: usize = 1024;
     let mut previous: Option<(i64, u64)> = None;
-    let docs: Vec<DocId> = (0..max_doc).collect();
-    for chunk in docs.chunks(BLOCK) {
+    let mut docs = [0 as DocId; BLOCK];
+    for start in (0..max_doc).step_by(BLOCK) {
+        let len = (max_doc - start).min(BLOCK as DocId) as usize;
+        for (i, doc) in docs[..len].iter_mut().enumerate() {
+            *doc = start + i as DocId;
+        }
+        let chunk = &docs[..len];
         let mut keys = [None; BLOCK];
         let mut numbers = [None; BLOCK];
         created.first_vals(chunk, &mut keys[..chunk.len()]);
