@@ -3,16 +3,18 @@
 //! catch-up of new products by stamp, an import is one statement), so in
 //! such a segment `(created_at, id)` rises with the document number and a
 //! page by `created_at` is simply the first or last `limit` matches on one
-//! side of the cursor's document: no fast-field read per match, no top-k.
+//! side of the cursor's document: no fast-field read per match, no top-k,
+//! and no walk over the matches outside the page.
 //! Whether a segment is in that order is checked once (a pass over two
 //! columns) and remembered; segments that are not (updates re-add old
 //! products at the end) take the general collector.
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tantivy::columnar::Column;
 use tantivy::index::SegmentId;
-use tantivy::{DocId, SegmentReader};
+use tantivy::query::{Scorer, Weight};
+use tantivy::{DocId, DocSet, SegmentReader};
 
 use super::document;
 
@@ -81,56 +83,76 @@ fn in_creation_order(created: &Column<i64>, ids: &Column<u64>, max_doc: DocId) -
     true
 }
 
-/// The page of one segment in creation order: the documents of a window
-/// (those past the cursor), the last `limit` matches when reading newest
-/// first, the first `limit` otherwise.
-pub struct Window {
-    from: DocId,
-    to: DocId,
+/// The page of one segment in creation order, read straight from the
+/// query's matches rather than by walking all of them: oldest first, the
+/// first `limit` matches past the cursor's document (one seek); newest
+/// first, the last `limit` before it, found by reading ever longer
+/// stretches backwards from the cursor (a scorer only moves forwards, so
+/// each stretch opens the query's scorer again). `after`: the cursor's
+/// `(created_at, id)`, strictly past which the page starts. Documents come
+/// back in reading order.
+pub fn window(
+    weight: &dyn Weight,
+    reader: &SegmentReader,
+    created: &Column<i64>,
+    ids: &Column<u64>,
+    after: Option<(i64, i64)>,
     newest_first: bool,
     limit: usize,
-    docs: VecDeque<DocId>,
+) -> tantivy::Result<Vec<DocId>> {
+    let max_doc = reader.max_doc();
+    let key = |doc: DocId| (created.first(doc).unwrap_or_default(), ids.first(doc).unwrap_or_default() as i64);
+    let (from, to) = match after {
+        None => (0, max_doc),
+        // Older than the cursor: the documents before the first not older.
+        Some(after) if newest_first => (0, partition_point(max_doc, |doc| key(doc) < after)),
+        // Newer than the cursor: from the first document newer.
+        Some(after) => (partition_point(max_doc, |doc| key(doc) <= after), max_doc),
+    };
+    let alive = |doc: DocId| reader.alive_bitset().is_none_or(|bits| bits.is_alive(doc));
+    let mut scorer = weight.scorer(reader, 1.0)?;
+    let mut page = Vec::with_capacity(limit);
+    if !newest_first {
+        let mut doc = seek(&mut *scorer, from);
+        while doc < to && page.len() < limit {
+            if alive(doc) {
+                page.push(doc);
+            }
+            doc = scorer.advance();
+        }
+        return Ok(page);
+    }
+    // A first stretch that holds about twice the page if matches are spread
+    // evenly (the scorer's size hint is an upper bound on their number).
+    let matches = (scorer.size_hint() as u64).max(1);
+    let mut stretch = ((2 * limit.max(1) as u64 * max_doc as u64) / matches).clamp(256, u32::MAX as u64) as DocId;
+    let mut end = to;
+    let mut stretch_docs = Vec::new();
+    while end > from && page.len() < limit {
+        let start = end.saturating_sub(stretch).max(from);
+        stretch_docs.clear();
+        let mut doc = seek(&mut *scorer, start);
+        while doc < end {
+            if alive(doc) {
+                stretch_docs.push(doc);
+            }
+            doc = scorer.advance();
+        }
+        let wanted = (limit - page.len()).min(stretch_docs.len());
+        page.extend(stretch_docs.iter().rev().take(wanted));
+        end = start;
+        stretch = stretch.saturating_mul(8);
+        if end > from && page.len() < limit {
+            scorer = weight.scorer(reader, 1.0)?;
+        }
+    }
+    Ok(page)
 }
 
-impl Window {
-    /// `after`: the cursor's `(created_at, id)`, strictly past which the
-    /// page starts.
-    pub fn new(
-        created: &Column<i64>,
-        ids: &Column<u64>,
-        max_doc: DocId,
-        after: Option<(i64, i64)>,
-        newest_first: bool,
-        limit: usize,
-    ) -> Self {
-        let key = |doc: DocId| (created.first(doc).unwrap_or_default(), ids.first(doc).unwrap_or_default() as i64);
-        let (from, to) = match after {
-            None => (0, max_doc),
-            // Older than the cursor: the documents before the first not older.
-            Some(after) if newest_first => (0, partition_point(max_doc, |doc| key(doc) < after)),
-            // Newer than the cursor: from the first document newer.
-            Some(after) => (partition_point(max_doc, |doc| key(doc) <= after), max_doc),
-        };
-        Self { from, to, newest_first, limit, docs: VecDeque::with_capacity(limit + 1) }
-    }
-
-    pub fn offer(&mut self, doc: DocId) {
-        if doc < self.from || doc >= self.to {
-            return;
-        }
-        if self.newest_first {
-            if self.docs.len() == self.limit {
-                self.docs.pop_front();
-            }
-            self.docs.push_back(doc);
-        } else if self.docs.len() < self.limit {
-            self.docs.push_back(doc);
-        }
-    }
-
-    pub fn into_docs(self) -> VecDeque<DocId> {
-        self.docs
-    }
+/// Moves a fresh or advanced scorer to its first match at or past `target`.
+fn seek(scorer: &mut dyn Scorer, target: DocId) -> DocId {
+    let doc = scorer.doc();
+    if doc < target { scorer.seek(target) } else { doc }
 }
 
 /// The first document for which `before` is false (`before` holds for a

@@ -18,10 +18,11 @@ use std::cmp::Ordering as Cmp;
 use rust_decimal::Decimal;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn, TermOrdHit};
+use tantivy::query::Weight;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyError};
 
 use super::document::{self, cents};
-use super::ordered::{CreationOrder, Window};
+use super::ordered::{self, CreationOrder};
 use crate::domain::{SortKey, SortValue};
 
 /// Which page: its key, direction of reading and starting point.
@@ -115,21 +116,8 @@ impl Collector for PageCollector {
             }),
         };
         let ids = fast.u64(document::ID)?;
-        let window = match (&source, &request.after) {
-            (Source::Number(created), after)
-                if request.key == SortKey::CreatedAt && self.creation_order.holds(reader)? =>
-            {
-                let after = match after {
-                    Some((SortValue::CreatedAt(micros), id)) => Some((*micros, *id)),
-                    _ => None,
-                };
-                Some(Window::new(created, &ids, reader.max_doc(), after, request.descending, request.limit))
-            }
-            _ => None,
-        };
         Ok(SegmentPage {
             segment,
-            window,
             ids,
             source,
             descending: request.descending,
@@ -142,6 +130,31 @@ impl Collector for PageCollector {
 
     fn requires_scoring(&self) -> bool {
         self.request.key == SortKey::Relevance
+    }
+
+    /// A `created_at` page over a segment in creation order reads only its
+    /// window of matches; every other page walks all of them.
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Vec<Hit>> {
+        let mut page = self.for_segment(segment, reader)?;
+        let request = &self.request;
+        match &page.source {
+            Source::Number(created) if request.key == SortKey::CreatedAt && self.creation_order.holds(reader)? => {
+                let after = match &request.after {
+                    Some((SortValue::CreatedAt(micros), id)) => Some((*micros, *id)),
+                    _ => None,
+                };
+                let docs =
+                    ordered::window(weight, reader, created, &page.ids, after, request.descending, request.limit)?;
+                page.keep_window(docs);
+            }
+            _ => walk_matches(&mut page, weight, reader, self.requires_scoring())?,
+        }
+        Ok(page.harvest())
     }
 
     fn merge_fruits(&self, segments: Vec<Vec<Hit>>) -> tantivy::Result<Vec<Hit>> {
@@ -163,9 +176,6 @@ fn normalize((a, b, id): (i64, i64, i64), descending: bool) -> (i64, i64, i64) {
 
 pub struct SegmentPage {
     segment: SegmentOrdinal,
-    /// Set for a `created_at` page over a segment in creation order: the
-    /// page is a window of matches, no key is compared.
-    window: Option<Window>,
     ids: Column<u64>,
     source: Source,
     descending: bool,
@@ -184,7 +194,49 @@ fn buffer_len(limit: usize) -> usize {
     (2 * limit).max(128)
 }
 
+/// Every match offered to the page, as Tantivy's own `collect_segment`
+/// does it: deleted documents skipped, keys read a block at a time unless
+/// scores are needed.
+fn walk_matches(
+    page: &mut SegmentPage,
+    weight: &dyn Weight,
+    reader: &SegmentReader,
+    scored: bool,
+) -> tantivy::Result<()> {
+    let alive = reader.alive_bitset();
+    match (alive, scored) {
+        (Some(alive), true) => weight.for_each(reader, &mut |doc, score| {
+            if alive.is_alive(doc) {
+                page.collect(doc, score);
+            }
+        }),
+        (None, true) => weight.for_each(reader, &mut |doc, score| page.collect(doc, score)),
+        (Some(alive), false) => weight.for_each_no_score(reader, &mut |docs| {
+            const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
+            for docs in docs.chunks(BLOCK) {
+                let mut living = [0 as DocId; BLOCK];
+                let mut n = 0;
+                for doc in docs.iter().copied().filter(|doc| alive.is_alive(*doc)) {
+                    living[n] = doc;
+                    n += 1;
+                }
+                page.collect_block(&living[..n]);
+            }
+        }),
+        (None, false) => weight.for_each_no_score(reader, &mut |docs| page.collect_block(docs)),
+    }
+}
+
 impl SegmentPage {
+    /// Keeps a creation-order window's documents: the page itself.
+    fn keep_window(&mut self, docs: Vec<DocId>) {
+        let Source::Number(created) = &self.source else { return };
+        for doc in docs {
+            let key = (created.first(doc).unwrap_or_default(), 0, self.ids.first(doc).unwrap_or_default() as i64);
+            self.kept.push((normalize(key, self.descending), doc));
+        }
+    }
+
     /// Offers a document whose sort key is read: kept when it is past the
     /// cursor and among the best so far. The id (a second column read) is
     /// read only when the primary key does not settle it.
@@ -278,10 +330,6 @@ impl SegmentCollector for SegmentPage {
     type Fruit = Vec<Hit>;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        if let Some(window) = &mut self.window {
-            window.offer(doc);
-            return;
-        }
         let (primary, secondary) = match &self.source {
             Source::Number(column) => (column.first(doc).unwrap_or_default(), 0),
             Source::Score(created) => (score.round() as i64, created.first(doc).unwrap_or_default()),
@@ -293,12 +341,6 @@ impl SegmentCollector for SegmentPage {
     /// The unscored path (every ordering but relevance): keys are read a
     /// block at a time.
     fn collect_block(&mut self, docs: &[DocId]) {
-        if let Some(window) = &mut self.window {
-            for doc in docs {
-                window.offer(*doc);
-            }
-            return;
-        }
         const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
         for docs in docs.chunks(BLOCK) {
             let mut keys = [None; BLOCK];
@@ -325,12 +367,6 @@ impl SegmentCollector for SegmentPage {
     }
 
     fn harvest(mut self) -> Vec<Hit> {
-        if let (Some(window), Source::Number(created)) = (self.window.take(), &self.source) {
-            for doc in window.into_docs() {
-                let key = (created.first(doc).unwrap_or_default(), 0, self.ids.first(doc).unwrap_or_default() as i64);
-                self.kept.push((normalize(key, self.descending), doc));
-            }
-        }
         self.cut();
         let descending = self.descending;
         self.kept
@@ -359,7 +395,9 @@ mod tests {
     use std::sync::Arc;
 
     use chrono::{DateTime, Utc};
-    use tantivy::query::AllQuery;
+    use tantivy::Term;
+    use tantivy::query::{AllQuery, Query, TermQuery};
+    use tantivy::schema::IndexRecordOption;
 
     use super::*;
     use crate::index::document::Fields;
@@ -369,7 +407,7 @@ mod tests {
         let at = DateTime::<Utc>::from_timestamp_micros(created_micros).expect("time");
         IndexedProduct {
             id,
-            vendor_id: 1,
+            vendor_id: 1 + id % 4,
             vendor_status: "approved".into(),
             category_id: None,
             name: format!("Item {id}"),
@@ -385,8 +423,10 @@ mod tests {
         }
     }
 
-    /// Pages by `created_at` both ways, from every cursor: the window over
-    /// a segment in creation order answers what the general collector does.
+    /// Pages by `created_at` both ways, from every cursor, over every
+    /// document and over a quarter of them, with some deleted: the window
+    /// over a segment in creation order answers what the general collector
+    /// does.
     #[test]
     fn creation_order_windows_match_the_general_collector() {
         let (schema, fields) = Fields::schema();
@@ -394,9 +434,13 @@ mod tests {
         index.tokenizers().register(document::WORDS, document::words_analyzer());
         let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000).expect("writer");
         // In creation order, with ties on created_at broken by id.
-        let products: Vec<IndexedProduct> = (1..=40).map(|id| product(id, 1_000_000 + (id / 3) * 10)).collect();
+        let products: Vec<IndexedProduct> = (1..=1_500).map(|id| product(id, 1_000_000 + (id / 3) * 10)).collect();
         for p in &products {
             writer.add_document(fields.document(p)).expect("add");
+        }
+        writer.commit().expect("commit");
+        for id in (5..=1_500).step_by(7) {
+            writer.delete_term(Term::from_field_u64(fields.id, id));
         }
         writer.commit().expect("commit");
         let searcher = index.reader().expect("reader").searcher();
@@ -404,19 +448,30 @@ mod tests {
         let ordered = Arc::new(CreationOrder::default());
         assert!(ordered.holds(&searcher.segment_readers()[0]).expect("check"));
         let general = Arc::new(CreationOrder::unordered_for_tests());
-        let cursors = std::iter::once(None)
-            .chain(products.iter().map(|p| Some((SortValue::CreatedAt(p.created_at.timestamp_micros()), p.id))));
+        assert!(searcher.segment_reader(0).alive_bitset().is_some());
+        let one_vendor = TermQuery::new(Term::from_field_u64(fields.vendor, 3), IndexRecordOption::Basic);
+        let queries: [(&str, &dyn Query); 2] = [("all", &AllQuery), ("one vendor", &one_vendor)];
+        let cursors = std::iter::once(None).chain(
+            products.iter().step_by(13).map(|p| Some((SortValue::CreatedAt(p.created_at.timestamp_micros()), p.id))),
+        );
         for after in cursors {
             for descending in [false, true] {
-                for limit in [1, 3, 7, 50] {
-                    let request = PageRequest { key: SortKey::CreatedAt, descending, after: after.clone(), limit };
-                    let ids = |creation_order: &Arc<CreationOrder>| {
-                        let collector =
-                            PageCollector { request: request.clone(), creation_order: creation_order.clone() };
-                        let hits = searcher.search(&AllQuery, &collector).expect("search");
-                        hits.iter().map(|h| h.id).collect::<Vec<_>>()
-                    };
-                    assert_eq!(ids(&ordered), ids(&general), "after {after:?}, descending {descending}, limit {limit}");
+                for limit in [1, 3, 7, 50, 400] {
+                    for (name, query) in queries {
+                        let request = PageRequest { key: SortKey::CreatedAt, descending, after: after.clone(), limit };
+                        let ids = |creation_order: &Arc<CreationOrder>| {
+                            let collector =
+                                PageCollector { request: request.clone(), creation_order: creation_order.clone() };
+                            let hits = searcher.search(query, &collector).expect("search");
+                            hits.iter().map(|h| h.id).collect::<Vec<_>>()
+                        };
+                        let general_ids = ids(&general);
+                        assert_eq!(
+                            ids(&ordered),
+                            general_ids,
+                            "{name}: after {after:?}, descending {descending}, limit {limit}"
+                        );
+                    }
                 }
             }
         }
