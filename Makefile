@@ -28,6 +28,7 @@ deploy-check:
 
 ## formatting, lints, deployment files, every test (unit, gRPC, end-to-end over HTTP), then schemathesis on the OpenAPI document
 test: services deploy-check
+	@ENSURE_BROWSER=1 bash scripts/ensure-services.sh
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace --bins

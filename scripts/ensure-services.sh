@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure MariaDB (127.0.0.1:3306) and Redis (127.0.0.1:6379) answer:
+# Makes sure MariaDB (127.0.0.1:3306) and Redis (127.0.0.1:6379) answer
+# (and, with ENSURE_BROWSER=1, that chromium and chromedriver are installed):
 # starts the installed servers when they are down, installs them with apt
 # on a Debian/Ubuntu machine where we are root and they are missing, and
 # otherwise says exactly what to install. Only the default local URLs are
@@ -65,5 +66,17 @@ ensure_redis() {
   wait_port 6379 Redis
 }
 
+# The console's browser tests drive Debian's headless chromium through
+# chromedriver (no browser download at build or test time).
+ensure_browser() {
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null && return 0
+  if can_apt; then apt_install chromium chromium-driver
+  else
+    echo "error: the console's browser tests need chromium and chromedriver (Debian: apt-get install chromium chromium-driver)." >&2
+    exit 1
+  fi
+}
+
 ensure_mariadb
 ensure_redis
+if [ "${ENSURE_BROWSER:-0}" = 1 ]; then ensure_browser; fi

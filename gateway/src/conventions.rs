@@ -10,9 +10,12 @@ use serde_json::json;
 
 use crate::error::json_response;
 
-/// Paths served as they are: operational endpoints and Swagger UI assets.
+/// Paths served as they are: operational endpoints, Swagger UI's and the
+/// console's assets.
 fn keeps_its_path(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/api/docs")
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
+        || path.starts_with("/api/docs")
+        || path.starts_with("/admin/static/")
 }
 
 /// Appends the trailing slash the routes are registered with.
@@ -31,12 +34,13 @@ pub fn add_trailing_slash(mut request: Request) -> Request {
     request
 }
 
-/// Gives 405s (and any other bodiless error) a DRF JSON body.
+/// Gives 405s (and any other bodiless error) a DRF JSON body; the
+/// console's HTML error pages stay as they are.
 pub async fn json_error_bodies(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let response = next.run(request).await;
-    let is_json =
-        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()).unwrap_or_default();
+    let is_json = content_type.starts_with(b"application/json") || content_type.starts_with(b"text/html");
     if is_json || !(response.status().is_client_error() || response.status().is_server_error()) {
         return response;
     }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod body;
 pub mod client_ip;
 pub mod clients;
+pub mod console;
 pub mod conventions;
 pub mod error;
 pub mod idempotency;
@@ -29,7 +30,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{any, get};
 use common::StartupError;
 use common::auth::KeyRing;
 use common::config::{Infra, PaymentProviderKind, env_opt, env_or};
@@ -177,6 +178,8 @@ impl Gateway {
             .route("/readyz", get(routes::ops::readyz))
             .route("/metrics", get(routes::ops::metrics))
             .route("/api/schema/", get(openapi::schema))
+            .route("/", any(console::root))
+            .merge(console::router(state.clone()))
             .merge(openapi::swagger_ui())
             .fallback(conventions::not_found)
             .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))

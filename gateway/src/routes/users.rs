@@ -200,6 +200,16 @@ async fn login(
     let mut form = Form::new(body);
     let message = pb::LoginRequest { email: form.string("email"), password: form.string("password") };
     form.finish()?;
+    Ok(Json(login_counted(&state, ip, message).await?.into()))
+}
+
+/// A login under the failed-login limits (per client IP and per email):
+/// the REST route's and the console's.
+pub(crate) async fn login_counted(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    message: pb::LoginRequest,
+) -> HttpResult<pb::TokenPair> {
     let mut windows = vec![format!("login:ip:{ip}")];
     if let Some(email) = message.email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()) {
         windows.push(format!("login:email:{email}"));
@@ -215,7 +225,7 @@ async fn login(
         let failed = matches!(&answer, Err(error) if error.kind == ErrorKind::Unauthenticated);
         attempt.finish(failed).await;
     }
-    Ok(Json(answer?.into()))
+    Ok(answer?)
 }
 
 /// Revoke a refresh token (and its whole login family).

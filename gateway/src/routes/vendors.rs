@@ -209,9 +209,17 @@ async fn verify_vendor(
     let mut form = Form::new(body);
     let message = pb::VerifyVendorRequest { vendor_id, status: form.string("status") };
     form.finish()?;
+    Ok(Json(set_vendor_status(&state, &admin.token, message).await?.into()))
+}
+
+/// An admin sets a vendor's status; catalog hears of it at once.
+pub(crate) async fn set_vendor_status(
+    state: &AppState,
+    token: &str,
+    message: pb::VerifyVendorRequest,
+) -> Result<pb::Vendor, common::ApiError> {
     let mut client = state.downstream.identity.clone();
-    let vendor =
-        state.downstream.call(client.verify_vendor(state.downstream.request(message, Some(&admin.token)))).await?;
-    refresh_catalog(&state, vendor.id).await;
-    Ok(Json(vendor.into()))
+    let vendor = state.downstream.call(client.verify_vendor(state.downstream.request(message, Some(token)))).await?;
+    refresh_catalog(state, vendor.id).await;
+    Ok(vendor)
 }

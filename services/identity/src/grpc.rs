@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::{self, RegistrationInput, VendorStatus};
 use crate::passwords;
-use crate::store::{Rotation, Store, UserRow, VendorRow};
+use crate::store::{Rotation, Store, UserRow, VendorRow, VendorSearch};
 use crate::tokens::{self, Signer};
 
 const BAD_CREDENTIALS: &str = "No active account found with the given credentials";
@@ -54,6 +54,7 @@ fn vendor_message(row: VendorRow) -> pb::Vendor {
         verified_at: row.verified_at.map(timestamp),
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),
+        owner_email: String::new(),
     }
 }
 
@@ -254,6 +255,34 @@ impl pb::identity_server::Identity for IdentityService {
         let vendor = self.store.set_vendor_status(body.vendor_id, status).await?;
         tracing::info!(vendor_id = vendor.id, status = status.as_str(), "vendor status set");
         Ok(Response::new(vendor_message(vendor)))
+    }
+
+    async fn search_vendors(&self, request: Request<pb::SearchVendorsRequest>) -> RpcResult<pb::VendorPage> {
+        let principal = self.principal(&request).await?;
+        principal.require_role(Role::Admin)?;
+        let body = request.into_inner();
+        let status = match body.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(value) => Some(
+                VendorStatus::parse(value)
+                    .ok_or_else(|| ApiError::field("status", format!("\"{value}\" is not a valid choice.")))?,
+            ),
+        };
+        let words = body.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        if words.is_some_and(|w| w.chars().count() > 100) {
+            return Err(ApiError::field("search", "Ensure this field has no more than 100 characters.").into());
+        }
+        let search = VendorSearch {
+            status,
+            words,
+            vendor_id: body.vendor_id.max(0),
+            limit: body.limit.clamp(1, 100),
+            offset: body.offset.max(0),
+        };
+        let (count, rows) = self.store.search_vendors(&search).await?;
+        let vendors =
+            rows.into_iter().map(|row| pb::Vendor { owner_email: row.email, ..vendor_message(row.vendor) }).collect();
+        Ok(Response::new(pb::VendorPage { count, vendors }))
     }
 
     async fn get_public_keys(&self, _request: Request<pb::GetPublicKeysRequest>) -> RpcResult<pb::PublicKeys> {

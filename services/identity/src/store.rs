@@ -44,6 +44,37 @@ pub struct VendorRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A vendor with its owner's email, for the admin's list.
+#[derive(Debug, sqlx::FromRow)]
+pub struct OwnedVendorRow {
+    #[sqlx(flatten)]
+    pub vendor: VendorRow,
+    pub email: String,
+}
+
+/// What an admin's vendor list asks for.
+pub struct VendorSearch<'a> {
+    pub status: Option<VendorStatus>,
+    /// Found anywhere in the shop name or the owner's email.
+    pub words: Option<&'a str>,
+    /// Only this vendor; 0: any.
+    pub vendor_id: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// `text` matched literally by `LIKE … ESCAPE '!'`.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '!' | '%' | '_') {
+            escaped.push('!');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// What presenting a refresh token did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
@@ -66,6 +97,19 @@ macro_rules! select_users {
 macro_rules! select_vendors {
     ($rest:literal) => {
         concat!("SELECT id, user_id, shop_name, slug, description, status, verified_at, created_at, updated_at ", $rest)
+    };
+}
+/// The admin's vendor search: status, id and words, each bound twice or
+/// thrice so that a missing one matches everything.
+macro_rules! search_vendors {
+    ($select:literal, $rest:literal) => {
+        concat!(
+            $select,
+            " FROM vendors v JOIN users u ON u.id = v.user_id \
+             WHERE (? IS NULL OR v.status = ?) AND (? = 0 OR v.id = ?) \
+             AND (? IS NULL OR v.shop_name LIKE ? ESCAPE '!' OR u.email LIKE ? ESCAPE '!') ",
+            $rest
+        )
     };
 }
 const SLUG_ATTEMPTS: u32 = 50;
@@ -361,6 +405,41 @@ impl Store {
                 .bind(offset)
                 .fetch_all(&self.pool)
                 .await?;
+        Ok((count, rows))
+    }
+
+    /// Every vendor matching the admin's filters, newest first, with its
+    /// owner's email; and how many match.
+    #[instrument(name = "identity.search_vendors", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
+    pub async fn search_vendors(&self, search: &VendorSearch<'_>) -> Result<(i64, Vec<OwnedVendorRow>), ApiError> {
+        let status = search.status.map(VendorStatus::as_str);
+        let pattern = search.words.map(|words| format!("%{}%", like_escaped(words)));
+        let (count,): (i64,) = sqlx::query_as(search_vendors!("SELECT COUNT(*)", ""))
+            .bind(status)
+            .bind(status)
+            .bind(search.vendor_id)
+            .bind(search.vendor_id)
+            .bind(&pattern)
+            .bind(&pattern)
+            .bind(&pattern)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query_as(search_vendors!(
+            "SELECT v.id, v.user_id, v.shop_name, v.slug, v.description, v.status, v.verified_at, v.created_at, \
+             v.updated_at, u.email",
+            "ORDER BY v.created_at DESC, v.id DESC LIMIT ? OFFSET ?"
+        ))
+        .bind(status)
+        .bind(status)
+        .bind(search.vendor_id)
+        .bind(search.vendor_id)
+        .bind(&pattern)
+        .bind(&pattern)
+        .bind(&pattern)
+        .bind(search.limit)
+        .bind(search.offset)
+        .fetch_all(&self.pool)
+        .await?;
         Ok((count, rows))
     }
 

@@ -26,6 +26,7 @@ const RETRY_SAFE: &[(&str, &str)] = &[
     ("/marketplace.identity.v1.Identity/GetMyVendor", "read"),
     ("/marketplace.identity.v1.Identity/ListVendors", "read"),
     ("/marketplace.identity.v1.Identity/GetVendors", "read"),
+    ("/marketplace.identity.v1.Identity/SearchVendors", "read"),
     ("/marketplace.identity.v1.Identity/GetPublicKeys", "read"),
     ("/marketplace.catalog.v1.Catalog/ListCategories", "read"),
     ("/marketplace.catalog.v1.Catalog/GetCategory", "read"),

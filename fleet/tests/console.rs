@@ -1,0 +1,148 @@
+//! The console (`/admin/`) in a real browser against the whole fleet:
+//! headless Chromium signs in, follows links and presses buttons by what
+//! they say, and the REST API confirms what the console did.
+#[path = "console/browser.rs"]
+mod browser;
+mod support;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use browser::{Browser, Driver};
+use common::cases;
+use support::{Ctx, PASSWORD};
+
+const DESKTOP: u32 = 1280;
+const PHONE: u32 = 390;
+
+fn main() -> ExitCode {
+    support::run_suite(
+        "console",
+        cases![Ctx;
+            admin_approves_a_pending_vendor,
+            a_wrong_password_is_shown_on_the_form,
+            a_customer_is_refused,
+            a_post_without_the_csrf_token_is_refused,
+            logout_ends_the_session,
+            a_browser_at_the_root_is_sent_to_the_console,
+            the_dashboard_counts_pending_vendors,
+        ],
+        |_| {},
+    )
+}
+
+/// A browser with a fresh driver, signed in as `email`.
+async fn signed_in(ctx: &Ctx, email: &str, width: u32) -> (Driver, Browser) {
+    let driver = Driver::start();
+    let browser = Browser::open(&driver, &ctx.base, width).await;
+    browser.visit("/admin/login/").await;
+    browser.fill("Email", email).await;
+    browser.fill("Password", PASSWORD).await;
+    browser.press("Log in").await;
+    (driver, browser)
+}
+
+/// Where the test run leaves the console's screenshots for the README.
+fn screenshot(name: &str, png: &[u8]) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/console");
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(dir.join(name), png)) {
+        eprintln!("could not keep the screenshot {name}: {e}");
+    }
+}
+
+async fn admin_approves_a_pending_vendor(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let (_, profile) = api.vendor_with_profile().await;
+    let shop = profile["shop_name"].as_str().expect("shop name").to_owned();
+    let (_driver, browser) = signed_in(&ctx, &ctx.admin_email, DESKTOP).await;
+    assert_eq!(browser.heading().await, "Dashboard");
+
+    browser.follow("Vendors").await;
+    assert_eq!(browser.heading().await, "Vendors");
+    browser.choose("Status", "Pending").await;
+    browser.fill("Search shop name or email", &shop).await;
+    browser.press("Filter").await;
+    browser.follow(&shop).await;
+    assert_eq!(browser.heading().await, shop);
+    browser.press("Approve").await;
+    assert_eq!(browser.said("status").await, "The vendor is approved.");
+    assert!(!browser.has_button("Approve").await, "an approved vendor offers only Suspend");
+    screenshot("vendor.png", &browser.screenshot().await);
+
+    let listed = api.walk("/vendors/", None).await;
+    assert!(listed.iter().any(|v| v["id"] == profile["id"] && v["status"] == "approved"), "{shop} is listed");
+    browser.close().await;
+}
+
+async fn a_wrong_password_is_shown_on_the_form(ctx: Arc<Ctx>) {
+    let driver = Driver::start();
+    let browser = Browser::open(&driver, &ctx.base, DESKTOP).await;
+    browser.visit("/admin/login/").await;
+    browser.fill("Email", &ctx.admin_email).await;
+    browser.fill("Password", "not-the-password").await;
+    browser.press("Log in").await;
+    assert_eq!(browser.said("alert").await, "No active account found with the given credentials");
+    assert_eq!(browser.heading().await, "Log in");
+    browser.close().await;
+}
+
+async fn a_customer_is_refused(ctx: Arc<Ctx>) {
+    let customer = ctx.api().user("customer").await;
+    let (_driver, browser) = signed_in(&ctx, &customer.email, DESKTOP).await;
+    assert_eq!(browser.heading().await, "403 Forbidden");
+    browser.visit("/admin/vendors/").await;
+    assert_eq!(browser.heading().await, "403 Forbidden");
+    browser.close().await;
+}
+
+async fn a_post_without_the_csrf_token_is_refused(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let (_, profile) = api.vendor_with_profile().await;
+    let (_driver, browser) = signed_in(&ctx, &ctx.admin_email, DESKTOP).await;
+    browser.visit(&format!("/admin/vendors/{}/", profile["id"])).await;
+    browser.script("document.querySelectorAll('input[name=csrf]').forEach(input => input.remove());").await;
+    browser.press("Approve").await;
+    assert_eq!(browser.heading().await, "403 Forbidden");
+    let listed = api.walk("/vendors/", None).await;
+    assert!(!listed.iter().any(|v| v["id"] == profile["id"]), "the vendor is still not approved");
+    browser.close().await;
+}
+
+async fn logout_ends_the_session(ctx: Arc<Ctx>) {
+    let (_driver, browser) = signed_in(&ctx, &ctx.admin_email, PHONE).await;
+    assert_eq!(browser.heading().await, "Dashboard");
+    browser.press("Log out").await;
+    assert_eq!(browser.heading().await, "Log in");
+    browser.visit("/admin/vendors/").await;
+    assert_eq!(browser.heading().await, "Log in");
+    assert_eq!(browser.path().await, "/admin/login/");
+    browser.close().await;
+}
+
+async fn a_browser_at_the_root_is_sent_to_the_console(ctx: Arc<Ctx>) {
+    let driver = Driver::start();
+    let browser = Browser::open(&driver, &ctx.base, DESKTOP).await;
+    browser.visit("/").await;
+    assert_eq!(browser.path().await, "/admin/login/");
+    assert_eq!(browser.heading().await, "Log in");
+    let api_client = ctx.api().get("/", None).await;
+    assert_eq!(api_client.status.as_u16(), 404);
+    assert_eq!(api_client.body["detail"], "Not found.");
+    browser.close().await;
+}
+
+async fn the_dashboard_counts_pending_vendors(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    api.vendor_with_profile().await;
+    let (_driver, browser) = signed_in(&ctx, &ctx.admin_email, DESKTOP).await;
+    assert_eq!(browser.heading().await, "Dashboard");
+    screenshot("dashboard.png", &browser.screenshot().await);
+    let queue = browser.link_ending("pending vendors").await;
+    let waiting: i64 = queue.split_whitespace().next().and_then(|n| n.parse().ok()).expect("a count");
+    assert!(waiting >= 1, "{queue}");
+    browser.follow(&queue).await;
+    assert_eq!(browser.heading().await, "Vendors");
+    assert_eq!(browser.path().await, "/admin/vendors/?status=pending");
+    browser.close().await;
+}

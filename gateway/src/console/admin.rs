@@ -1,0 +1,264 @@
+//! The admin's pages: the dashboard (analytics for a date range, the
+//! verification queue's length) and the vendors (a filtered, searched,
+//! paged table; a vendor's page with `Approve` and `Suspend`, under the
+//! same rules as `PATCH /vendors/{id}/verify/`).
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Duration, Utc};
+use proto::analytics::v1 as analytics_pb;
+use proto::identity::v1 as pb;
+use serde::Deserialize;
+
+use super::page::{self, Layout, Posted, Section};
+use super::session::{Admin, SignedIn};
+use crate::AppState;
+use crate::routes::rfc3339;
+use crate::routes::vendors::set_vendor_status;
+
+/// Vendors per page of the table.
+const VENDORS_PER_PAGE: i64 = 25;
+/// Longest search text taken from the query string.
+const MAX_SEARCH: usize = 100;
+
+#[derive(Template)]
+#[template(path = "console/dashboard.html")]
+struct DashboardPage {
+    layout: Layout,
+    from: String,
+    to: String,
+    summary: analytics_pb::Summary,
+    pending_vendors: i64,
+}
+
+/// `/admin/`: the admin's dashboard; anyone else signed in is refused.
+pub async fn dashboard(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let SignedIn(session, csrf) = signed_in;
+    if !session.principal.is_admin() {
+        return page::forbidden(&session, &csrf);
+    }
+    let today = Utc::now().date_naive();
+    let date = |name: &str, default: chrono::NaiveDate| {
+        params.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+    };
+    let (from, to) = (date("from", today - Duration::days(29)), date("to", today));
+    let d = &state.downstream;
+    let mut analytics = d.analytics.clone();
+    let message = analytics_pb::SummaryRequest { from: Some(from.clone()), to: Some(to.clone()) };
+    let summary = match d.call(analytics.get_summary(d.request(message, Some(session.token())))).await {
+        Ok(summary) => summary,
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
+    let pending = VendorQuery { status: Some("pending".into()), ..VendorQuery::default() };
+    let pending_vendors = match search_vendors(&state, session.token(), &pending, 0).await {
+        Ok(found) => found.count,
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
+    let layout = Layout::new("Dashboard", Some(&session), &csrf, Section::Dashboard);
+    page::render(StatusCode::OK, &DashboardPage { layout, from, to, summary, pending_vendors })
+}
+
+/// The vendor table's filters, as the query string carries them.
+#[derive(Debug, Default, Deserialize)]
+pub struct VendorQuery {
+    status: Option<String>,
+    q: Option<String>,
+    page: Option<String>,
+}
+
+impl VendorQuery {
+    fn status(&self) -> Option<&str> {
+        self.status.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    fn words(&self) -> Option<String> {
+        let words = self.q.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+        Some(words.chars().take(MAX_SEARCH).collect())
+    }
+
+    fn page(&self) -> i64 {
+        self.page.as_deref().and_then(|p| p.trim().parse::<i64>().ok()).filter(|p| *p >= 1).unwrap_or(1).min(1_000_000)
+    }
+
+    /// The query string of another page of the same table.
+    fn link(&self, page: i64) -> String {
+        let mut pairs = vec![];
+        if let Some(status) = self.status() {
+            pairs.push(("status", status.to_owned()));
+        }
+        if let Some(words) = self.words() {
+            pairs.push(("q", words));
+        }
+        pairs.push(("page", page.to_string()));
+        let encoded: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect();
+        format!("?{}", encoded.join("&"))
+    }
+}
+
+fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+async fn search_vendors(
+    state: &AppState,
+    token: &str,
+    query: &VendorQuery,
+    vendor_id: i64,
+) -> Result<pb::VendorPage, common::ApiError> {
+    let message = pb::SearchVendorsRequest {
+        status: query.status().map(str::to_owned),
+        search: query.words(),
+        vendor_id,
+        limit: VENDORS_PER_PAGE,
+        offset: (query.page() - 1) * VENDORS_PER_PAGE,
+    };
+    let d = &state.downstream;
+    let mut identity = d.identity.clone();
+    d.call(identity.search_vendors(d.request(message, Some(token)))).await
+}
+
+/// A vendor as the table and its page show it.
+pub struct VendorRow {
+    id: i64,
+    shop_name: String,
+    owner_email: String,
+    status: String,
+    description: String,
+    created: String,
+    verified: String,
+}
+
+impl From<pb::Vendor> for VendorRow {
+    fn from(v: pb::Vendor) -> Self {
+        let day = |at: Option<&prost_types::Timestamp>| {
+            rfc3339(at).map(|t| t.chars().take(16).collect::<String>().replace('T', " ")).unwrap_or_default()
+        };
+        Self {
+            id: v.id,
+            created: day(v.created_at.as_ref()),
+            verified: day(v.verified_at.as_ref()),
+            shop_name: v.shop_name,
+            owner_email: v.owner_email,
+            status: v.status,
+            description: v.description,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/vendors.html")]
+struct VendorsPage {
+    layout: Layout,
+    status: String,
+    q: String,
+    vendors: Vec<VendorRow>,
+    count: i64,
+    page: i64,
+    pages: i64,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+pub async fn vendors(
+    State(state): State<AppState>,
+    Admin(session, csrf): Admin,
+    Query(query): Query<VendorQuery>,
+) -> Response {
+    if query.status().is_some_and(|s| !["pending", "approved", "suspended"].contains(&s)) {
+        return page::message(StatusCode::BAD_REQUEST, Some(&session), &csrf, "Bad request", "Unknown vendor status.");
+    }
+    let found = match search_vendors(&state, session.token(), &query, 0).await {
+        Ok(found) => found,
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
+    let page = query.page();
+    let pages = ((found.count + VENDORS_PER_PAGE - 1) / VENDORS_PER_PAGE).max(1);
+    let layout = Layout::new("Vendors", Some(&session), &csrf, Section::Vendors);
+    page::render(
+        StatusCode::OK,
+        &VendorsPage {
+            layout,
+            status: query.status().unwrap_or_default().to_owned(),
+            q: query.words().unwrap_or_default(),
+            vendors: found.vendors.into_iter().map(VendorRow::from).collect(),
+            count: found.count,
+            page,
+            pages,
+            previous: (page > 1).then(|| query.link(page - 1)),
+            next: (page < pages).then(|| query.link(page + 1)),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "console/vendor.html")]
+struct VendorPage {
+    layout: Layout,
+    vendor: VendorRow,
+    notice: Option<String>,
+}
+
+fn vendor_id(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+pub async fn vendor(
+    State(state): State<AppState>,
+    Admin(session, csrf): Admin,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let not_found =
+        |session, csrf| page::message(StatusCode::NOT_FOUND, Some(session), csrf, "Not found", "No such vendor.");
+    let Some(id) = vendor_id(&id) else { return not_found(&session, &csrf) };
+    let found = match search_vendors(&state, session.token(), &VendorQuery::default(), id).await {
+        Ok(found) => found,
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
+    let Some(vendor) = found.vendors.into_iter().next() else { return not_found(&session, &csrf) };
+    let notice = params.get("done").and_then(|done| match done.as_str() {
+        "approved" => Some("The vendor is approved.".to_owned()),
+        "suspended" => Some("The vendor is suspended.".to_owned()),
+        _ => None,
+    });
+    let layout = Layout::new(vendor.shop_name.clone(), Some(&session), &csrf, Section::Vendors);
+    page::render(StatusCode::OK, &VendorPage { layout, vendor: vendor.into(), notice })
+}
+
+#[derive(Deserialize)]
+pub struct StatusChange {
+    #[serde(default)]
+    status: String,
+}
+
+/// `Approve` or `Suspend`, then back to the vendor's page.
+pub async fn set_status(
+    State(state): State<AppState>,
+    Admin(session, csrf): Admin,
+    Path(id): Path<String>,
+    Posted(change): Posted<StatusChange>,
+) -> Response {
+    let Some(id) = vendor_id(&id) else {
+        return page::message(StatusCode::NOT_FOUND, Some(&session), &csrf, "Not found", "No such vendor.");
+    };
+    let message = pb::VerifyVendorRequest { vendor_id: id, status: Some(change.status) };
+    match set_vendor_status(&state, session.token(), message).await {
+        Ok(vendor) => Redirect::to(&format!("/admin/vendors/{}/?done={}", vendor.id, vendor.status)).into_response(),
+        Err(error) => page::failure(Some(&session), &csrf, error),
+    }
+}

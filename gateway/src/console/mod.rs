@@ -1,0 +1,49 @@
+//! The console at `/admin/`: the web admin (and, to come, the vendor
+//! portal) the gateway serves beside the REST API. Pages are HTML from
+//! compile-time templates (`templates/console/`) with the project's own
+//! stylesheet; every action is a plain form post answered with a redirect
+//! (post/redirect/get), so nothing needs JavaScript. Handlers call the
+//! services over the same gRPC clients, and through the same helpers, as
+//! the REST routes: there is no second path to the data.
+mod admin;
+mod login;
+mod page;
+pub mod session;
+
+use axum::Router;
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+const STYLESHEET: &str = include_str!("../../static/console.css");
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/admin/", get(admin::dashboard))
+        .route("/admin/login/", get(login::form).post(login::submit))
+        .route("/admin/logout/", post(login::logout))
+        .route("/admin/vendors/", get(admin::vendors))
+        .route("/admin/vendors/{id}/", get(admin::vendor))
+        .route("/admin/vendors/{id}/status/", post(admin::set_status))
+        .layer(axum::middleware::from_fn_with_state(state, session::middleware))
+        .route("/admin/static/console.css", get(stylesheet))
+}
+
+async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], STYLESHEET)
+        .into_response()
+}
+
+/// `/`: a browser goes to the console; an API client (and any method but
+/// GET) keeps its JSON 404.
+pub async fn root(method: Method, headers: HeaderMap) -> Response {
+    let wants_html = (method == Method::GET || method == Method::HEAD)
+        && headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|accept| accept.split(',').any(|media| media.trim().starts_with("text/html")));
+    if wants_html { Redirect::to("/admin/").into_response() } else { crate::conventions::not_found().await }
+}

@@ -1,0 +1,155 @@
+//! What every console page shares: the layout's data (who is signed in,
+//! the CSRF token for its forms, which section is current), rendering a
+//! template into a response, the 403 and error pages, and posted forms,
+//! whose CSRF token is checked before a handler sees them.
+use askama::Template;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use common::ApiError;
+use common::auth::Role;
+use serde::de::DeserializeOwned;
+
+use super::session::{Csrf, Session};
+use crate::AppState;
+
+/// A section of the console, for the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Dashboard,
+    Vendors,
+    None,
+}
+
+/// The layout's data: the navigation and the logout form.
+pub struct Layout {
+    pub title: String,
+    pub csrf: String,
+    /// The signed-in user's role, when one is.
+    pub role: Option<&'static str>,
+    pub section: Section,
+}
+
+impl Layout {
+    pub fn new(title: impl Into<String>, session: Option<&Session>, csrf: &Csrf, section: Section) -> Self {
+        let role = session.map(|s| match s.principal.role {
+            Role::Admin => "admin",
+            Role::Vendor => "vendor",
+            Role::Customer => "customer",
+        });
+        Self { title: title.into(), csrf: csrf.0.clone(), role, section }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Some("admin")
+    }
+
+    /// `aria-current` for a navigation link.
+    pub fn current(&self, section: Section) -> &'static str {
+        if self.section == section { "page" } else { "false" }
+    }
+}
+
+/// A rendered template with its status; a template that fails to render
+/// (it cannot, short of a bug) is a logged 500.
+pub fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "a console page did not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, Html("<h1>Something went wrong</h1>".to_owned())).into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+struct MessagePage {
+    layout: Layout,
+    heading: String,
+    message: String,
+}
+
+/// A page that only says something, with the layout around it.
+pub fn message(
+    status: StatusCode,
+    session: Option<&Session>,
+    csrf: &Csrf,
+    heading: &str,
+    message: impl Into<String>,
+) -> Response {
+    let layout = Layout::new(heading, session, csrf, Section::None);
+    render(status, &MessagePage { layout, heading: heading.to_owned(), message: message.into() })
+}
+
+/// Signed in, but not allowed here.
+pub fn forbidden(session: &Session, csrf: &Csrf) -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        Some(session),
+        csrf,
+        "403 Forbidden",
+        "You do not have permission to use this console. It is for the marketplace's admins and vendors.",
+    )
+}
+
+/// A service's refusal or failure as a page: what the API would have
+/// said, in words.
+pub fn failure(session: Option<&Session>, csrf: &Csrf, error: ApiError) -> Response {
+    let status = crate::error::status_of(error.kind);
+    if status.is_server_error() {
+        tracing::warn!(%error, "a console page could not be served");
+        return message(status, session, csrf, "Service unavailable", "The marketplace could not answer. Try again.");
+    }
+    message(status, session, csrf, "Request refused", explain(&error))
+}
+
+/// An error in words: its field messages, or its detail.
+pub fn explain(error: &ApiError) -> String {
+    if error.fields.is_empty() {
+        return error.detail.clone();
+    }
+    error
+        .fields
+        .iter()
+        .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A posted form whose `csrf` field matched the cookie's token; otherwise
+/// the post is refused with a 403 page before any work.
+pub struct Posted<T>(pub T);
+
+#[derive(serde::Deserialize)]
+struct WithCsrf<T> {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    fields: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let csrf = request.extensions().get::<Csrf>().cloned().unwrap_or_else(|| Csrf(String::new()));
+        let session = request.extensions().get::<Session>().cloned();
+        let refused =
+            |heading: &str, text: &str| message(StatusCode::FORBIDDEN, session.as_ref(), &csrf, heading, text);
+        let axum::Form(form) = match axum::Form::<WithCsrf<T>>::from_request(request, state).await {
+            Ok(form) => form,
+            Err(rejection) => {
+                let status = rejection.status();
+                return Err(message(status, session.as_ref(), &csrf, "Bad request", rejection.body_text()));
+            }
+        };
+        if csrf.0.is_empty() || !csrf.accepts(&form.csrf) {
+            return Err(refused(
+                "403 Forbidden",
+                "CSRF verification failed: the form was not sent from this console. Reload the page and try again.",
+            ));
+        }
+        Ok(Posted(form.fields))
+    }
+}
