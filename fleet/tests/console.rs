@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             logout_ends_the_session,
             a_browser_at_the_root_is_sent_to_the_console,
             the_dashboard_counts_pending_vendors,
+            admin_creates_and_moves_categories,
         ],
         |_| {},
     )
@@ -144,5 +145,42 @@ async fn the_dashboard_counts_pending_vendors(ctx: Arc<Ctx>) {
     browser.follow(&queue).await;
     assert_eq!(browser.heading().await, "Vendors");
     assert_eq!(browser.path().await, "/admin/vendors/?status=pending");
+    browser.close().await;
+}
+
+async fn admin_creates_and_moves_categories(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (kitchen, kettles) = (format!("Kitchen {tag}"), format!("Kettles {tag}"));
+    let (_driver, browser) = signed_in(&ctx, &ctx.admin_email, DESKTOP).await;
+    browser.follow("Categories").await;
+    for name in [&kitchen, &kettles] {
+        browser.fill("Name", name).await;
+        browser.choose("Parent", "None (top level)").await;
+        browser.press("Create category").await;
+        assert_eq!(browser.said("status").await, "The category is created.");
+    }
+    // A taken name is refused on the form.
+    browser.fill("Name", &kitchen.to_uppercase()).await;
+    browser.press("Create category").await;
+    assert!(browser.said("alert").await.starts_with("name: "), "the duplicate is explained");
+
+    browser.follow(&kettles).await;
+    browser.choose("Parent", &kitchen).await;
+    browser.press("Save").await;
+    assert_eq!(browser.said("status").await, "The category is saved.");
+    let categories = api.get("/products/categories/", None).await.expect(200);
+    let id_of = |name: &str| {
+        categories.as_array().and_then(|all| all.iter().find(|c| c["name"] == name)).map(|c| c["id"].clone())
+    };
+    let kettles_row = categories.as_array().and_then(|all| all.iter().find(|c| c["name"] == kettles.as_str()));
+    assert_eq!(kettles_row.map(|c| c["parent"].clone()), id_of(&kitchen), "moved under {kitchen}");
+
+    // Kitchen cannot move under its own child.
+    browser.follow("Categories").await;
+    browser.follow(&kitchen).await;
+    browser.choose("Parent", &format!("\u{2014} {kettles}")).await;
+    browser.press("Save").await;
+    assert!(browser.said("alert").await.starts_with("parent: "), "the cycle is explained");
     browser.close().await;
 }

@@ -6,6 +6,7 @@
 //! services over the same gRPC clients, and through the same helpers, as
 //! the REST routes: there is no second path to the data.
 mod admin;
+mod categories;
 mod login;
 mod page;
 pub mod session;
@@ -27,6 +28,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/vendors/", get(admin::vendors))
         .route("/admin/vendors/{id}/", get(admin::vendor))
         .route("/admin/vendors/{id}/status/", post(admin::set_status))
+        .route("/admin/categories/", get(categories::list).post(categories::create))
+        .route("/admin/categories/{id}/", get(categories::edit).post(categories::update))
+        .route("/admin/categories/{id}/delete/", post(categories::delete))
         .layer(axum::middleware::from_fn_with_state(state, session::middleware))
         .route("/admin/static/console.css", get(stylesheet))
 }

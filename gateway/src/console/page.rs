@@ -18,6 +18,7 @@ use crate::AppState;
 pub enum Section {
     Dashboard,
     Vendors,
+    Categories,
     None,
 }
 
