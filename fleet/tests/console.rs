@@ -28,6 +28,8 @@ fn main() -> ExitCode {
             a_browser_at_the_root_is_sent_to_the_console,
             the_dashboard_counts_pending_vendors,
             admin_creates_and_moves_categories,
+            vendor_creates_a_product_with_stock,
+            a_pending_vendor_sees_what_it_waits_for,
         ],
         |_| {},
     )
@@ -182,5 +184,46 @@ async fn admin_creates_and_moves_categories(ctx: Arc<Ctx>) {
     browser.choose("Parent", &format!("\u{2014} {kettles}")).await;
     browser.press("Save").await;
     assert!(browser.said("alert").await.starts_with("parent: "), "the cycle is explained");
+    browser.close().await;
+}
+
+async fn vendor_creates_a_product_with_stock(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let (vendor, profile) = api.approved_vendor().await;
+    let name = format!("Teapot {}", uuid::Uuid::new_v4().simple());
+    let (_driver, browser) = signed_in(&ctx, &vendor.email, DESKTOP).await;
+    assert_eq!(browser.heading().await, "Dashboard");
+    browser.follow("Products").await;
+    browser.follow("Add a product").await;
+    browser.fill("Name", &name).await;
+    browser.fill("Price", "12.50").await;
+    browser.fill("Stock", "7").await;
+    browser.press("Create product").await;
+    assert_eq!(browser.said("status").await, "The product is created.");
+
+    let listed = api.get(&format!("/products/?vendor={}", profile["id"]), None).await.expect(200);
+    let product = listed["results"].as_array().and_then(|all| all.iter().find(|p| p["name"] == name.as_str())).cloned();
+    let product = product.unwrap_or_else(|| panic!("{name} is listed: {listed}"));
+    assert_eq!((product["price"].as_str(), product["stock"].as_i64()), (Some("12.50"), Some(7)));
+
+    // Edit the stock and take it off sale.
+    browser.follow(&name).await;
+    browser.fill("Stock", "3").await;
+    browser.click_label("Active (on sale)").await;
+    browser.press("Save").await;
+    assert_eq!(browser.said("status").await, "The product is saved.");
+    let mine = api.get("/products/vendor/", Some(&vendor.access)).await.expect(200);
+    let edited = mine["results"].as_array().and_then(|all| all.iter().find(|p| p["id"] == product["id"])).cloned();
+    let edited = edited.unwrap_or_else(|| panic!("the vendor still has it: {mine}"));
+    assert_eq!((edited["stock"].as_i64(), edited["is_active"].as_bool()), (Some(3), Some(false)));
+    screenshot("vendor-products.png", &browser.screenshot().await);
+    browser.close().await;
+}
+
+async fn a_pending_vendor_sees_what_it_waits_for(ctx: Arc<Ctx>) {
+    let (vendor, _) = ctx.api().vendor_with_profile().await;
+    let (_driver, browser) = signed_in(&ctx, &vendor.email, PHONE).await;
+    assert_eq!(browser.heading().await, "Dashboard");
+    assert!(browser.said("status").await.contains("waiting for an admin's approval"));
     browser.close().await;
 }

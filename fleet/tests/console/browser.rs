@@ -111,6 +111,11 @@ impl Browser {
         field.select_by_label(option).await.expect("select");
     }
 
+    /// Clicks a label (which ticks or clears its checkbox).
+    pub async fn click_label(&self, label: &str) {
+        self.wait_for(&format!("//label[normalize-space()={}]", literal(label))).await.click().await.expect("click");
+    }
+
     pub async fn press(&self, button: &str) {
         self.wait_for(&format!("//button[normalize-space()={}]", literal(button))).await.click().await.expect("click");
     }

@@ -18,18 +18,18 @@ use crate::AppState;
 
 /// A category in the tree's reading order, with its depth.
 pub struct Node {
-    id: i64,
-    name: String,
+    pub(super) id: i64,
+    pub(super) name: String,
     slug: String,
     depth: usize,
     parent: Option<i64>,
-    /// The parent picked in the page's form.
-    chosen: bool,
+    /// Picked in the page's form (as a parent, or a product's category).
+    pub(super) chosen: bool,
 }
 
 impl Node {
     /// The name indented for an `<option>` (where padding does not apply).
-    fn option_label(&self) -> String {
+    pub(super) fn option_label(&self) -> String {
         format!("{}{}", "\u{2014} ".repeat(self.depth), self.name)
     }
 
@@ -67,14 +67,14 @@ fn tree(categories: Vec<pb::Category>) -> Vec<Node> {
 }
 
 /// Marks the parent the form shows as picked.
-fn choose(mut nodes: Vec<Node>, parent: Option<i64>) -> Vec<Node> {
+pub(super) fn choose(mut nodes: Vec<Node>, parent: Option<i64>) -> Vec<Node> {
     for node in &mut nodes {
         node.chosen = Some(node.id) == parent;
     }
     nodes
 }
 
-async fn load(state: &AppState) -> Result<Vec<Node>, ApiError> {
+pub(super) async fn load(state: &AppState) -> Result<Vec<Node>, ApiError> {
     let d = &state.downstream;
     let mut catalog = d.catalog.clone();
     let list = d.call(catalog.list_categories(d.request(pb::ListCategoriesRequest {}, None))).await?;

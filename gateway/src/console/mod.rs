@@ -9,7 +9,9 @@ mod admin;
 mod categories;
 mod login;
 mod page;
+mod products;
 pub mod session;
+mod vendor;
 
 use axum::Router;
 use axum::http::{HeaderMap, Method, header};
@@ -22,7 +24,7 @@ const STYLESHEET: &str = include_str!("../../static/console.css");
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/admin/", get(admin::dashboard))
+        .route("/admin/", get(dashboard))
         .route("/admin/login/", get(login::form).post(login::submit))
         .route("/admin/logout/", post(login::logout))
         .route("/admin/vendors/", get(admin::vendors))
@@ -31,6 +33,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/categories/", get(categories::list).post(categories::create))
         .route("/admin/categories/{id}/", get(categories::edit).post(categories::update))
         .route("/admin/categories/{id}/delete/", post(categories::delete))
+        .route("/admin/products/", get(products::list))
+        .route("/admin/products/new/", get(products::new).post(products::create))
+        .route("/admin/products/{id}/", get(products::edit).post(products::update))
+        .route("/admin/products/{id}/delete/", post(products::delete))
         .layer(axum::middleware::from_fn_with_state(state, session::middleware))
         .route("/admin/static/console.css", get(stylesheet))
 }
@@ -50,4 +56,30 @@ pub async fn root(method: Method, headers: HeaderMap) -> Response {
             .filter_map(|v| v.to_str().ok())
             .any(|accept| accept.split(',').any(|media| media.trim().starts_with("text/html")));
     if wants_html { Redirect::to("/admin/").into_response() } else { crate::conventions::not_found().await }
+}
+
+/// `/admin/`: the admin's dashboard, or the vendor's; a customer is refused.
+async fn dashboard(
+    state: axum::extract::State<AppState>,
+    signed_in: session::SignedIn,
+    query: axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    match signed_in.0.principal.role {
+        common::auth::Role::Admin => admin::dashboard(state, signed_in, query).await,
+        common::auth::Role::Vendor => vendor::dashboard(state, signed_in).await,
+        common::auth::Role::Customer => page::forbidden(&signed_in.0, &signed_in.1),
+    }
+}
+
+/// Text for a query string (`application/x-www-form-urlencoded`).
+fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }

@@ -19,6 +19,7 @@ pub enum Section {
     Dashboard,
     Vendors,
     Categories,
+    Products,
     None,
 }
 
@@ -43,6 +44,10 @@ impl Layout {
 
     pub fn is_admin(&self) -> bool {
         self.role == Some("admin")
+    }
+
+    pub fn is_vendor(&self) -> bool {
+        self.role == Some("vendor")
     }
 
     /// `aria-current` for a navigation link.

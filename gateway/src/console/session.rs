@@ -167,6 +167,9 @@ pub struct SignedIn(pub Session, pub Csrf);
 /// A signed-in admin; others get a 403 page.
 pub struct Admin(pub Session, pub Csrf);
 
+/// A signed-in vendor; others get a 403 page.
+pub struct Vendor(pub Session, pub Csrf);
+
 fn csrf_of(parts: &Parts) -> Csrf {
     parts.extensions.get::<Csrf>().cloned().unwrap_or_else(|| Csrf(String::new()))
 }
@@ -182,15 +185,28 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
+/// The caller, when signed in with `role`.
+async fn with_role(parts: &mut Parts, state: &AppState, role: Role) -> Result<(Session, Csrf), Response> {
+    let SignedIn(session, csrf) = SignedIn::from_request_parts(parts, state).await?;
+    if session.principal.role != role {
+        return Err(page::forbidden(&session, &csrf));
+    }
+    Ok((session, csrf))
+}
+
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let SignedIn(session, csrf) = SignedIn::from_request_parts(parts, state).await?;
-        if session.principal.role != Role::Admin {
-            return Err(page::forbidden(&session, &csrf));
-        }
-        Ok(Admin(session, csrf))
+        with_role(parts, state, Role::Admin).await.map(|(session, csrf)| Admin(session, csrf))
+    }
+}
+
+impl FromRequestParts<AppState> for Vendor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        with_role(parts, state, Role::Vendor).await.map(|(session, csrf)| Vendor(session, csrf))
     }
 }
 

@@ -186,7 +186,7 @@ struct ProductChange {
 }
 
 /// Stock per product, in one call.
-async fn stock_of(state: &AppState, ids: Vec<i64>) -> Result<HashMap<i64, i64>, ApiError> {
+pub(crate) async fn stock_of(state: &AppState, ids: Vec<i64>) -> Result<HashMap<i64, i64>, ApiError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -385,26 +385,37 @@ async fn create_product(
     AuthUser(user): AuthUser,
     body: JsonBody,
 ) -> HttpResult<(StatusCode, Json<Product>)> {
-    let fields = product_fields(body)?;
+    let (product, stock) = create_with_stock(&state, &user.token, product_fields(body)?).await?;
+    Ok((StatusCode::CREATED, Json(render(product, stock))))
+}
+
+/// Creates a product, then its stock; a stock that cannot be set undoes
+/// the product (the REST route's and the console's).
+pub(crate) async fn create_with_stock(
+    state: &AppState,
+    token: &str,
+    fields: pb::ProductFields,
+) -> Result<(pb::Product, i64), ApiError> {
     let stock = fields.stock.as_deref().map(units).unwrap_or(0);
     let mut client = state.downstream.catalog.clone();
-    let product = state
-        .downstream
-        .call(client.create_product(
-            state.downstream.request(pb::CreateProductRequest { fields: Some(fields) }, Some(&user.token)),
-        ))
-        .await?;
-    if let Err(error) = set_stock(&state, &user.token, product.id, stock).await {
+    let product =
+        state
+            .downstream
+            .call(client.create_product(
+                state.downstream.request(pb::CreateProductRequest { fields: Some(fields) }, Some(token)),
+            ))
+            .await?;
+    if let Err(error) = set_stock(state, token, product.id, stock).await {
         // No product without its stock: undo the create, then report.
         let undo = pb::DeleteProductRequest { id: product.id };
         if let Err(undo_error) =
-            state.downstream.call(client.delete_product(state.downstream.request(undo, Some(&user.token)))).await
+            state.downstream.call(client.delete_product(state.downstream.request(undo, Some(token)))).await
         {
             tracing::error!(product = product.id, %undo_error, "could not undo a product whose stock failed");
         }
-        return Err(error.into());
+        return Err(error);
     }
-    Ok((StatusCode::CREATED, Json(render(product, stock))))
+    Ok((product, stock))
 }
 
 /// One product (an inactive one only for its owner or an admin).
@@ -437,17 +448,25 @@ async fn update_product(
     Path(id): Path<String>,
     body: JsonBody,
 ) -> HttpResult<Json<Product>> {
-    let id = path_id(&id)?;
-    let fields = product_fields(body)?;
+    let product = update_with_stock(&state, &user.token, path_id(&id)?, product_fields(body)?).await?;
+    Ok(Json(with_stock(&state, product).await?))
+}
+
+/// Changes a product, then its stock when one was sent.
+pub(crate) async fn update_with_stock(
+    state: &AppState,
+    token: &str,
+    id: i64,
+    fields: pb::ProductFields,
+) -> Result<pb::Product, ApiError> {
     let stock = fields.stock.as_deref().map(units);
     let mut client = state.downstream.catalog.clone();
     let message = pb::UpdateProductRequest { id, fields: Some(fields) };
-    let product =
-        state.downstream.call(client.update_product(state.downstream.request(message, Some(&user.token)))).await?;
+    let product = state.downstream.call(client.update_product(state.downstream.request(message, Some(token)))).await?;
     if let Some(stock) = stock {
-        set_stock(&state, &user.token, id, stock).await?;
+        set_stock(state, token, id, stock).await?;
     }
-    Ok(Json(with_stock(&state, product).await?))
+    Ok(product)
 }
 
 /// Delete a product (owning vendor or admin): it leaves every read.
