@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use browser::{Browser, Driver};
 use common::cases;
-use support::{Ctx, PASSWORD};
+use serde_json::{Value, json};
+use support::{Api, Ctx, PASSWORD};
 
 const DESKTOP: u32 = 1280;
 const PHONE: u32 = 390;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
             admin_creates_and_moves_categories,
             vendor_creates_a_product_with_stock,
             a_pending_vendor_sees_what_it_waits_for,
+            admin_refunds_a_paid_order,
         ],
         |_| {},
     )
@@ -225,5 +227,55 @@ async fn a_pending_vendor_sees_what_it_waits_for(ctx: Arc<Ctx>) {
     let (_driver, browser) = signed_in(&ctx, &vendor.email, PHONE).await;
     assert_eq!(browser.heading().await, "Dashboard");
     assert!(browser.said("status").await.contains("waiting for an admin's approval"));
+    browser.close().await;
+}
+
+/// A customer's order of 2 units of a fresh product (stock 10), paid
+/// through the sandbox; the order and the product.
+async fn paid_order(api: &Api) -> (Value, Value) {
+    let customer = api.user("customer").await;
+    let (vendor, _) = api.approved_vendor().await;
+    let product = api.product(&vendor, json!({"price": "12.34", "stock": 10})).await;
+    api.post("/carts/items/", Some(&customer.access), json!({"product": product["id"], "quantity": 2}))
+        .await
+        .expect(201);
+    let order = api.post("/orders/create/", Some(&customer.access), json!({})).await.expect(201);
+    let payment =
+        api.post("/payments/initiate/", Some(&customer.access), json!({"order_id": order["id"]})).await.expect(201);
+    let complete = format!("/payments/{}/sandbox/complete/", payment["id"]);
+    api.post(&complete, Some(&customer.access), json!({"outcome": "succeeded"})).await.expect(202);
+    let path = format!("/orders/{}/", order["id"]);
+    for _ in 0..100 {
+        let now = api.get(&path, Some(&customer.access)).await.expect(200);
+        if now["status"] == "paid" {
+            return (now, product);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("order {} was never paid", order["id"]);
+}
+
+async fn admin_refunds_a_paid_order(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let (order, product) = paid_order(&api).await;
+    let stock = |p: Value| p["stock"].as_i64();
+    let path = format!("/products/{}/", product["id"]);
+    assert_eq!(stock(api.get(&path, None).await.expect(200)), Some(8));
+    let (_driver, browser) = signed_in(&ctx, &ctx.admin_email, DESKTOP).await;
+    browser.follow("Orders").await;
+    browser.choose("Status", "Paid").await;
+    browser.fill("Customer (user id)", &order["user"].to_string()).await;
+    browser.press("Filter").await;
+    browser.follow(&format!("Order #{}", order["id"])).await;
+    browser.follow("Refund").await;
+    assert_eq!(browser.heading().await, format!("Refund order #{}?", order["id"]));
+    browser.press("Yes, refund").await;
+    assert_eq!(browser.said("status").await, "The order is refunded and its stock restored.");
+    assert!(!browser.has_link("Refund").await, "a cancelled order cannot be refunded again");
+
+    let admin = api.admin().await;
+    let refunded = api.get(&format!("/orders/{}/", order["id"]), Some(&admin.access)).await.expect(200);
+    assert_eq!(refunded["status"], "cancelled");
+    assert_eq!(stock(api.get(&path, None).await.expect(200)), Some(10), "stock restored");
     browser.close().await;
 }

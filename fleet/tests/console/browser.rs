@@ -134,6 +134,11 @@ impl Browser {
         self.wait_for(&xpath).await.text().await.expect("text")
     }
 
+    pub async fn has_link(&self, link: &str) -> bool {
+        let xpath = format!("//a[normalize-space()={}]", literal(link));
+        !self.client.find_all(Locator::XPath(&xpath)).await.expect("find").is_empty()
+    }
+
     pub async fn has_button(&self, button: &str) -> bool {
         let xpath = format!("//button[normalize-space()={}]", literal(button));
         !self.client.find_all(Locator::XPath(&xpath)).await.expect("find").is_empty()

@@ -8,6 +8,7 @@
 mod admin;
 mod categories;
 mod login;
+mod orders;
 mod page;
 mod products;
 pub mod session;
@@ -33,6 +34,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/categories/", get(categories::list).post(categories::create))
         .route("/admin/categories/{id}/", get(categories::edit).post(categories::update))
         .route("/admin/categories/{id}/delete/", post(categories::delete))
+        .route("/admin/orders/", get(orders::list))
+        .route("/admin/orders/{id}/", get(orders::show))
+        .route("/admin/orders/{id}/refund/", get(orders::confirm_refund).post(orders::refund))
         .route("/admin/products/", get(products::list))
         .route("/admin/products/new/", get(products::new).post(products::create))
         .route("/admin/products/{id}/", get(products::edit).post(products::update))

@@ -20,6 +20,7 @@ pub enum Section {
     Vendors,
     Categories,
     Products,
+    Orders,
     None,
 }
 

@@ -1,0 +1,268 @@
+//! The admin's orders: every order, newest first, filtered by status and
+//! customer and paged; an order's page with its lines, sub-orders and
+//! payment, and a `Refund` button that asks for confirmation on a page of
+//! its own before the order service applies the contract's refund rules
+//! (stock restored once, a paid payment refunded, a cancelled order 409).
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use proto::order::v1 as pb;
+use serde::Deserialize;
+
+use super::page::{self, Layout, Posted, Section};
+use super::session::{Admin, Csrf, Session};
+use crate::AppState;
+use crate::routes::rfc3339;
+
+const ORDERS_PER_PAGE: i64 = 25;
+const STATUSES: [&str; 3] = ["pending", "paid", "cancelled"];
+
+fn when(at: Option<&prost_types::Timestamp>) -> String {
+    rfc3339(at).map(|t| t.chars().take(16).collect::<String>().replace('T', " ")).unwrap_or_default()
+}
+
+/// The table's filters, as the query string carries them.
+#[derive(Debug, Default, Deserialize)]
+pub struct OrderQuery {
+    status: Option<String>,
+    customer: Option<String>,
+    page: Option<String>,
+}
+
+impl OrderQuery {
+    fn status(&self) -> Option<&str> {
+        self.status.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    fn customer(&self) -> Option<&str> {
+        self.customer.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    fn page(&self) -> i64 {
+        self.page.as_deref().and_then(|p| p.trim().parse::<i64>().ok()).filter(|p| *p >= 1).unwrap_or(1).min(1_000_000)
+    }
+
+    fn link(&self, page: i64) -> String {
+        let mut pairs = vec![];
+        if let Some(status) = self.status() {
+            pairs.push(format!("status={}", super::form_encode(status)));
+        }
+        if let Some(customer) = self.customer() {
+            pairs.push(format!("customer={}", super::form_encode(customer)));
+        }
+        pairs.push(format!("page={page}"));
+        format!("?{}", pairs.join("&"))
+    }
+}
+
+pub struct OrderRow {
+    id: i64,
+    user: i64,
+    status: String,
+    payment: String,
+    total: String,
+    created: String,
+}
+
+impl From<&pb::OrderMessage> for OrderRow {
+    fn from(o: &pb::OrderMessage) -> Self {
+        Self {
+            id: o.id,
+            user: o.user,
+            status: o.status.clone(),
+            payment: o.payment_status.clone().unwrap_or_else(|| "none".to_owned()),
+            total: format!("{} {}", o.total_price, o.currency),
+            created: when(o.created_at.as_ref()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/orders.html")]
+struct OrdersPage {
+    layout: Layout,
+    status: String,
+    customer: String,
+    orders: Vec<OrderRow>,
+    count: i64,
+    page: i64,
+    pages: i64,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Admin(session, csrf): Admin,
+    Query(query): Query<OrderQuery>,
+) -> Response {
+    let bad =
+        |text: &str| page::message(StatusCode::BAD_REQUEST, Some(&session), &csrf, "Bad request", text.to_owned());
+    if query.status().is_some_and(|s| !STATUSES.contains(&s)) {
+        return bad("Unknown order status.");
+    }
+    if query.customer().is_some_and(|c| c.parse::<i64>().map_or(true, |id| id < 1)) {
+        return bad("A customer is a user id: a positive whole number.");
+    }
+    let page = query.page();
+    let message = pb::ListOrdersRequest {
+        limit: ORDERS_PER_PAGE,
+        offset: (page - 1) * ORDERS_PER_PAGE,
+        status: query.status().map(str::to_owned),
+        user: query.customer().map(str::to_owned),
+    };
+    let d = &state.downstream;
+    let mut orders = d.order.clone();
+    let found = match d.call(orders.list_orders(d.request(message, Some(session.token())))).await {
+        Ok(found) => found,
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
+    let pages = ((found.count + ORDERS_PER_PAGE - 1) / ORDERS_PER_PAGE).max(1);
+    let layout = Layout::new("Orders", Some(&session), &csrf, Section::Orders);
+    page::render(
+        StatusCode::OK,
+        &OrdersPage {
+            layout,
+            status: query.status().unwrap_or_default().to_owned(),
+            customer: query.customer().unwrap_or_default().to_owned(),
+            orders: found.orders.iter().map(OrderRow::from).collect(),
+            count: found.count,
+            page,
+            pages,
+            previous: (page > 1).then(|| query.link(page - 1)),
+            next: (page < pages).then(|| query.link(page + 1)),
+        },
+    )
+}
+
+pub struct LineRow {
+    product: String,
+    sku: String,
+    vendor: String,
+    unit_price: String,
+    quantity: i64,
+    line_total: String,
+}
+
+pub struct SubOrderRow {
+    id: i64,
+    vendor: String,
+    subtotal: String,
+    status: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/order.html")]
+struct OrderPage {
+    layout: Layout,
+    order: OrderRow,
+    lines: Vec<LineRow>,
+    sub_orders: Vec<SubOrderRow>,
+    notice: Option<&'static str>,
+    refundable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/refund.html")]
+struct RefundPage {
+    layout: Layout,
+    order: OrderRow,
+}
+
+fn order_id(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+fn no_such_order(session: &Session, csrf: &Csrf) -> Response {
+    page::message(StatusCode::NOT_FOUND, Some(session), csrf, "Not found", "No such order.")
+}
+
+async fn load(state: &AppState, session: &Session, id: i64) -> Result<pb::OrderMessage, common::ApiError> {
+    let d = &state.downstream;
+    let mut orders = d.order.clone();
+    d.call(orders.get_order(d.request(pb::GetOrderRequest { id }, Some(session.token())))).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Admin(session, csrf): Admin,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Response {
+    let Some(id) = order_id(&id) else { return no_such_order(&session, &csrf) };
+    let order = match load(&state, &session, id).await {
+        Ok(order) => order,
+        Err(error) if error.kind == common::ErrorKind::NotFound => return no_such_order(&session, &csrf),
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
+    let lines = order
+        .items
+        .iter()
+        .map(|item| LineRow {
+            product: item.product_name.clone(),
+            sku: item.sku.clone(),
+            vendor: item.vendor_name.clone(),
+            unit_price: item.unit_price.clone(),
+            quantity: item.quantity,
+            line_total: item.line_total.clone(),
+        })
+        .collect();
+    let sub_orders = order
+        .vendor_orders
+        .iter()
+        .map(|v| SubOrderRow {
+            id: v.id,
+            vendor: v.vendor_name.clone(),
+            subtotal: v.subtotal.clone(),
+            status: v.status.clone(),
+        })
+        .collect();
+    let notice = (done.done.as_deref() == Some("refunded")).then_some("The order is refunded and its stock restored.");
+    let layout = Layout::new(format!("Order #{id}"), Some(&session), &csrf, Section::Orders);
+    let refundable = order.status != "cancelled";
+    page::render(
+        StatusCode::OK,
+        &OrderPage { layout, order: OrderRow::from(&order), lines, sub_orders, notice, refundable },
+    )
+}
+
+/// The confirmation asked before a refund.
+pub async fn confirm_refund(
+    State(state): State<AppState>,
+    Admin(session, csrf): Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(id) = order_id(&id) else { return no_such_order(&session, &csrf) };
+    match load(&state, &session, id).await {
+        Ok(order) => {
+            let layout = Layout::new(format!("Refund order #{id}"), Some(&session), &csrf, Section::Orders);
+            page::render(StatusCode::OK, &RefundPage { layout, order: OrderRow::from(&order) })
+        }
+        Err(error) if error.kind == common::ErrorKind::NotFound => no_such_order(&session, &csrf),
+        Err(error) => page::failure(Some(&session), &csrf, error),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Nothing {}
+
+pub async fn refund(
+    State(state): State<AppState>,
+    Admin(session, csrf): Admin,
+    Path(id): Path<String>,
+    Posted(Nothing {}): Posted<Nothing>,
+) -> Response {
+    let Some(id) = order_id(&id) else { return no_such_order(&session, &csrf) };
+    let d = &state.downstream;
+    let mut orders = d.order.clone();
+    match d.call(orders.refund_order(d.request(pb::RefundOrderRequest { id }, Some(session.token())))).await {
+        Ok(_) => Redirect::to(&format!("/admin/orders/{id}/?done=refunded")).into_response(),
+        Err(error) => page::failure(Some(&session), &csrf, error),
+    }
+}
