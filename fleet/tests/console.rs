@@ -142,7 +142,6 @@ async fn the_dashboard_counts_pending_vendors(ctx: Arc<Ctx>) {
     api.vendor_with_profile().await;
     let (_driver, browser) = signed_in(&ctx, &ctx.admin_email, DESKTOP).await;
     assert_eq!(browser.heading().await, "Dashboard");
-    screenshot("dashboard.png", &browser.screenshot().await);
     let queue = browser.link_ending("pending vendors").await;
     let waiting: i64 = queue.split_whitespace().next().and_then(|n| n.parse().ok()).expect("a count");
     assert!(waiting >= 1, "{queue}");
@@ -277,5 +276,21 @@ async fn admin_refunds_a_paid_order(ctx: Arc<Ctx>) {
     let refunded = api.get(&format!("/orders/{}/", order["id"]), Some(&admin.access)).await.expect(200);
     assert_eq!(refunded["status"], "cancelled");
     assert_eq!(stock(api.get(&path, None).await.expect(200)), Some(10), "stock restored");
+
+    // The dashboard counts the refund (analytics follow the events).
+    let mut refunded = 0.0;
+    for _ in 0..50 {
+        browser.follow("Dashboard").await;
+        refunded =
+            browser.described("Refunded").await.split_whitespace().next().and_then(|a| a.parse().ok()).unwrap_or(0.0);
+        if refunded >= 24.68 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(refunded >= 24.68, "the refund of 24.68 is counted: {refunded}");
+    assert!(browser.has_chart("Revenue per day").await);
+    assert!(browser.has_chart("Top vendors by revenue").await);
+    screenshot("dashboard.png", &browser.screenshot().await);
     browser.close().await;
 }

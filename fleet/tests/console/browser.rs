@@ -134,6 +134,18 @@ impl Browser {
         self.wait_for(&xpath).await.text().await.expect("text")
     }
 
+    /// The description of a term in a description list (`<dt>`/`<dd>`).
+    pub async fn described(&self, term: &str) -> String {
+        let xpath = format!("//dt[normalize-space()={}]/following-sibling::dd[1]", literal(term));
+        self.wait_for(&xpath).await.text().await.expect("text")
+    }
+
+    /// Whether the figure captioned `caption` holds a drawn chart.
+    pub async fn has_chart(&self, caption: &str) -> bool {
+        let xpath = format!("//figure[figcaption[normalize-space()={}]]//*[local-name()='svg']", literal(caption));
+        !self.client.find_all(Locator::XPath(&xpath)).await.expect("find").is_empty()
+    }
+
     pub async fn has_link(&self, link: &str) -> bool {
         let xpath = format!("//a[normalize-space()={}]", literal(link));
         !self.client.find_all(Locator::XPath(&xpath)).await.expect("find").is_empty()

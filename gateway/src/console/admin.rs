@@ -13,6 +13,7 @@ use proto::analytics::v1 as analytics_pb;
 use proto::identity::v1 as pb;
 use serde::Deserialize;
 
+use super::charts;
 use super::page::{self, Layout, Posted, Section};
 use super::session::{Admin, SignedIn};
 use crate::AppState;
@@ -32,6 +33,9 @@ struct DashboardPage {
     to: String,
     summary: analytics_pb::Summary,
     pending_vendors: i64,
+    /// SVG drawn by `charts` (its text escaped there).
+    revenue_chart: String,
+    vendors_chart: String,
 }
 
 /// The admin's dashboard (the caller checked the role).
@@ -53,13 +57,45 @@ pub async fn dashboard(
         Ok(summary) => summary,
         Err(error) => return page::failure(Some(&session), &csrf, error),
     };
+    let range = analytics_pb::SummaryRequest { from: Some(from.clone()), to: Some(to.clone()) };
+    let days = match d.call(analytics.list_daily_revenue(d.request(range, Some(session.token())))).await {
+        Ok(list) => list.days,
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
+    let top = analytics_pb::VendorStatsRequest { from: Some(from.clone()), to: Some(to.clone()), limit: 5, offset: 0 };
+    let vendors = match d.call(analytics.list_vendor_stats(d.request(top, Some(session.token())))).await {
+        Ok(page) => page.vendors,
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
+    let (revenue_chart, vendors_chart) = draw_charts(&from, &to, &days, &vendors);
     let pending = VendorQuery { status: Some("pending".into()), ..VendorQuery::default() };
     let pending_vendors = match search_vendors(&state, session.token(), &pending, 0).await {
         Ok(found) => found.count,
         Err(error) => return page::failure(Some(&session), &csrf, error),
     };
     let layout = Layout::new("Dashboard", Some(&session), &csrf, Section::Dashboard);
-    page::render(StatusCode::OK, &DashboardPage { layout, from, to, summary, pending_vendors })
+    page::render(
+        StatusCode::OK,
+        &DashboardPage { layout, from, to, summary, pending_vendors, revenue_chart, vendors_chart },
+    )
+}
+
+/// The dashboard's two charts, as SVG.
+fn draw_charts(
+    from: &str,
+    to: &str,
+    days: &[analytics_pb::DailyRevenue],
+    vendors: &[analytics_pb::VendorStats],
+) -> (String, String) {
+    let date = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+    let points: Vec<charts::Day> =
+        days.iter().filter_map(|d| Some(charts::Day::new(date(&d.day)?, &d.revenue, &d.refunded))).collect();
+    let revenue = match (date(from), date(to)) {
+        (Some(from), Some(to)) => charts::revenue_per_day(from, to, &points),
+        _ => String::new(),
+    };
+    let bars: Vec<(String, String)> = vendors.iter().map(|v| (v.vendor_name.clone(), v.revenue.clone())).collect();
+    (revenue, charts::top_vendors(&bars))
 }
 
 /// The vendor table's filters, as the query string carries them.

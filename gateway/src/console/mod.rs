@@ -7,6 +7,7 @@
 //! the REST routes: there is no second path to the data.
 mod admin;
 mod categories;
+mod charts;
 mod login;
 mod orders;
 mod page;

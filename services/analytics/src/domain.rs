@@ -139,6 +139,21 @@ pub fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<DateRange, Ap
     Ok(range)
 }
 
+/// Longest range a per-day series covers.
+pub const MAX_CHART_DAYS: i64 = 366;
+
+/// A per-day series needs both bounds, at most `MAX_CHART_DAYS` apart.
+pub fn require_chart_range(range: &DateRange) -> Result<(), ApiError> {
+    match (range.from, range.to) {
+        (Some(from), Some(to)) if (to - from).num_days() < MAX_CHART_DAYS => Ok(()),
+        (Some(_), Some(_)) => {
+            Err(ApiError::field("to", format!("Ensure the range covers at most {MAX_CHART_DAYS} days.")))
+        }
+        (None, _) => Err(ApiError::field("from", "This field is required.")),
+        (_, None) => Err(ApiError::field("to", "This field is required.")),
+    }
+}
+
 /// Exactly `YYYY-MM-DD` with a real calendar day.
 fn parse_date(raw: &str) -> Option<NaiveDate> {
     let shape = raw.len() == 10
@@ -161,6 +176,17 @@ mod tests {
 
     fn date(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn a_chart_range_has_both_bounds_and_at_most_a_year() {
+        let range = |from: Option<&str>, to: Option<&str>| DateRange { from: from.map(date), to: to.map(date) };
+        assert!(require_chart_range(&range(Some("2026-01-01"), Some("2026-12-31"))).is_ok());
+        assert!(require_chart_range(&range(Some("2024-01-01"), Some("2024-12-31"))).is_ok(), "a leap year");
+        let too_long = require_chart_range(&range(Some("2025-01-01"), Some("2026-01-02"))).expect_err("367 days");
+        assert!(too_long.fields.has("to"));
+        assert!(require_chart_range(&range(None, Some("2026-01-01"))).expect_err("no from").fields.has("from"));
+        assert!(require_chart_range(&range(Some("2026-01-01"), None)).expect_err("no to").fields.has("to"));
     }
 
     fn cents(amount: i64) -> Decimal {

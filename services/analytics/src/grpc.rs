@@ -48,6 +48,26 @@ impl pb::analytics_server::Analytics for AnalyticsService {
         }))
     }
 
+    async fn list_daily_revenue(&self, request: Request<pb::SummaryRequest>) -> RpcResult<pb::DailyRevenueList> {
+        self.admin(&request).await?;
+        let body = request.into_inner();
+        let range = domain::parse_range(body.from.as_deref(), body.to.as_deref())?;
+        domain::require_chart_range(&range)?;
+        let days = self
+            .store
+            .daily_revenue(&range)
+            .await?
+            .into_iter()
+            .map(|row| pb::DailyRevenue {
+                day: row.day.to_string(),
+                revenue: to_text(row.revenue),
+                paid_orders: row.paid_orders,
+                refunded: to_text(row.refunded),
+            })
+            .collect();
+        Ok(Response::new(pb::DailyRevenueList { days }))
+    }
+
     async fn list_vendor_stats(&self, request: Request<pb::VendorStatsRequest>) -> RpcResult<pb::VendorStatsPage> {
         self.admin(&request).await?;
         let body = request.into_inner();

@@ -46,6 +46,7 @@ const RETRY_SAFE: &[(&str, &str)] = &[
     ("/marketplace.payment.v1.Payment/GetPayment", "read"),
     ("/marketplace.analytics.v1.Analytics/GetSummary", "read"),
     ("/marketplace.analytics.v1.Analytics/ListVendorStats", "read"),
+    ("/marketplace.analytics.v1.Analytics/ListDailyRevenue", "read"),
     // Writes whose second application is a no-op.
     ("/marketplace.catalog.v1.Catalog/RefreshVendor", "copies identity's current vendor status; converges"),
     ("/marketplace.order.v1.Order/SetStock", "sets an absolute level, not a delta"),
