@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "marketplace/cart/v1/cart.proto",
     "marketplace/analytics/v1/analytics.proto",
     "marketplace/payment/v1/payment.proto",
+    "marketplace/events/v1/events.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

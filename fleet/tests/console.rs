@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             vendor_creates_a_product_with_stock,
             a_pending_vendor_sees_what_it_waits_for,
             admin_refunds_a_paid_order,
+            admin_replays_a_parked_event_once,
         ],
         |_| {},
     )
@@ -292,5 +293,65 @@ async fn admin_refunds_a_paid_order(ctx: Arc<Ctx>) {
     assert!(browser.has_chart("Revenue per day").await);
     assert!(browser.has_chart("Top vendors by revenue").await);
     screenshot("dashboard.png", &browser.screenshot().await);
+    browser.close().await;
+}
+
+/// Parks an OrderPlaced in cart's `parked_events`, as its consumer does
+/// when the handler keeps failing; returns its event id.
+async fn park_order_placed(ctx: &Ctx, event_id: &str, user: i64, product: &Value) {
+    use sqlx::Connection;
+    let url = std::env::var("MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
+    let mut db = sqlx::MySqlConnection::connect(&url).await.expect("mariadb");
+    let payload = json!({"order_id": 900_000_000 + user, "user_id": user, "items": [{"product_id": product["id"], "quantity": 1}]});
+    let table = format!("`{}cart`.parked_events", ctx.prefix);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {table} (consumer, event_id, stream, entry_id, event_type, payload, error, attempts) \
+         VALUES ('cart', ?, 'order', '1-0', 'OrderPlaced', ?, 'simulated: the handler kept failing', 5)"
+    )))
+    .bind(event_id)
+    .bind(payload.to_string())
+    .execute(&mut db)
+    .await
+    .expect("park");
+}
+
+async fn cart_quantity(api: &Api, token: &str, product: &Value) -> Option<i64> {
+    let lines = api.get("/carts/items/", Some(token)).await.expect(200);
+    lines["results"].as_array()?.iter().find(|l| l["product"] == product["id"]).and_then(|l| l["quantity"].as_i64())
+}
+
+async fn admin_replays_a_parked_event_once(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let customer = api.user("customer").await;
+    let (vendor, _) = api.approved_vendor().await;
+    let product = api.product(&vendor, json!({"stock": 10})).await;
+    api.post("/carts/items/", Some(&customer.access), json!({"product": product["id"], "quantity": 3}))
+        .await
+        .expect(201);
+    let event_id = uuid::Uuid::new_v4().to_string();
+    park_order_placed(&ctx, &event_id, customer.id, &product).await;
+
+    let (_driver, browser) = signed_in(&ctx, &ctx.admin_email, DESKTOP).await;
+    browser.follow("Events").await;
+    assert_eq!(browser.heading().await, "Parked events");
+    browser.press_in_row(&event_id, "Replay").await;
+    assert_eq!(browser.said("status").await, "The event is replayed: its consumer applied it.");
+    assert!(!browser.row_exists(&event_id).await, "a replayed event leaves the list");
+    assert_eq!(cart_quantity(&api, &customer.access, &product).await, Some(2), "the ordered unit left the cart");
+
+    // Parked again (a second delivery gave up too): replaying it changes nothing more.
+    park_order_placed(&ctx, &event_id, customer.id, &product).await;
+    browser.follow("Events").await;
+    browser.press_in_row(&event_id, "Replay").await;
+    assert_eq!(browser.said("status").await, "The event had been applied already; it is off the list.");
+    assert_eq!(cart_quantity(&api, &customer.access, &product).await, Some(2), "applied once");
+
+    let dropped = uuid::Uuid::new_v4().to_string();
+    park_order_placed(&ctx, &dropped, customer.id, &product).await;
+    browser.follow("Events").await;
+    browser.press_in_row(&dropped, "Discard").await;
+    assert_eq!(browser.said("status").await, "The event is discarded.");
+    assert!(!browser.row_exists(&dropped).await);
+    assert_eq!(cart_quantity(&api, &customer.access, &product).await, Some(2), "a discarded event is not applied");
     browser.close().await;
 }

@@ -9,6 +9,7 @@ use common::grpc_client::{call, lazy_channel, request};
 use proto::analytics::v1::analytics_client::AnalyticsClient;
 use proto::cart::v1::cart_client::CartClient;
 use proto::catalog::v1::catalog_client::CatalogClient;
+use proto::events::v1::parked_events_client::ParkedEventsClient;
 use proto::identity::v1::identity_client::IdentityClient;
 use proto::order::v1::order_client::OrderClient;
 use proto::payment::v1::payment_client::PaymentClient;
@@ -34,6 +35,8 @@ pub struct Downstream {
     pub order: OrderClient<ServiceChannel>,
     pub payment: PaymentClient<ServiceChannel>,
     pub analytics: AnalyticsClient<ServiceChannel>,
+    /// `(service, client)` of every service that consumes events.
+    pub parked_events: Vec<(&'static str, ParkedEventsClient<ServiceChannel>)>,
     identity_channel: ServiceChannel,
     /// `(name, channel)` of every downstream service, for readiness.
     channels: Vec<(&'static str, ServiceChannel)>,
@@ -58,6 +61,12 @@ impl Downstream {
             order: OrderClient::new(order.clone()),
             payment: PaymentClient::new(payment.clone()),
             analytics: AnalyticsClient::new(analytics.clone()),
+            parked_events: vec![
+                ("cart", ParkedEventsClient::new(cart.clone())),
+                ("order", ParkedEventsClient::new(order.clone())),
+                ("payment", ParkedEventsClient::new(payment.clone())),
+                ("analytics", ParkedEventsClient::new(analytics.clone())),
+            ],
             identity_channel: identity.clone(),
             channels: vec![
                 ("identity", identity),

@@ -32,6 +32,12 @@ pub mod payment {
     }
 }
 
+pub mod events {
+    pub mod v1 {
+        tonic::include_proto!("marketplace.events.v1");
+    }
+}
+
 pub mod analytics {
     pub mod v1 {
         tonic::include_proto!("marketplace.analytics.v1");

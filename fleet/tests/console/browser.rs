@@ -146,6 +146,17 @@ impl Browser {
         !self.client.find_all(Locator::XPath(&xpath)).await.expect("find").is_empty()
     }
 
+    /// Presses a button in the table row that mentions `text`.
+    pub async fn press_in_row(&self, text: &str, button: &str) {
+        let xpath = format!("//tr[contains(., {})]//button[normalize-space()={}]", literal(text), literal(button));
+        self.wait_for(&xpath).await.click().await.expect("click");
+    }
+
+    pub async fn row_exists(&self, text: &str) -> bool {
+        let xpath = format!("//tr[contains(., {})]", literal(text));
+        !self.client.find_all(Locator::XPath(&xpath)).await.expect("find").is_empty()
+    }
+
     pub async fn has_link(&self, link: &str) -> bool {
         let xpath = format!("//a[normalize-space()={}]", literal(link));
         !self.client.find_all(Locator::XPath(&xpath)).await.expect("find").is_empty()

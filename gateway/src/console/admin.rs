@@ -33,6 +33,7 @@ struct DashboardPage {
     to: String,
     summary: analytics_pb::Summary,
     pending_vendors: i64,
+    parked_events: usize,
     /// SVG drawn by `charts` (its text escaped there).
     revenue_chart: String,
     vendors_chart: String,
@@ -73,10 +74,14 @@ pub async fn dashboard(
         Ok(found) => found.count,
         Err(error) => return page::failure(Some(&session), &csrf, error),
     };
+    let parked_events = match super::events::parked(&state, session.token()).await {
+        Ok(events) => events.len(),
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
     let layout = Layout::new("Dashboard", Some(&session), &csrf, Section::Dashboard);
     page::render(
         StatusCode::OK,
-        &DashboardPage { layout, from, to, summary, pending_vendors, revenue_chart, vendors_chart },
+        &DashboardPage { layout, from, to, summary, pending_vendors, parked_events, revenue_chart, vendors_chart },
     )
 }
 

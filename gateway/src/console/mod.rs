@@ -8,6 +8,7 @@
 mod admin;
 mod categories;
 mod charts;
+mod events;
 mod login;
 mod orders;
 mod page;
@@ -35,6 +36,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/categories/", get(categories::list).post(categories::create))
         .route("/admin/categories/{id}/", get(categories::edit).post(categories::update))
         .route("/admin/categories/{id}/delete/", post(categories::delete))
+        .route("/admin/events/", get(events::list))
+        .route("/admin/events/replay/", post(events::replay))
+        .route("/admin/events/discard/", post(events::discard))
         .route("/admin/orders/", get(orders::list))
         .route("/admin/orders/{id}/", get(orders::show))
         .route("/admin/orders/{id}/refund/", get(orders::confirm_refund).post(orders::refund))

@@ -21,6 +21,7 @@ pub enum Section {
     Categories,
     Products,
     Orders,
+    Events,
     None,
 }
 

@@ -12,10 +12,12 @@ pub mod events;
 pub mod grpc;
 pub mod store;
 
+use std::sync::Arc;
+
 use common::StartupError;
 use common::auth::KeyRing;
 use common::config::{Infra, env_or};
-use common::events::Consumer;
+use common::events::{Consumer, ParkedEventsService};
 use common::grpc_client::lazy_channel;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
@@ -56,22 +58,26 @@ pub struct Analytics {
     service: AnalyticsService,
     order_events: Consumer,
     payment_events: Consumer,
+    keys: Arc<KeyRing>,
 }
 
 pub async fn start(config: &Config) -> Result<Analytics, StartupError> {
     let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
     let keys = KeyRing::fetching(IdentityKeySource::new(lazy_channel(&config.identity_addr)?));
-    let service = AnalyticsService::new(Store::new(pool.clone()), keys, config.currency.clone());
+    let service = AnalyticsService::new(Store::new(pool.clone()), keys.clone(), config.currency.clone());
     let order_events = Consumer::connect(pool.clone(), &config.infra, "order", CONSUMER_GROUP).await?;
     let payment_events = Consumer::connect(pool.clone(), &config.infra, "payment", CONSUMER_GROUP).await?;
-    Ok(Analytics { pool, service, order_events, payment_events })
+    Ok(Analytics { pool, service, order_events, payment_events, keys })
 }
 
 impl Analytics {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
         let orders = tokio::spawn(self.order_events.run(events::OrderEvents, shutdown.clone()));
         let payments = tokio::spawn(self.payment_events.run(events::PaymentEvents, shutdown.clone()));
-        let routes = tonic::service::Routes::new(AnalyticsServer::new(self.service));
+        let parked = ParkedEventsService::new(self.pool.clone(), self.keys)
+            .consumer(CONSUMER_GROUP, "order", events::OrderEvents)
+            .consumer(CONSUMER_GROUP, "payment", events::PaymentEvents);
+        let routes = tonic::service::Routes::new(AnalyticsServer::new(self.service)).add_service(parked.into_server());
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         let _ = tokio::join!(orders, payments);
         result

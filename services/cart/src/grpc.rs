@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use common::ApiError;
 use common::auth::{KeyRing, Principal, Role};
+use common::proto_time::timestamp;
 use proto::cart::v1 as pb;
 use proto::catalog::v1::Product;
 use rust_decimal::Decimal;
@@ -22,10 +23,6 @@ pub struct CartService {
     keys: Arc<KeyRing>,
     downstream: Downstream,
     currency: String,
-}
-
-fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
 }
 
 fn price_of(product: &Product) -> Decimal {

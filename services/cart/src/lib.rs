@@ -7,12 +7,13 @@ pub mod events;
 pub mod grpc;
 pub mod store;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::StartupError;
 use common::auth::KeyRing;
 use common::config::{Infra, env_or};
-use common::events::Consumer;
+use common::events::{Consumer, ParkedEventsService};
 use common::grpc_client::lazy_channel;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
@@ -57,6 +58,7 @@ pub struct Cart {
     pool: MySqlPool,
     service: CartService,
     order_events: Consumer,
+    keys: Arc<KeyRing>,
 }
 
 pub async fn start(config: &Config) -> Result<Cart, StartupError> {
@@ -67,15 +69,17 @@ pub async fn start(config: &Config) -> Result<Cart, StartupError> {
         lazy_channel(&config.order_addr)?,
         config.downstream_timeout,
     );
-    let service = CartService::new(Store::new(pool.clone()), keys, downstream, config.currency.clone());
+    let service = CartService::new(Store::new(pool.clone()), keys.clone(), downstream, config.currency.clone());
     let order_events = Consumer::connect(pool.clone(), &config.infra, "order", "cart").await?;
-    Ok(Cart { pool, service, order_events })
+    Ok(Cart { pool, service, order_events, keys })
 }
 
 impl Cart {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
         let consumer = tokio::spawn(self.order_events.run(events::OrderEvents, shutdown.clone()));
-        let routes = tonic::service::Routes::new(CartServer::new(self.service));
+        let parked =
+            ParkedEventsService::new(self.pool.clone(), self.keys).consumer("cart", "order", events::OrderEvents);
+        let routes = tonic::service::Routes::new(CartServer::new(self.service)).add_service(parked.into_server());
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         let _ = consumer.await;
         result

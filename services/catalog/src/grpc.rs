@@ -7,6 +7,7 @@ use std::time::Duration;
 use common::ApiError;
 use common::auth::{KeyRing, Principal, Role};
 use common::cache::Cache;
+use common::proto_time::timestamp;
 use prost::Message;
 use proto::catalog::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -37,10 +38,6 @@ pub struct CatalogService {
 enum Writer {
     Admin,
     Vendor(VendorRow),
-}
-
-fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
 }
 
 fn not_approved() -> ApiError {

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod money;
 pub mod probe;
 pub mod profile;
+pub mod proto_time;
 pub mod redis_conn;
 pub mod shutdown;
 pub mod slug;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use common::auth::{KeyRing, Principal, Role};
+use common::proto_time::timestamp;
 use common::{ApiError, FieldErrors};
 use proto::identity::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -25,10 +26,6 @@ pub struct IdentityService {
 }
 
 type RpcResult<T> = Result<Response<T>, Status>;
-
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
-}
 
 fn user_message(row: UserRow) -> pb::User {
     pb::User {

@@ -3,10 +3,11 @@
 //! `store`.
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use common::ApiError;
 use common::auth::{KeyRing, Principal, Role};
 use common::cache::Cache;
+use common::proto_time::timestamp;
 use proto::order::v1 as pb;
 use tonic::{Request, Response, Status};
 
@@ -35,10 +36,6 @@ pub struct CheckoutRules {
     pub reservation: chrono::Duration,
     /// Unpaid orders a customer may have at once (0: no cap).
     pub max_pending: u32,
-}
-
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
 }
 
 fn item_message(item: &ItemRow) -> pb::OrderItem {

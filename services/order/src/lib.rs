@@ -15,7 +15,7 @@ use common::StartupError;
 use common::auth::KeyRing;
 use common::cache::Cache;
 use common::config::{Infra, env_or};
-use common::events::{Consumer, Relay};
+use common::events::{Consumer, ParkedEventsService, Relay};
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::order::v1::order_server::OrderServer;
@@ -72,6 +72,7 @@ pub struct Order {
     relay: Relay,
     payment_events: Option<Consumer>,
     reaper_interval: Duration,
+    keys: Arc<KeyRing>,
 }
 
 pub async fn start(config: &Config) -> Result<Order, StartupError> {
@@ -84,7 +85,7 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
     let relay = Relay::new(pool.clone(), redis.clone(), config.infra.schema_prefix.clone(), "order");
     let service = OrderService::new(
         Store::new(pool.clone(), relay.notifier()),
-        keys,
+        keys.clone(),
         catalog,
         Cache::new(redis, "order"),
         &config.infra.schema_prefix,
@@ -95,7 +96,7 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
     } else {
         None
     };
-    Ok(Order { pool, service: Arc::new(service), relay, payment_events, reaper_interval: config.reaper_interval })
+    Ok(Order { pool, service: Arc::new(service), relay, payment_events, reaper_interval: config.reaper_interval, keys })
 }
 
 impl Order {
@@ -118,7 +119,9 @@ impl Order {
         };
         let relay = tokio::spawn(self.relay.run(shutdown.clone()));
         let consumer = self.payment_events.map(|c| tokio::spawn(c.run(events::PaymentEvents, shutdown.clone())));
-        let routes = tonic::service::Routes::new(OrderServer::from_arc(self.service));
+        let parked =
+            ParkedEventsService::new(self.pool.clone(), self.keys).consumer("order", "payment", events::PaymentEvents);
+        let routes = tonic::service::Routes::new(OrderServer::from_arc(self.service)).add_service(parked.into_server());
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         reaper.abort();
         let _ = relay.await;

@@ -2,9 +2,10 @@
 //! the provider's webhooks, and the sandbox's "pay now" button.
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use common::ApiError;
 use common::auth::{KeyRing, Principal, Role};
+use common::proto_time::timestamp;
 use proto::payment::v1 as pb;
 use tonic::{Request, Response, Status};
 
@@ -21,10 +22,6 @@ pub struct PaymentService {
     orders: Orders,
     provider: Arc<dyn PaymentProvider>,
     sandbox: Option<Arc<Sandbox>>,
-}
-
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
 }
 
 fn payment_message(p: PaymentRow) -> pb::PaymentMessage {

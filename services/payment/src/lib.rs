@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::StartupError;
 use common::auth::KeyRing;
 use common::config::{Infra, PaymentProviderKind, env_opt, env_or};
-use common::events::{Consumer, Relay};
+use common::events::{Consumer, ParkedEventsService, Relay};
 use common::grpc_client::lazy_channel;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
@@ -108,6 +108,7 @@ pub struct Payment {
     relay: Relay,
     order_events: Consumer,
     provider: Arc<dyn PaymentProvider>,
+    keys: Arc<KeyRing>,
 }
 
 pub async fn start(config: &Config) -> Result<Payment, StartupError> {
@@ -130,17 +131,22 @@ pub async fn start(config: &Config) -> Result<Payment, StartupError> {
     };
     let relay = Relay::new(pool.clone(), redis, config.infra.schema_prefix.clone(), "payment");
     let store = Store::new(pool.clone(), relay.notifier());
-    let service = PaymentService::new(store, keys, orders, provider.clone(), sandbox);
+    let service = PaymentService::new(store, keys.clone(), orders, provider.clone(), sandbox);
     let order_events = Consumer::connect(pool.clone(), &config.infra, "order", "payment").await?;
-    Ok(Payment { pool, service, relay, order_events, provider })
+    Ok(Payment { pool, service, relay, order_events, provider, keys })
 }
 
 impl Payment {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
         let relay = tokio::spawn(self.relay.run(shutdown.clone()));
-        let handler = events::OrderEvents { provider: self.provider };
+        let handler = events::OrderEvents { provider: self.provider.clone() };
         let consumer = tokio::spawn(self.order_events.run(handler, shutdown.clone()));
-        let routes = tonic::service::Routes::new(PaymentServer::new(self.service));
+        let parked = ParkedEventsService::new(self.pool.clone(), self.keys).consumer(
+            "payment",
+            "order",
+            events::OrderEvents { provider: self.provider },
+        );
+        let routes = tonic::service::Routes::new(PaymentServer::new(self.service)).add_service(parked.into_server());
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         let _ = tokio::join!(relay, consumer);
         result

@@ -57,11 +57,13 @@
 mod consumer;
 mod event;
 pub mod outbox;
+mod parked;
 mod relay;
 mod schema;
 
 pub use consumer::{Consumer, Handler, HandlerError};
 pub use event::Event;
+pub use parked::ParkedEventsService;
 pub use relay::Relay;
 pub use schema::{OUTBOX_DDL, PARKED_EVENTS_DDL, PROCESSED_EVENTS_DDL};
 

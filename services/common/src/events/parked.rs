@@ -1,0 +1,196 @@
+//! Parked events for an operator, as the `ParkedEvents` gRPC service every
+//! consuming service serves beside its own: list them, replay one, or
+//! discard one. A replay is the consumer's normal path run once more: in
+//! one transaction the `processed_events` row is claimed, the consumer's
+//! own handler applies the event and the parked row is deleted — so an
+//! event already applied is only removed, and two admins replaying the
+//! same event apply it once (the parked row is locked first).
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use proto::events::v1 as pb;
+use sqlx::{FromRow, MySql, MySqlPool, Transaction};
+use tonic::{Request, Response, Status};
+
+use super::{Event, Handler, HandlerError};
+use crate::ApiError;
+use crate::auth::{KeyRing, Role};
+use crate::proto_time::timestamp;
+
+/// Parked events listed at most.
+const LIST_LIMIT: i64 = 200;
+
+/// A consumer's handler as a trait object (a `Handler`'s future is not).
+trait Replay: Send + Sync {
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut Transaction<'static, MySql>,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+impl<H: Handler> Replay for H {
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut Transaction<'static, MySql>,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(self.handle(tx, event))
+    }
+}
+
+/// One consumer: its group, the stream it reads, its handler.
+struct Registered {
+    group: &'static str,
+    stream: String,
+    handler: Arc<dyn Replay>,
+}
+
+/// The `ParkedEvents` service of one consuming service.
+pub struct ParkedEventsService {
+    pool: MySqlPool,
+    keys: Arc<KeyRing>,
+    consumers: Vec<Registered>,
+}
+
+#[derive(FromRow)]
+struct ParkedRow {
+    consumer: String,
+    event_id: String,
+    stream: String,
+    event_type: String,
+    error: String,
+    attempts: i32,
+    parked_at: DateTime<Utc>,
+    payload: String,
+}
+
+impl ParkedEventsService {
+    pub fn new(pool: MySqlPool, keys: Arc<KeyRing>) -> Self {
+        Self { pool, keys, consumers: Vec::new() }
+    }
+
+    /// The consumer of `stream` in `group` and the handler its replays use
+    /// (the same one its `Consumer` runs).
+    pub fn consumer<H: Handler>(mut self, group: &'static str, stream: &str, handler: H) -> Self {
+        self.consumers.push(Registered { group, stream: stream.to_owned(), handler: Arc::new(handler) });
+        self
+    }
+
+    pub fn into_server(self) -> pb::parked_events_server::ParkedEventsServer<Self> {
+        pb::parked_events_server::ParkedEventsServer::new(self)
+    }
+
+    async fn admin<T>(&self, request: &Request<T>) -> Result<(), ApiError> {
+        self.keys.require_principal(request.metadata()).await?.require_role(Role::Admin)
+    }
+
+    fn handler(&self, group: &str, stream: &str) -> Option<&Arc<dyn Replay>> {
+        self.consumers.iter().find(|c| c.group == group && c.stream == stream).map(|c| &c.handler)
+    }
+
+    async fn replay(&self, key: &pb::ParkedKey) -> Result<&'static str, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<ParkedRow> = sqlx::query_as(
+            "SELECT consumer, event_id, stream, event_type, error, attempts, parked_at, payload \
+             FROM parked_events WHERE consumer = ? AND event_id = ? FOR UPDATE",
+        )
+        .bind(&key.consumer)
+        .bind(&key.event_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let row = row.ok_or_else(ApiError::not_found)?;
+        let handler = self.handler(&row.consumer, &row.stream).ok_or_else(|| {
+            ApiError::bad_request("No consumer here reads this event's stream; discard it.", "not_replayable")
+        })?;
+        let event = event_of(&row).ok_or_else(|| {
+            ApiError::bad_request("A malformed stream entry cannot be replayed; discard it.", "not_replayable")
+        })?;
+        let first = sqlx::query("INSERT IGNORE INTO processed_events (consumer, event_id) VALUES (?, ?)")
+            .bind(&row.consumer)
+            .bind(&row.event_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if first && let Err(error) = handler.apply(&mut tx, &event).await {
+            let _ = tx.rollback().await;
+            return Err(ApiError::bad_request(format!("The event failed again: {error}"), "replay_failed"));
+        }
+        sqlx::query("DELETE FROM parked_events WHERE consumer = ? AND event_id = ?")
+            .bind(&row.consumer)
+            .bind(&row.event_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(consumer = %row.consumer, event = %row.event_id, first, "parked event replayed");
+        Ok(if first { "applied" } else { "duplicate" })
+    }
+}
+
+/// The event a parked row holds; none for a malformed stream entry.
+fn event_of(row: &ParkedRow) -> Option<Event> {
+    if row.error.starts_with("malformed entry") || uuid::Uuid::try_parse(&row.event_id).is_err() {
+        return None;
+    }
+    Some(Event {
+        id: row.event_id.clone(),
+        event_type: row.event_type.clone(),
+        payload: serde_json::from_str(&row.payload).ok()?,
+        traceparent: None,
+        occurred_at: row.parked_at,
+    })
+}
+
+#[tonic::async_trait]
+impl pb::parked_events_server::ParkedEvents for ParkedEventsService {
+    async fn list_parked(&self, request: Request<pb::ListParkedRequest>) -> Result<Response<pb::ParkedList>, Status> {
+        self.admin(&request).await?;
+        let rows: Vec<ParkedRow> = sqlx::query_as(
+            "SELECT consumer, event_id, stream, event_type, error, attempts, parked_at, payload \
+             FROM parked_events ORDER BY parked_at DESC, consumer, event_id LIMIT ?",
+        )
+        .bind(LIST_LIMIT)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(ApiError::from)?;
+        let events = rows
+            .into_iter()
+            .map(|row| pb::Parked {
+                consumer: row.consumer,
+                event_id: row.event_id,
+                stream: row.stream,
+                event_type: row.event_type,
+                error: row.error,
+                attempts: u32::try_from(row.attempts).unwrap_or(0),
+                parked_at: Some(timestamp(row.parked_at)),
+                payload: row.payload,
+            })
+            .collect();
+        Ok(Response::new(pb::ParkedList { events }))
+    }
+
+    async fn replay_parked(&self, request: Request<pb::ParkedKey>) -> Result<Response<pb::ReplayOutcome>, Status> {
+        self.admin(&request).await?;
+        let outcome = self.replay(request.get_ref()).await?;
+        Ok(Response::new(pb::ReplayOutcome { outcome: outcome.to_owned() }))
+    }
+
+    async fn discard_parked(&self, request: Request<pb::ParkedKey>) -> Result<Response<pb::DiscardOutcome>, Status> {
+        self.admin(&request).await?;
+        let key = request.into_inner();
+        let deleted = sqlx::query("DELETE FROM parked_events WHERE consumer = ? AND event_id = ?")
+            .bind(&key.consumer)
+            .bind(&key.event_id)
+            .execute(&self.pool)
+            .await
+            .map_err(ApiError::from)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(ApiError::not_found().into());
+        }
+        tracing::info!(consumer = %key.consumer, event = %key.event_id, "parked event discarded");
+        Ok(Response::new(pb::DiscardOutcome {}))
+    }
+}
