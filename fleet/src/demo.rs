@@ -71,6 +71,11 @@ pub fn print_logins(base_url: &str, logins: &[Login]) {
     for login in logins {
         println!("  {:role_w$}  {:email_w$}  {:password_w$}  {}", login.role, login.email, DEMO_PASSWORD, login.note);
     }
+    println!(
+        "Sign in to the console at {}/admin/ (open {}/ in a browser)",
+        base_url.trim_end_matches('/'),
+        base_url.trim_end_matches('/')
+    );
     println!("Explore the API at {}/api/docs/", base_url.trim_end_matches('/'));
 }
 

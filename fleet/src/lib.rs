@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod demo;
 pub mod local_redis;
+pub mod parked;
 
 use std::net::SocketAddr;
 
@@ -243,9 +244,7 @@ async fn futures_first(tasks: &mut [JoinHandle<Result<(), StartupError>>]) -> Re
 /// The local fleet's payment settings: the environment's, with the
 /// development webhook secret when none is set (never in a production
 /// path: the payment binary itself refuses to start without one).
-/// The payment settings, with the development webhook secret when none is
-/// given (production refuses to start without one).
-fn fleet_payment_config(infra: &Infra) -> Result<payment::Config, StartupError> {
+pub fn fleet_payment_config(infra: &Infra) -> Result<payment::Config, StartupError> {
     let mut config = payment::Config::from_env(infra.clone())?;
     if config.webhook_secrets.is_empty() && !infra.profile.is_production() {
         config.webhook_secrets = vec![DEV_WEBHOOK_SECRET.to_owned()];

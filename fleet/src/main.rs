@@ -2,7 +2,8 @@
 //!
 //! `fleet` serves; `fleet create-admin --email E [--password P]` makes sure
 //! an admin exists (the password may also come from `ADMIN_PASSWORD` or
-//! standard input, read without echo on a terminal).
+//! standard input, read without echo on a terminal); `fleet events …`
+//! lists, replays and discards parked events.
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
@@ -13,7 +14,9 @@ use fleet::{Fleet, FleetConfig};
 const USAGE: &str = "usage: fleet                                   run every service and the gateway
        fleet --demo                            the same, seeded with a small demo marketplace (idempotent)
        fleet cluster                           every service as its own process (2 replicas of catalog, cart, order)
-       fleet create-admin --email E [--password P]   create an admin (password also from ADMIN_PASSWORD or stdin)";
+       fleet create-admin --email E [--password P]   create an admin (password also from ADMIN_PASSWORD or stdin)
+       fleet events list | replay SERVICE CONSUMER EVENT_ID | discard SERVICE CONSUMER EVENT_ID
+                                               the parked events of every service (as the console's Events page)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -30,6 +33,7 @@ async fn main() -> ExitCode {
         Some("--demo") => serve(true).await,
         Some("create-admin") => create_admin(&args[1..]).await,
         Some("cluster") => cluster().await,
+        Some("events") => fleet::parked::command(&args[1..]).await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -57,6 +61,7 @@ async fn serve(demo: bool) -> Result<(), StartupError> {
     let base = fleet.base_url();
     println!("Marketplace fleet is up");
     println!("  REST API       {base}/");
+    println!("  console        {base}/admin/");
     println!("  Swagger UI     {base}/api/docs/");
     println!("  OpenAPI        {base}/api/schema/");
     println!("  health         {base}/healthz  {base}/readyz  {base}/metrics");
@@ -94,6 +99,7 @@ async fn cluster() -> Result<(), StartupError> {
     let base = &cluster.gateway_url;
     println!("Marketplace cluster is up");
     println!("  REST API       {base}/");
+    println!("  console        {base}/admin/");
     println!("  Swagger UI     {base}/api/docs/");
     println!("  OpenAPI        {base}/api/schema/");
     println!("  {:<12} {:>8}  {:<22} {:<22} log", "process", "pid", "address", "metrics");

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             a_pending_vendor_sees_what_it_waits_for,
             admin_refunds_a_paid_order,
             admin_replays_a_parked_event_once,
+            the_cli_lists_replays_and_discards_parked_events,
         ],
         |_| {},
     )
@@ -354,4 +355,42 @@ async fn admin_replays_a_parked_event_once(ctx: Arc<Ctx>) {
     assert!(!browser.row_exists(&dropped).await);
     assert_eq!(cart_quantity(&api, &customer.access, &product).await, Some(2), "a discarded event is not applied");
     browser.close().await;
+}
+
+/// `fleet events …` on this run's schemas; its standard output.
+fn fleet_events(ctx: &Ctx, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fleet"))
+        .arg("events")
+        .args(args)
+        .env("SCHEMA_PREFIX", &ctx.prefix)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("fleet runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "fleet events {args:?}: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+async fn the_cli_lists_replays_and_discards_parked_events(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let customer = api.user("customer").await;
+    let (vendor, _) = api.approved_vendor().await;
+    let product = api.product(&vendor, json!({"stock": 10})).await;
+    api.post("/carts/items/", Some(&customer.access), json!({"product": product["id"], "quantity": 3}))
+        .await
+        .expect(201);
+    let (kept, dropped) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    park_order_placed(&ctx, &kept, customer.id, &product).await;
+    park_order_placed(&ctx, &dropped, customer.id, &product).await;
+
+    let listed = fleet_events(&ctx, &["list"]);
+    for id in [&kept, &dropped] {
+        assert!(listed.lines().any(|l| l.starts_with("cart\tcart\t") && l.contains(id.as_str())), "{id} in {listed}");
+    }
+    assert!(fleet_events(&ctx, &["replay", "cart", "cart", &kept]).trim_end().ends_with(": applied"));
+    assert_eq!(cart_quantity(&api, &customer.access, &product).await, Some(2));
+    assert!(fleet_events(&ctx, &["discard", "cart", "cart", &dropped]).trim_end().ends_with(": discarded"));
+    assert_eq!(cart_quantity(&api, &customer.access, &product).await, Some(2), "a discarded event is not applied");
+    let listed = fleet_events(&ctx, &["list"]);
+    assert!(!listed.contains(kept.as_str()) && !listed.contains(dropped.as_str()), "{listed}");
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use common::StartupError;
 use common::auth::KeyRing;
 use common::config::{Infra, env_or};
-use common::events::{Consumer, ParkedEventsService};
+use common::events::{Consumer, ParkedEvents, ParkedEventsService};
 use common::grpc_client::lazy_channel;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
@@ -61,6 +61,15 @@ pub struct Analytics {
     keys: Arc<KeyRing>,
 }
 
+/// The events analytics' consumers parked, with the handlers that replay them.
+pub fn parked_events(pool: MySqlPool) -> ParkedEvents {
+    ParkedEvents::new(pool).consumer(CONSUMER_GROUP, "order", events::OrderEvents).consumer(
+        CONSUMER_GROUP,
+        "payment",
+        events::PaymentEvents,
+    )
+}
+
 pub async fn start(config: &Config) -> Result<Analytics, StartupError> {
     let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
     let keys = KeyRing::fetching(IdentityKeySource::new(lazy_channel(&config.identity_addr)?));
@@ -74,9 +83,7 @@ impl Analytics {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
         let orders = tokio::spawn(self.order_events.run(events::OrderEvents, shutdown.clone()));
         let payments = tokio::spawn(self.payment_events.run(events::PaymentEvents, shutdown.clone()));
-        let parked = ParkedEventsService::new(self.pool.clone(), self.keys)
-            .consumer(CONSUMER_GROUP, "order", events::OrderEvents)
-            .consumer(CONSUMER_GROUP, "payment", events::PaymentEvents);
+        let parked = ParkedEventsService::new(parked_events(self.pool.clone()), self.keys);
         let routes = tonic::service::Routes::new(AnalyticsServer::new(self.service)).add_service(parked.into_server());
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         let _ = tokio::join!(orders, payments);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::StartupError;
 use common::auth::KeyRing;
 use common::config::{Infra, env_or};
-use common::events::{Consumer, ParkedEventsService};
+use common::events::{Consumer, ParkedEvents, ParkedEventsService};
 use common::grpc_client::lazy_channel;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
@@ -61,6 +61,11 @@ pub struct Cart {
     keys: Arc<KeyRing>,
 }
 
+/// The events cart's consumer parked, with the handler that replays them.
+pub fn parked_events(pool: MySqlPool) -> ParkedEvents {
+    ParkedEvents::new(pool).consumer("cart", "order", events::OrderEvents)
+}
+
 pub async fn start(config: &Config) -> Result<Cart, StartupError> {
     let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
     let keys = KeyRing::fetching(IdentityKeySource::new(lazy_channel(&config.identity_addr)?));
@@ -77,8 +82,7 @@ pub async fn start(config: &Config) -> Result<Cart, StartupError> {
 impl Cart {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
         let consumer = tokio::spawn(self.order_events.run(events::OrderEvents, shutdown.clone()));
-        let parked =
-            ParkedEventsService::new(self.pool.clone(), self.keys).consumer("cart", "order", events::OrderEvents);
+        let parked = ParkedEventsService::new(parked_events(self.pool.clone()), self.keys);
         let routes = tonic::service::Routes::new(CartServer::new(self.service)).add_service(parked.into_server());
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         let _ = consumer.await;

@@ -15,7 +15,7 @@ use common::StartupError;
 use common::auth::KeyRing;
 use common::cache::Cache;
 use common::config::{Infra, env_or};
-use common::events::{Consumer, ParkedEventsService, Relay};
+use common::events::{Consumer, ParkedEvents, ParkedEventsService, Relay};
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::order::v1::order_server::OrderServer;
@@ -75,6 +75,11 @@ pub struct Order {
     keys: Arc<KeyRing>,
 }
 
+/// The events order's consumer parked, with the handler that replays them.
+pub fn parked_events(pool: MySqlPool) -> ParkedEvents {
+    ParkedEvents::new(pool).consumer("order", "payment", events::PaymentEvents)
+}
+
 pub async fn start(config: &Config) -> Result<Order, StartupError> {
     let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
     let redis = config.infra.redis().await?;
@@ -119,8 +124,7 @@ impl Order {
         };
         let relay = tokio::spawn(self.relay.run(shutdown.clone()));
         let consumer = self.payment_events.map(|c| tokio::spawn(c.run(events::PaymentEvents, shutdown.clone())));
-        let parked =
-            ParkedEventsService::new(self.pool.clone(), self.keys).consumer("order", "payment", events::PaymentEvents);
+        let parked = ParkedEventsService::new(parked_events(self.pool.clone()), self.keys);
         let routes = tonic::service::Routes::new(OrderServer::from_arc(self.service)).add_service(parked.into_server());
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         reaper.abort();

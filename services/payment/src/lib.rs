@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::StartupError;
 use common::auth::KeyRing;
 use common::config::{Infra, PaymentProviderKind, env_opt, env_or};
-use common::events::{Consumer, ParkedEventsService, Relay};
+use common::events::{Consumer, ParkedEvents, ParkedEventsService, Relay};
 use common::grpc_client::lazy_channel;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
@@ -111,15 +111,19 @@ pub struct Payment {
     keys: Arc<KeyRing>,
 }
 
-pub async fn start(config: &Config) -> Result<Payment, StartupError> {
-    if config.webhook_secrets.is_empty() {
-        return Err(StartupError::Config("WEBHOOK_SECRET must be set (comma-separated during a rotation)".into()));
-    }
-    let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
-    let redis = config.infra.redis().await?;
-    let keys = KeyRing::fetching(IdentityKeySource::new(lazy_channel(&config.identity_addr)?));
-    let orders = Orders::new(lazy_channel(&config.order_addr)?, config.downstream_timeout);
-    let (provider, sandbox): (Arc<dyn PaymentProvider>, _) = match config.provider {
+/// The events payment's consumer parked, with the handler that replays
+/// them (it refunds through `provider`).
+pub fn parked_events(pool: MySqlPool, provider: Arc<dyn PaymentProvider>) -> ParkedEvents {
+    ParkedEvents::new(pool).consumer("payment", "order", events::OrderEvents { provider })
+}
+
+/// The configured payment provider, and the sandbox again when it is the
+/// sandbox (its "complete" call exists only then).
+pub type Providers = (Arc<dyn PaymentProvider>, Option<Arc<Sandbox>>);
+
+/// Builds the provider the configuration names.
+pub fn provider(config: &Config) -> Result<Providers, StartupError> {
+    Ok(match config.provider {
         PaymentProviderKind::Sandbox => {
             let sandbox = Arc::new(Sandbox::new(config.webhook_secrets.clone(), config.webhook_url.clone())?);
             (sandbox.clone(), Some(sandbox))
@@ -128,7 +132,18 @@ pub async fn start(config: &Config) -> Result<Payment, StartupError> {
             let key = config.stripe_secret_key.clone().unwrap_or_default();
             (Arc::new(Stripe::new(key, config.stripe_api_url.clone(), config.webhook_secrets.clone())?), None)
         }
-    };
+    })
+}
+
+pub async fn start(config: &Config) -> Result<Payment, StartupError> {
+    if config.webhook_secrets.is_empty() {
+        return Err(StartupError::Config("WEBHOOK_SECRET must be set (comma-separated during a rotation)".into()));
+    }
+    let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
+    let redis = config.infra.redis().await?;
+    let keys = KeyRing::fetching(IdentityKeySource::new(lazy_channel(&config.identity_addr)?));
+    let orders = Orders::new(lazy_channel(&config.order_addr)?, config.downstream_timeout);
+    let (provider, sandbox) = provider(config)?;
     let relay = Relay::new(pool.clone(), redis, config.infra.schema_prefix.clone(), "payment");
     let store = Store::new(pool.clone(), relay.notifier());
     let service = PaymentService::new(store, keys.clone(), orders, provider.clone(), sandbox);
@@ -141,11 +156,7 @@ impl Payment {
         let relay = tokio::spawn(self.relay.run(shutdown.clone()));
         let handler = events::OrderEvents { provider: self.provider.clone() };
         let consumer = tokio::spawn(self.order_events.run(handler, shutdown.clone()));
-        let parked = ParkedEventsService::new(self.pool.clone(), self.keys).consumer(
-            "payment",
-            "order",
-            events::OrderEvents { provider: self.provider },
-        );
+        let parked = ParkedEventsService::new(parked_events(self.pool.clone(), self.provider), self.keys);
         let routes = tonic::service::Routes::new(PaymentServer::new(self.service)).add_service(parked.into_server());
         let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
         let _ = tokio::join!(relay, consumer);

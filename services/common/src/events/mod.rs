@@ -63,7 +63,7 @@ mod schema;
 
 pub use consumer::{Consumer, Handler, HandlerError};
 pub use event::Event;
-pub use parked::ParkedEventsService;
+pub use parked::{ParkedEvents, ParkedEventsService};
 pub use relay::Relay;
 pub use schema::{OUTBOX_DDL, PARKED_EVENTS_DDL, PROCESSED_EVENTS_DDL};
 

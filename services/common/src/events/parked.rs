@@ -1,6 +1,7 @@
-//! Parked events for an operator, as the `ParkedEvents` gRPC service every
-//! consuming service serves beside its own: list them, replay one, or
-//! discard one. A replay is the consumer's normal path run once more: in
+//! Parked events for an operator: list them, replay one, or discard one —
+//! as the `ParkedEvents` gRPC service every consuming service serves
+//! beside its own (for the console), and directly on a service's schema
+//! (for `fleet events`). A replay is the consumer's normal path run once more: in
 //! one transaction the `processed_events` row is claimed, the consumer's
 //! own handler applies the event and the parked row is deleted — so an
 //! event already applied is only removed, and two admins replaying the
@@ -47,11 +48,16 @@ struct Registered {
     handler: Arc<dyn Replay>,
 }
 
-/// The `ParkedEvents` service of one consuming service.
-pub struct ParkedEventsService {
+/// One consuming service's parked events and the handlers that replay them.
+pub struct ParkedEvents {
     pool: MySqlPool,
-    keys: Arc<KeyRing>,
     consumers: Vec<Registered>,
+}
+
+/// The `ParkedEvents` gRPC service: the same operations, for admins.
+pub struct ParkedEventsService {
+    events: ParkedEvents,
+    keys: Arc<KeyRing>,
 }
 
 #[derive(FromRow)]
@@ -67,15 +73,8 @@ struct ParkedRow {
 }
 
 impl ParkedEventsService {
-    pub fn new(pool: MySqlPool, keys: Arc<KeyRing>) -> Self {
-        Self { pool, keys, consumers: Vec::new() }
-    }
-
-    /// The consumer of `stream` in `group` and the handler its replays use
-    /// (the same one its `Consumer` runs).
-    pub fn consumer<H: Handler>(mut self, group: &'static str, stream: &str, handler: H) -> Self {
-        self.consumers.push(Registered { group, stream: stream.to_owned(), handler: Arc::new(handler) });
-        self
+    pub fn new(events: ParkedEvents, keys: Arc<KeyRing>) -> Self {
+        Self { events, keys }
     }
 
     pub fn into_server(self) -> pb::parked_events_server::ParkedEventsServer<Self> {
@@ -85,12 +84,66 @@ impl ParkedEventsService {
     async fn admin<T>(&self, request: &Request<T>) -> Result<(), ApiError> {
         self.keys.require_principal(request.metadata()).await?.require_role(Role::Admin)
     }
+}
+
+impl ParkedEvents {
+    pub fn new(pool: MySqlPool) -> Self {
+        Self { pool, consumers: Vec::new() }
+    }
+
+    /// The consumer of `stream` in `group` and the handler its replays use
+    /// (the same one its `Consumer` runs).
+    pub fn consumer<H: Handler>(mut self, group: &'static str, stream: &str, handler: H) -> Self {
+        self.consumers.push(Registered { group, stream: stream.to_owned(), handler: Arc::new(handler) });
+        self
+    }
 
     fn handler(&self, group: &str, stream: &str) -> Option<&Arc<dyn Replay>> {
         self.consumers.iter().find(|c| c.group == group && c.stream == stream).map(|c| &c.handler)
     }
 
-    async fn replay(&self, key: &pb::ParkedKey) -> Result<&'static str, ApiError> {
+    /// Newest first, at most 200.
+    pub async fn list(&self) -> Result<Vec<pb::Parked>, ApiError> {
+        let rows: Vec<ParkedRow> = sqlx::query_as(
+            "SELECT consumer, event_id, stream, event_type, error, attempts, parked_at, payload \
+             FROM parked_events ORDER BY parked_at DESC, consumer, event_id LIMIT ?",
+        )
+        .bind(LIST_LIMIT)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| pb::Parked {
+                consumer: row.consumer,
+                event_id: row.event_id,
+                stream: row.stream,
+                event_type: row.event_type,
+                error: row.error,
+                attempts: u32::try_from(row.attempts).unwrap_or(0),
+                parked_at: Some(timestamp(row.parked_at)),
+                payload: row.payload,
+            })
+            .collect())
+    }
+
+    /// Drops a parked event without applying it.
+    pub async fn discard(&self, key: &pb::ParkedKey) -> Result<(), ApiError> {
+        let deleted = sqlx::query("DELETE FROM parked_events WHERE consumer = ? AND event_id = ?")
+            .bind(&key.consumer)
+            .bind(&key.event_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(ApiError::not_found());
+        }
+        tracing::info!(consumer = %key.consumer, event = %key.event_id, "parked event discarded");
+        Ok(())
+    }
+
+    /// Applies a parked event once: `applied`, or `duplicate` when it had
+    /// been applied already; either way it leaves the list.
+    pub async fn replay(&self, key: &pb::ParkedKey) -> Result<&'static str, ApiError> {
         let mut tx = self.pool.begin().await?;
         let row: Option<ParkedRow> = sqlx::query_as(
             "SELECT consumer, event_id, stream, event_type, error, attempts, parked_at, payload \
@@ -147,50 +200,18 @@ fn event_of(row: &ParkedRow) -> Option<Event> {
 impl pb::parked_events_server::ParkedEvents for ParkedEventsService {
     async fn list_parked(&self, request: Request<pb::ListParkedRequest>) -> Result<Response<pb::ParkedList>, Status> {
         self.admin(&request).await?;
-        let rows: Vec<ParkedRow> = sqlx::query_as(
-            "SELECT consumer, event_id, stream, event_type, error, attempts, parked_at, payload \
-             FROM parked_events ORDER BY parked_at DESC, consumer, event_id LIMIT ?",
-        )
-        .bind(LIST_LIMIT)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(ApiError::from)?;
-        let events = rows
-            .into_iter()
-            .map(|row| pb::Parked {
-                consumer: row.consumer,
-                event_id: row.event_id,
-                stream: row.stream,
-                event_type: row.event_type,
-                error: row.error,
-                attempts: u32::try_from(row.attempts).unwrap_or(0),
-                parked_at: Some(timestamp(row.parked_at)),
-                payload: row.payload,
-            })
-            .collect();
-        Ok(Response::new(pb::ParkedList { events }))
+        Ok(Response::new(pb::ParkedList { events: self.events.list().await? }))
     }
 
     async fn replay_parked(&self, request: Request<pb::ParkedKey>) -> Result<Response<pb::ReplayOutcome>, Status> {
         self.admin(&request).await?;
-        let outcome = self.replay(request.get_ref()).await?;
+        let outcome = self.events.replay(request.get_ref()).await?;
         Ok(Response::new(pb::ReplayOutcome { outcome: outcome.to_owned() }))
     }
 
     async fn discard_parked(&self, request: Request<pb::ParkedKey>) -> Result<Response<pb::DiscardOutcome>, Status> {
         self.admin(&request).await?;
-        let key = request.into_inner();
-        let deleted = sqlx::query("DELETE FROM parked_events WHERE consumer = ? AND event_id = ?")
-            .bind(&key.consumer)
-            .bind(&key.event_id)
-            .execute(&self.pool)
-            .await
-            .map_err(ApiError::from)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(ApiError::not_found().into());
-        }
-        tracing::info!(consumer = %key.consumer, event = %key.event_id, "parked event discarded");
+        self.events.discard(request.get_ref()).await?;
         Ok(Response::new(pb::DiscardOutcome {}))
     }
 }
