@@ -12,7 +12,7 @@ use std::sync::Arc;
 use browser::{Browser, Driver};
 use common::cases;
 use serde_json::{Value, json};
-use support::{Api, Ctx, PASSWORD};
+use support::{Api, Ctx, PASSWORD, User};
 
 const DESKTOP: u32 = 1280;
 const PHONE: u32 = 390;
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             admin_refunds_a_paid_order,
             admin_replays_a_parked_event_once,
             the_cli_lists_replays_and_discards_parked_events,
+            a_vendor_sees_its_sub_orders_and_revenue,
         ],
         |_| {},
     )
@@ -231,9 +232,9 @@ async fn a_pending_vendor_sees_what_it_waits_for(ctx: Arc<Ctx>) {
     browser.close().await;
 }
 
-/// A customer's order of 2 units of a fresh product (stock 10), paid
-/// through the sandbox; the order and the product.
-async fn paid_order(api: &Api) -> (Value, Value) {
+/// A customer's order of 2 units of a fresh product (stock 10, 12.34),
+/// paid through the sandbox; the order, the product and its vendor.
+async fn paid_order(api: &Api) -> (Value, Value, User) {
     let customer = api.user("customer").await;
     let (vendor, _) = api.approved_vendor().await;
     let product = api.product(&vendor, json!({"price": "12.34", "stock": 10})).await;
@@ -249,7 +250,7 @@ async fn paid_order(api: &Api) -> (Value, Value) {
     for _ in 0..100 {
         let now = api.get(&path, Some(&customer.access)).await.expect(200);
         if now["status"] == "paid" {
-            return (now, product);
+            return (now, product, vendor);
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -258,7 +259,7 @@ async fn paid_order(api: &Api) -> (Value, Value) {
 
 async fn admin_refunds_a_paid_order(ctx: Arc<Ctx>) {
     let api = ctx.api();
-    let (order, product) = paid_order(&api).await;
+    let (order, product, _) = paid_order(&api).await;
     let stock = |p: Value| p["stock"].as_i64();
     let path = format!("/products/{}/", product["id"]);
     assert_eq!(stock(api.get(&path, None).await.expect(200)), Some(8));
@@ -393,4 +394,27 @@ async fn the_cli_lists_replays_and_discards_parked_events(ctx: Arc<Ctx>) {
     assert_eq!(cart_quantity(&api, &customer.access, &product).await, Some(2), "a discarded event is not applied");
     let listed = fleet_events(&ctx, &["list"]);
     assert!(!listed.contains(kept.as_str()) && !listed.contains(dropped.as_str()), "{listed}");
+}
+
+async fn a_vendor_sees_its_sub_orders_and_revenue(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let (order, _, vendor) = paid_order(&api).await;
+    let (_driver, browser) = signed_in(&ctx, &vendor.email, DESKTOP).await;
+    let mut revenue = String::new();
+    for _ in 0..50 {
+        browser.visit("/admin/").await;
+        revenue = browser.described("Revenue").await;
+        if revenue == "24.68" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(revenue, "24.68", "two units at 12.34, paid");
+    assert_eq!(browser.described("Paid").await, "1");
+    assert!(browser.has_chart("Revenue per day").await);
+    screenshot("vendor-dashboard.png", &browser.screenshot().await);
+    browser.follow("Sub-orders").await;
+    assert_eq!(browser.heading().await, "Sub-orders");
+    assert!(browser.row_exists(&format!("#{}", order["id"])).await, "the order's sub-order is listed");
+    browser.close().await;
 }

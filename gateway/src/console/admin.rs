@@ -93,10 +93,15 @@ fn draw_charts(
     vendors: &[analytics_pb::VendorStats],
 ) -> (String, String) {
     let date = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
-    let points: Vec<charts::Day> =
-        days.iter().filter_map(|d| Some(charts::Day::new(date(&d.day)?, &d.revenue, &d.refunded))).collect();
+    let amounts = |of: fn(&analytics_pb::DailyRevenue) -> &str| {
+        days.iter().filter_map(|d| Some((date(&d.day)?, charts::amount(of(d))))).collect()
+    };
+    let series = [
+        charts::Series { label: "Revenue", color: charts::REVENUE_COLOR, amounts: amounts(|d| &d.revenue) },
+        charts::Series { label: "Refunds", color: charts::REFUNDS_COLOR, amounts: amounts(|d| &d.refunded) },
+    ];
     let revenue = match (date(from), date(to)) {
-        (Some(from), Some(to)) => charts::revenue_per_day(from, to, &points),
+        (Some(from), Some(to)) => charts::per_day(from, to, &series),
         _ => String::new(),
     };
     let bars: Vec<(String, String)> = vendors.iter().map(|v| (v.vendor_name.clone(), v.revenue.clone())).collect();

@@ -10,21 +10,19 @@ const HEIGHT: u32 = 300;
 const REVENUE: RGBColor = RGBColor(31, 95, 191);
 const REFUNDS: RGBColor = RGBColor(179, 38, 30);
 
-/// One day of the revenue chart.
-pub struct Day {
-    pub day: NaiveDate,
-    pub revenue: f64,
-    pub refunded: f64,
+/// One line of a chart per day: its legend and its amount per day.
+pub struct Series {
+    pub label: &'static str,
+    pub color: RGBColor,
+    pub amounts: Vec<(NaiveDate, f64)>,
 }
 
-fn amount(text: &str) -> f64 {
+pub const REVENUE_COLOR: RGBColor = REVENUE;
+pub const REFUNDS_COLOR: RGBColor = REFUNDS;
+
+/// An amount from the services' decimal text, for placing pixels only.
+pub fn amount(text: &str) -> f64 {
     text.trim().parse::<f64>().unwrap_or(0.0)
-}
-
-impl Day {
-    pub fn new(day: NaiveDate, revenue: &str, refunded: &str) -> Self {
-        Self { day, revenue: amount(revenue), refunded: amount(refunded) }
-    }
 }
 
 /// A y axis that fits `max` with some room, never empty.
@@ -39,16 +37,18 @@ fn axis_amount(value: f64, top: f64) -> String {
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
 
-/// Revenue and refunds per day from `from` to `to`, days without orders
-/// drawn as zero.
-pub fn revenue_per_day(from: NaiveDate, to: NaiveDate, days: &[Day]) -> String {
+/// Lines of amounts per day from `from` to `to`, days without one drawn
+/// as zero.
+pub fn per_day(from: NaiveDate, to: NaiveDate, series: &[Series]) -> String {
     let span: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
-    let at = |day: &NaiveDate| days.iter().find(|d| d.day == *day);
-    let revenue: Vec<(i32, f64)> =
-        span.iter().enumerate().map(|(i, d)| (i as i32, at(d).map_or(0.0, |d| d.revenue))).collect();
-    let refunds: Vec<(i32, f64)> =
-        span.iter().enumerate().map(|(i, d)| (i as i32, at(d).map_or(0.0, |d| d.refunded))).collect();
-    let top = y_top(revenue.iter().chain(&refunds).map(|(_, v)| *v).fold(0.0, f64::max));
+    let lines: Vec<Vec<(i32, f64)>> = series
+        .iter()
+        .map(|s| {
+            let at = |day: &NaiveDate| s.amounts.iter().find(|(d, _)| d == day).map_or(0.0, |(_, v)| *v);
+            span.iter().enumerate().map(|(i, d)| (i as i32, at(d))).collect()
+        })
+        .collect();
+    let top = y_top(lines.iter().flatten().map(|(_, v)| *v).fold(0.0, f64::max));
     let last = (span.len() as i32 - 1).max(1);
     let mut svg = String::new();
     let drawn: Drawn = (|| {
@@ -67,14 +67,13 @@ pub fn revenue_per_day(from: NaiveDate, to: NaiveDate, days: &[Day]) -> String {
             .y_label_formatter(&|v| axis_amount(*v, top))
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
-        chart
-            .draw_series(LineSeries::new(revenue.iter().copied(), REVENUE.stroke_width(2)))?
-            .label("Revenue")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], REVENUE.stroke_width(2)));
-        chart
-            .draw_series(LineSeries::new(refunds.iter().copied(), REFUNDS.stroke_width(2)))?
-            .label("Refunds")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], REFUNDS.stroke_width(2)));
+        for (s, line) in series.iter().zip(&lines) {
+            let color = s.color;
+            chart
+                .draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(2)))?
+                .label(s.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        }
         chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK.mix(0.2)).draw()?;
         root.present()?;
         Ok(())
@@ -149,8 +148,13 @@ mod tests {
 
     #[test]
     fn the_revenue_chart_is_an_svg_with_its_legend_and_days() {
-        let days = [Day::new(date("2026-12-02"), "120.50", "0.00"), Day::new(date("2026-12-03"), "80.00", "24.68")];
-        let svg = revenue_per_day(date("2026-11-28"), date("2026-12-04"), &days);
+        let revenue = Series {
+            label: "Revenue",
+            color: REVENUE_COLOR,
+            amounts: vec![(date("2026-12-02"), 120.5), (date("2026-12-03"), 80.0)],
+        };
+        let refunds = Series { label: "Refunds", color: REFUNDS_COLOR, amounts: vec![(date("2026-12-03"), 24.68)] };
+        let svg = per_day(date("2026-11-28"), date("2026-12-04"), &[revenue, refunds]);
         assert!(svg.starts_with("<svg"), "{svg}");
         for text in ["Revenue", "Refunds", "12-02", "11-28"] {
             assert!(svg.contains(text), "{text} in the chart");

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/orders/", get(orders::list))
         .route("/admin/orders/{id}/", get(orders::show))
         .route("/admin/orders/{id}/refund/", get(orders::confirm_refund).post(orders::refund))
+        .route("/admin/sub-orders/", get(vendor::sub_orders))
         .route("/admin/products/", get(products::list))
         .route("/admin/products/new/", get(products::new).post(products::create))
         .route("/admin/products/{id}/", get(products::edit).post(products::update))
@@ -75,7 +76,7 @@ async fn dashboard(
 ) -> Response {
     match signed_in.0.principal.role {
         common::auth::Role::Admin => admin::dashboard(state, signed_in, query).await,
-        common::auth::Role::Vendor => vendor::dashboard(state, signed_in).await,
+        common::auth::Role::Vendor => vendor::dashboard(state, signed_in, query.0).await,
         common::auth::Role::Customer => page::forbidden(&signed_in.0, &signed_in.1),
     }
 }

@@ -22,6 +22,7 @@ pub enum Section {
     Products,
     Orders,
     Events,
+    SubOrders,
     None,
 }
 

@@ -1,15 +1,25 @@
-//! The vendor's dashboard: the shop's status and, while it is not
-//! approved, what it is waiting for (nothing can be sold until then).
+//! The vendor's own pages: the dashboard (the shop's status and what it
+//! waits for; once approved, its sub-orders and revenue over a date range
+//! with a chart per day) and its sub-orders.
+use std::collections::HashMap;
+
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use chrono::{Duration, NaiveDate, Utc};
 use common::ErrorKind;
+use common::money;
+use proto::analytics::v1 as analytics_pb;
 use proto::identity::v1 as pb;
+use proto::order::v1 as order_pb;
+use rust_decimal::Decimal;
 
+use super::charts;
 use super::page::{self, Layout, Section};
-use super::session::SignedIn;
+use super::session::{SignedIn, Vendor};
 use crate::AppState;
+use crate::routes::rfc3339;
 
 #[derive(Template)]
 #[template(path = "console/vendor_dashboard.html")]
@@ -17,6 +27,11 @@ struct VendorDashboard {
     layout: Layout,
     /// The shop's profile, when it has one.
     shop: Option<pb::Vendor>,
+    from: String,
+    to: String,
+    /// Sub-orders, paid ones, revenue, and the chart: only once approved.
+    figures: Option<(i64, i64, String)>,
+    chart: String,
 }
 
 impl VendorDashboard {
@@ -41,8 +56,21 @@ impl VendorDashboard {
     }
 }
 
+/// The range asked for, or the last 30 days.
+fn range(params: &HashMap<String, String>) -> (String, String) {
+    let today = Utc::now().date_naive();
+    let date = |name: &str, default: NaiveDate| {
+        params.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+    };
+    (date("from", today - Duration::days(29)), date("to", today))
+}
+
 /// The vendor's dashboard (the caller checked the role).
-pub async fn dashboard(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+pub async fn dashboard(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    params: HashMap<String, String>,
+) -> Response {
     let SignedIn(session, csrf) = signed_in;
     let d = &state.downstream;
     let mut identity = d.identity.clone();
@@ -51,6 +79,89 @@ pub async fn dashboard(State(state): State<AppState>, signed_in: SignedIn) -> Re
         Err(error) if error.kind == ErrorKind::NotFound => None,
         Err(error) => return page::failure(Some(&session), &csrf, error),
     };
+    let (from, to) = range(&params);
+    let (mut figures, mut chart) = (None, String::new());
+    if shop.as_ref().is_some_and(|s| s.status == "approved") {
+        let mut analytics = d.analytics.clone();
+        let message = analytics_pb::SummaryRequest { from: Some(from.clone()), to: Some(to.clone()) };
+        let days = match d.call(analytics.list_vendor_days(d.request(message, Some(session.token())))).await {
+            Ok(list) => list.days,
+            Err(error) => return page::failure(Some(&session), &csrf, error),
+        };
+        let revenue: Decimal = days.iter().filter_map(|day| money::from_text(&day.revenue)).sum();
+        figures = Some((
+            days.iter().map(|day| day.sub_orders).sum(),
+            days.iter().map(|day| day.paid_sub_orders).sum(),
+            money::to_text(revenue),
+        ));
+        let date = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+        let amounts = days.iter().filter_map(|day| Some((date(&day.day)?, charts::amount(&day.revenue)))).collect();
+        if let (Some(from), Some(to)) = (date(&from), date(&to)) {
+            let series = [charts::Series { label: "Revenue", color: charts::REVENUE_COLOR, amounts }];
+            chart = charts::per_day(from, to, &series);
+        }
+    }
     let layout = Layout::new("Dashboard", Some(&session), &csrf, Section::Dashboard);
-    page::render(StatusCode::OK, &VendorDashboard { layout, shop })
+    page::render(StatusCode::OK, &VendorDashboard { layout, shop, from, to, figures, chart })
+}
+
+const SUB_ORDERS_PER_PAGE: i64 = 25;
+
+pub struct SubOrderRow {
+    id: i64,
+    order: i64,
+    status: String,
+    items: String,
+    subtotal: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/sub_orders.html")]
+struct SubOrdersPage {
+    layout: Layout,
+    rows: Vec<SubOrderRow>,
+    count: i64,
+    page: i64,
+    pages: i64,
+}
+
+/// The shop's sub-orders with its own lines, newest first.
+pub async fn sub_orders(
+    State(state): State<AppState>,
+    Vendor(session, csrf): Vendor,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let page =
+        params.get("page").and_then(|p| p.trim().parse::<i64>().ok()).filter(|p| *p >= 1).unwrap_or(1).min(100_000);
+    let message =
+        order_pb::ListVendorOrdersRequest { limit: SUB_ORDERS_PER_PAGE, offset: (page - 1) * SUB_ORDERS_PER_PAGE };
+    let d = &state.downstream;
+    let mut orders = d.order.clone();
+    let found = match d.call(orders.list_vendor_orders(d.request(message, Some(session.token())))).await {
+        Ok(found) => found,
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
+    let rows = found
+        .vendor_orders
+        .into_iter()
+        .map(|v| SubOrderRow {
+            id: v.id,
+            order: v.order,
+            status: v.status,
+            items: v
+                .items
+                .iter()
+                .map(|i| format!("{} × {}", i.product_name, i.quantity))
+                .collect::<Vec<_>>()
+                .join(", "),
+            subtotal: v.subtotal,
+            created: rfc3339(v.created_at.as_ref())
+                .map(|t| t.chars().take(16).collect::<String>().replace('T', " "))
+                .unwrap_or_default(),
+        })
+        .collect();
+    let pages = ((found.count + SUB_ORDERS_PER_PAGE - 1) / SUB_ORDERS_PER_PAGE).max(1);
+    let layout = Layout::new("Sub-orders", Some(&session), &csrf, Section::SubOrders);
+    page::render(StatusCode::OK, &SubOrdersPage { layout, rows, count: found.count, page, pages })
 }

@@ -68,6 +68,29 @@ impl pb::analytics_server::Analytics for AnalyticsService {
         Ok(Response::new(pb::DailyRevenueList { days }))
     }
 
+    async fn list_vendor_days(&self, request: Request<pb::SummaryRequest>) -> RpcResult<pb::VendorDayList> {
+        let principal = self.keys.require_principal(request.metadata()).await?;
+        principal.require_role(Role::Vendor)?;
+        let body = request.into_inner();
+        let range = domain::parse_range(body.from.as_deref(), body.to.as_deref())?;
+        domain::require_chart_range(&range)?;
+        // A vendor without a shop (no `vendor_id` in its token) has no sub-orders.
+        let rows = match principal.vendor_id {
+            Some(vendor_id) => self.store.vendor_days(vendor_id, &range).await?,
+            None => Vec::new(),
+        };
+        let days = rows
+            .into_iter()
+            .map(|row| pb::VendorDay {
+                day: row.day.to_string(),
+                sub_orders: row.sub_orders,
+                paid_sub_orders: row.paid_sub_orders,
+                revenue: to_text(row.revenue),
+            })
+            .collect();
+        Ok(Response::new(pb::VendorDayList { days }))
+    }
+
     async fn list_vendor_stats(&self, request: Request<pb::VendorStatsRequest>) -> RpcResult<pb::VendorStatsPage> {
         self.admin(&request).await?;
         let body = request.into_inner();

@@ -47,6 +47,7 @@ const RETRY_SAFE: &[(&str, &str)] = &[
     ("/marketplace.analytics.v1.Analytics/GetSummary", "read"),
     ("/marketplace.analytics.v1.Analytics/ListVendorStats", "read"),
     ("/marketplace.analytics.v1.Analytics/ListDailyRevenue", "read"),
+    ("/marketplace.analytics.v1.Analytics/ListVendorDays", "read"),
     ("/marketplace.events.v1.ParkedEvents/ListParked", "read"),
     // Writes whose second application is a no-op.
     ("/marketplace.catalog.v1.Catalog/RefreshVendor", "copies identity's current vendor status; converges"),
