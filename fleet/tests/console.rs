@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             admin_replays_a_parked_event_once,
             the_cli_lists_replays_and_discards_parked_events,
             a_vendor_sees_its_sub_orders_and_revenue,
+            admin_edits_deactivates_and_deletes_any_product,
         ],
         |_| {},
     )
@@ -416,5 +417,41 @@ async fn a_vendor_sees_its_sub_orders_and_revenue(ctx: Arc<Ctx>) {
     browser.follow("Sub-orders").await;
     assert_eq!(browser.heading().await, "Sub-orders");
     assert!(browser.row_exists(&format!("#{}", order["id"])).await, "the order's sub-order is listed");
+    browser.close().await;
+}
+
+async fn admin_edits_deactivates_and_deletes_any_product(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let (vendor, _) = api.approved_vendor().await;
+    let name = format!("Kettle {}", uuid::Uuid::new_v4().simple());
+    let product = api.product(&vendor, json!({"name": name, "stock": 5})).await;
+    let (_driver, browser) = signed_in(&ctx, &ctx.admin_email, DESKTOP).await;
+    browser.follow("Products").await;
+    browser.fill("Search by name", &name).await;
+    browser.choose("Active", "Active").await;
+    browser.press("Filter").await;
+    browser.follow(&name).await;
+    browser.fill("Stock", "9").await;
+    browser.click_label("Active (on sale)").await;
+    browser.press("Save").await;
+    assert_eq!(browser.said("status").await, "The product is saved.");
+    let admin = api.admin().await;
+    let path = format!("/products/{}/", product["id"]);
+    let saved = api.get(&path, Some(&admin.access)).await.expect(200);
+    assert_eq!((saved["stock"].as_i64(), saved["is_active"].as_bool()), (Some(9), Some(false)));
+
+    browser.fill("Search by name", &name).await;
+    browser.choose("Active", "Inactive").await;
+    browser.press("Filter").await;
+    assert!(browser.row_exists(&name).await, "found among the inactive");
+    browser.choose("Active", "Active").await;
+    browser.press("Filter").await;
+    assert!(!browser.row_exists(&name).await, "not among the active");
+    browser.choose("Active", "All").await;
+    browser.press("Filter").await;
+    browser.follow(&name).await;
+    browser.press("Delete product").await;
+    assert_eq!(browser.said("status").await, "The product is deleted.");
+    api.get(&path, Some(&admin.access)).await.expect(404);
     browser.close().await;
 }

@@ -1,7 +1,8 @@
-//! A vendor's products in the console: the shop's listing (inactive ones
-//! included, with stock), a form to create one with its stock, and a
-//! product's page to edit any field and the stock, deactivate it or
-//! delete it. Writes go through the REST routes' own helpers (catalog
+//! Products in the console: a vendor's own listing and an admin's listing
+//! of every product (filtered by vendor, category, active and searched by
+//! name: the catalog's listing, inactive ones included), both with stock;
+//! a form for a vendor to create one with its stock; and a product's page
+//! to edit any field and the stock, deactivate it or delete it. Writes go through the REST routes' own helpers (catalog
 //! first, then stock at the order service, undone together), so the
 //! rules and refusals are the API's.
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use serde::Deserialize;
 
 use super::categories::{self, Node};
 use super::page::{self, Layout, Posted, Section};
-use super::session::{Csrf, Session, Vendor};
+use super::session::{Csrf, Manager, Session, Vendor};
 use crate::AppState;
 use crate::routes::products::{create_with_stock, stock_of, update_with_stock};
 
@@ -26,6 +27,7 @@ const PRODUCTS_PER_PAGE: &str = "25";
 pub struct ProductRow {
     id: i64,
     name: String,
+    vendor: String,
     sku: String,
     price: String,
     stock: i64,
@@ -39,6 +41,7 @@ impl ProductRow {
         Self {
             id: product.id,
             name: product.name,
+            vendor: product.vendor_name,
             sku: product.sku,
             price: product.price,
             stock,
@@ -57,27 +60,73 @@ struct ProductsPage {
     notice: Option<&'static str>,
     previous: Option<String>,
     next: Option<String>,
+    /// The admin's filters as the form shows them (a vendor has none).
+    filters: ProductFilters,
+    categories: Vec<Node>,
 }
 
-fn cursor_link(cursor: &str) -> Option<String> {
-    (!cursor.is_empty()).then(|| format!("?cursor={}", super::form_encode(cursor)))
+/// The admin listing's filters, as the query string carries them.
+#[derive(Debug, Default, Clone)]
+pub struct ProductFilters {
+    q: String,
+    vendor: String,
+    category: String,
+    active: String,
+}
+
+impl ProductFilters {
+    fn of(params: &HashMap<String, String>) -> Self {
+        let get = |name: &str| params.get(name).map(|v| v.trim().chars().take(100).collect()).unwrap_or_default();
+        Self { q: get("q"), vendor: get("vendor"), category: get("category"), active: get("active") }
+    }
+
+    /// The query string of another page of the same listing.
+    fn link(&self, cursor: &str) -> Option<String> {
+        if cursor.is_empty() {
+            return None;
+        }
+        let pairs = [("q", &self.q), ("vendor", &self.vendor), ("category", &self.category), ("active", &self.active)];
+        let mut query: Vec<String> = pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", super::form_encode(v)))
+            .collect();
+        query.push(format!("cursor={}", super::form_encode(cursor)));
+        Some(format!("?{}", query.join("&")))
+    }
+}
+
+fn some(text: &str) -> Option<String> {
+    Some(text.to_owned()).filter(|t| !t.is_empty())
 }
 
 pub async fn list(
     State(state): State<AppState>,
-    Vendor(session, csrf): Vendor,
+    Manager(session, csrf): Manager,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
+    let admin = session.principal.is_admin();
+    let filters = if admin { ProductFilters::of(&params) } else { ProductFilters::default() };
     let message = pb::ListProductsRequest {
         cursor: params.get("cursor").filter(|c| c.len() <= 512).cloned(),
         page_size: Some(PRODUCTS_PER_PAGE.to_owned()),
-        mine: true,
+        mine: !admin,
+        all: admin,
+        search: some(&filters.q),
+        vendor: some(&filters.vendor),
+        category: some(&filters.category),
+        active: some(&filters.active),
         ..Default::default()
     };
     let d = &state.downstream;
     let mut catalog = d.catalog.clone();
     let page = match d.call(catalog.list_products(d.request(message, Some(session.token())))).await {
         Ok(page) => page,
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
+    let chosen = filters.category.parse::<i64>().ok();
+    let categories = match categories::load(&state).await {
+        Ok(nodes) => categories::choose(nodes, chosen),
         Err(error) => return page::failure(Some(&session), &csrf, error),
     };
     let stock = match stock_of(&state, page.products.iter().map(|p| p.id).collect()).await {
@@ -99,8 +148,8 @@ pub async fn list(
         })
         .collect();
     let layout = Layout::new("Products", Some(&session), &csrf, Section::Products);
-    let (previous, next) = (cursor_link(&page.previous_cursor), cursor_link(&page.next_cursor));
-    page::render(StatusCode::OK, &ProductsPage { layout, products, notice, previous, next })
+    let (previous, next) = (filters.link(&page.previous_cursor), filters.link(&page.next_cursor));
+    page::render(StatusCode::OK, &ProductsPage { layout, products, notice, previous, next, filters, categories })
 }
 
 /// The product form's fields, as posted.
@@ -226,15 +275,15 @@ fn product_id(raw: &str) -> Option<i64> {
 }
 
 fn no_such_product(session: &Session, csrf: &Csrf) -> Response {
-    page::message(StatusCode::NOT_FOUND, Some(session), csrf, "Not found", "No such product in your shop.")
+    page::message(StatusCode::NOT_FOUND, Some(session), csrf, "Not found", "No such product you may change.")
 }
 
-pub async fn edit(State(state): State<AppState>, Vendor(session, csrf): Vendor, Path(id): Path<String>) -> Response {
+pub async fn edit(State(state): State<AppState>, Manager(session, csrf): Manager, Path(id): Path<String>) -> Response {
     let Some(id) = product_id(&id) else { return no_such_product(&session, &csrf) };
     let d = &state.downstream;
     let mut catalog = d.catalog.clone();
-    // Only the shop's own products are edited here: catalog says whether
-    // this vendor may write this one.
+    // A vendor edits only its own products, an admin any: catalog says
+    // whether this caller may write this one.
     let owned = pb::AuthorizeProductWriteRequest { product_id: id };
     let product = match d.call(catalog.authorize_product_write(d.request(owned, Some(session.token())))).await {
         Ok(_) => d.call(catalog.get_product(d.request(pb::GetProductRequest { id }, Some(session.token())))).await,
@@ -257,7 +306,7 @@ pub async fn edit(State(state): State<AppState>, Vendor(session, csrf): Vendor, 
 
 pub async fn update(
     State(state): State<AppState>,
-    Vendor(session, csrf): Vendor,
+    Manager(session, csrf): Manager,
     Path(id): Path<String>,
     Posted(form): Posted<ProductForm>,
 ) -> Response {
@@ -273,7 +322,7 @@ pub struct Nothing {}
 
 pub async fn delete(
     State(state): State<AppState>,
-    Vendor(session, csrf): Vendor,
+    Manager(session, csrf): Manager,
     Path(id): Path<String>,
     Posted(Nothing {}): Posted<Nothing>,
 ) -> Response {

@@ -170,6 +170,9 @@ pub struct Admin(pub Session, pub Csrf);
 /// A signed-in vendor; others get a 403 page.
 pub struct Vendor(pub Session, pub Csrf);
 
+/// A signed-in vendor or admin (who manage products); others get a 403 page.
+pub struct Manager(pub Session, pub Csrf);
+
 fn csrf_of(parts: &Parts) -> Csrf {
     parts.extensions.get::<Csrf>().cloned().unwrap_or_else(|| Csrf(String::new()))
 }
@@ -199,6 +202,18 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         with_role(parts, state, Role::Admin).await.map(|(session, csrf)| Admin(session, csrf))
+    }
+}
+
+impl FromRequestParts<AppState> for Manager {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let SignedIn(session, csrf) = SignedIn::from_request_parts(parts, state).await?;
+        if session.principal.role == Role::Customer {
+            return Err(page::forbidden(&session, &csrf));
+        }
+        Ok(Manager(session, csrf))
     }
 }
 

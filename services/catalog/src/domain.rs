@@ -332,6 +332,16 @@ fn filled(value: &Option<String>) -> Option<&str> {
 
 /// Validates the parameters: a bad value is a 400 naming it; a cursor that
 /// does not decode (or belongs to another ordering) is DRF's 404.
+/// The admin listing's `active` filter: "true", "false", or none.
+pub fn parse_active(raw: Option<&str>) -> Result<Option<bool>, ApiError> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::field("active", "Must be a valid boolean.")),
+    }
+}
+
 pub fn parse_list_query(raw: &RawListQuery) -> Result<ListQuery, ApiError> {
     let mut errors = FieldErrors::new();
     let mut id = |field: &str, value: &Option<String>| {

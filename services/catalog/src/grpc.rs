@@ -437,8 +437,14 @@ impl pb::catalog_server::Catalog for CatalogService {
     async fn list_products(&self, request: Request<pb::ListProductsRequest>) -> RpcResult<pb::ProductPage> {
         let principal = self.principal(&request).await?;
         let body = request.into_inner();
-        let (mine, version) = (body.mine, body.catalog_version);
+        let (mine, all, version) = (body.mine, body.all, body.catalog_version);
+        let active = body.active.clone();
         let query = domain::parse_list_query(&raw_list_query(body))?;
+        if all {
+            principal.ok_or_else(ApiError::not_authenticated)?.require_role(Role::Admin)?;
+            let active = domain::parse_active(active.as_deref())?;
+            return Ok(Response::new(self.page(Scope::All { active }, &query, version).await?));
+        }
         if !mine {
             return Ok(Response::new(self.page(Scope::Public, &query, version).await?));
         }

@@ -89,7 +89,7 @@ impl Fields {
             description: schema.add_text_field("description", words.clone()),
             sku: schema.add_text_field("sku", words),
             slug: schema.add_text_field("slug", STORED),
-            is_active: schema.add_u64_field("is_active", STORED),
+            is_active: schema.add_u64_field("is_active", INDEXED | STORED),
             updated: schema.add_i64_field("updated", STORED),
         };
         (schema.build(), fields)

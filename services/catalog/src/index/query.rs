@@ -8,7 +8,7 @@ use std::ops::Bound;
 use rust_decimal::Decimal;
 use tantivy::Term;
 use tantivy::query::{
-    BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, PhrasePrefixQuery, Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, PhrasePrefixQuery, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
@@ -24,6 +24,8 @@ pub enum Scope {
     Public,
     /// One vendor's own products, inactive included.
     Vendor(i64),
+    /// Every product (for admins), only active or inactive ones when set.
+    All { active: Option<bool> },
 }
 
 /// What a listing or a facet count matches, resolved against the index's
@@ -60,6 +62,11 @@ pub fn build(fields: &Fields, scope: Scope, filters: &Filters) -> Box<dyn Query>
         Scope::Vendor(vendor) => {
             filter(Box::new(TermQuery::new(id_term(fields.vendor, vendor), IndexRecordOption::Basic)))
         }
+        Scope::All { active: None } => filter(Box::new(AllQuery)),
+        Scope::All { active: Some(active) } => filter(Box::new(TermQuery::new(
+            Term::from_field_u64(fields.is_active, u64::from(active)),
+            IndexRecordOption::Basic,
+        ))),
     }];
     if let Some(vendor) = filters.vendor {
         clauses.push(filter(Box::new(TermQuery::new(id_term(fields.vendor, vendor), IndexRecordOption::Basic))));
