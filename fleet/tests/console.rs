@@ -230,6 +230,17 @@ async fn a_pending_vendor_sees_what_it_waits_for(ctx: Arc<Ctx>) {
     let (_driver, browser) = signed_in(&ctx, &vendor.email, PHONE).await;
     assert_eq!(browser.heading().await, "Dashboard");
     assert!(browser.said("status").await.contains("waiting for an admin's approval"));
+    assert!(!browser.has_link("Products").await && !browser.has_link("Sub-orders").await, "nothing it may not do");
+    browser.visit("/admin/products/new/").await;
+    assert_eq!(browser.heading().await, "403 Forbidden");
+
+    // Its shop profile it may edit while it waits.
+    browser.follow("Shop profile").await;
+    browser.fill("Description", "Handmade kettles").await;
+    browser.press("Save").await;
+    assert_eq!(browser.said("status").await, "Your shop profile is saved.");
+    let me = ctx.api().get("/vendors/me/", Some(&vendor.access)).await.expect(200);
+    assert_eq!(me["description"], "Handmade kettles");
     browser.close().await;
 }
 

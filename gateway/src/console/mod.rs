@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/orders/{id}/", get(orders::show))
         .route("/admin/orders/{id}/refund/", get(orders::confirm_refund).post(orders::refund))
         .route("/admin/sub-orders/", get(vendor::sub_orders))
+        .route("/admin/shop/", get(vendor::shop).post(vendor::save_shop))
         .route("/admin/products/", get(products::list))
         .route("/admin/products/new/", get(products::new).post(products::create))
         .route("/admin/products/{id}/", get(products::edit).post(products::update))

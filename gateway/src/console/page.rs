@@ -23,6 +23,7 @@ pub enum Section {
     Orders,
     Events,
     SubOrders,
+    Shop,
     None,
 }
 
@@ -32,6 +33,8 @@ pub struct Layout {
     pub csrf: String,
     /// The signed-in user's role, when one is.
     pub role: Option<&'static str>,
+    /// A vendor whose shop is approved (the shop's pages are offered).
+    pub selling: bool,
     pub section: Section,
 }
 
@@ -42,7 +45,8 @@ impl Layout {
             Role::Vendor => "vendor",
             Role::Customer => "customer",
         });
-        Self { title: title.into(), csrf: csrf.0.clone(), role, section }
+        let selling = session.is_some_and(|s| s.shop_status.as_deref() == Some("approved"));
+        Self { title: title.into(), csrf: csrf.0.clone(), role, selling, section }
     }
 
     pub fn is_admin(&self) -> bool {

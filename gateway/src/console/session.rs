@@ -53,6 +53,9 @@ impl From<pb::TokenPair> for Tokens {
 pub struct Session {
     pub principal: Principal,
     pub tokens: Tokens,
+    /// A vendor's shop status (`None`: no shop, or not a vendor): what
+    /// the navigation offers and the shop's pages allow.
+    pub shop_status: Option<String>,
 }
 
 impl Session {
@@ -104,18 +107,32 @@ pub fn session_cookie(state: &AppState, tokens: &Tokens) -> HeaderValue {
     set_cookie(state, SESSION_COOKIE, Some(&tokens.cookie_value()))
 }
 
+/// A vendor's shop status, read for each page (an admin may have changed
+/// it since the login); none for other roles or when identity is away.
+async fn shop_status(state: &AppState, principal: &Principal) -> Option<String> {
+    if principal.role != Role::Vendor {
+        return None;
+    }
+    let d = &state.downstream;
+    let mut identity = d.identity.clone();
+    let shop = d.call(identity.get_my_vendor(d.request(pb::GetMyVendorRequest {}, Some(&principal.token)))).await;
+    shop.ok().map(|shop| shop.status)
+}
+
 /// The session behind a cookie: as is while the access token verifies,
 /// refreshed once when it does not, or none.
 async fn resume(state: &AppState, tokens: Tokens) -> Option<(Session, bool)> {
     if let Ok(principal) = state.keys.principal(&tokens.access).await {
-        return Some((Session { principal, tokens }, false));
+        let shop_status = shop_status(state, &principal).await;
+        return Some((Session { principal, tokens, shop_status }, false));
     }
     let mut client = state.downstream.identity.clone();
     let message = pb::RefreshTokenRequest { refresh: Some(tokens.refresh) };
     let fresh: Tokens =
         state.downstream.call(client.refresh_token(state.downstream.request(message, None))).await.ok()?.into();
     let principal = state.keys.principal(&fresh.access).await.ok()?;
-    Some((Session { principal, tokens: fresh }, true))
+    let shop_status = shop_status(state, &principal).await;
+    Some((Session { principal, tokens: fresh, shop_status }, true))
 }
 
 /// Puts `Csrf` (and `Session`, when signed in) on every console request,
@@ -167,7 +184,8 @@ pub struct SignedIn(pub Session, pub Csrf);
 /// A signed-in admin; others get a 403 page.
 pub struct Admin(pub Session, pub Csrf);
 
-/// A signed-in vendor; others get a 403 page.
+/// A signed-in vendor whose shop is approved; others get a 403 page (a
+/// vendor still waiting, with what it waits for).
 pub struct Vendor(pub Session, pub Csrf);
 
 /// A signed-in vendor or admin (who manage products); others get a 403 page.
@@ -209,10 +227,10 @@ impl FromRequestParts<AppState> for Manager {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let SignedIn(session, csrf) = SignedIn::from_request_parts(parts, state).await?;
-        if session.principal.role == Role::Customer {
-            return Err(page::forbidden(&session, &csrf));
+        if let Some(admin) = parts.extensions.get::<Session>().filter(|s| s.principal.is_admin()) {
+            return Ok(Manager(admin.clone(), csrf_of(parts)));
         }
+        let Vendor(session, csrf) = Vendor::from_request_parts(parts, state).await?;
         Ok(Manager(session, csrf))
     }
 }
@@ -221,7 +239,17 @@ impl FromRequestParts<AppState> for Vendor {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        with_role(parts, state, Role::Vendor).await.map(|(session, csrf)| Vendor(session, csrf))
+        let (session, csrf) = with_role(parts, state, Role::Vendor).await?;
+        if session.shop_status.as_deref() != Some("approved") {
+            return Err(page::message(
+                axum::http::StatusCode::FORBIDDEN,
+                Some(&session),
+                &csrf,
+                "403 Forbidden",
+                "Your shop is not approved: you can sell and see orders once an admin approves it.",
+            ));
+        }
+        Ok(Vendor(session, csrf))
     }
 }
 

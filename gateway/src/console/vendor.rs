@@ -1,6 +1,6 @@
 //! The vendor's own pages: the dashboard (the shop's status and what it
 //! waits for; once approved, its sub-orders and revenue over a date range
-//! with a chart per day) and its sub-orders.
+//! with a chart per day), its sub-orders and its shop profile.
 use std::collections::HashMap;
 
 use askama::Template;
@@ -16,10 +16,12 @@ use proto::order::v1 as order_pb;
 use rust_decimal::Decimal;
 
 use super::charts;
+use super::page::Posted;
 use super::page::{self, Layout, Section};
 use super::session::{SignedIn, Vendor};
 use crate::AppState;
 use crate::routes::rfc3339;
+use crate::routes::vendors::update_my_shop;
 
 #[derive(Template)]
 #[template(path = "console/vendor_dashboard.html")]
@@ -164,4 +166,79 @@ pub async fn sub_orders(
     let pages = ((found.count + SUB_ORDERS_PER_PAGE - 1) / SUB_ORDERS_PER_PAGE).max(1);
     let layout = Layout::new("Sub-orders", Some(&session), &csrf, Section::SubOrders);
     page::render(StatusCode::OK, &SubOrdersPage { layout, rows, count: found.count, page, pages })
+}
+
+#[derive(Template)]
+#[template(path = "console/shop.html")]
+struct ShopPage {
+    layout: Layout,
+    shop_name: String,
+    description: String,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+fn shop_page(
+    session: &super::session::Session,
+    csrf: &super::session::Csrf,
+    status: StatusCode,
+    form: ShopForm,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> Response {
+    let layout = Layout::new("Shop profile", Some(session), csrf, Section::Shop);
+    page::render(status, &ShopPage { layout, shop_name: form.shop_name, description: form.description, notice, error })
+}
+
+/// The shop profile's fields, as posted.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ShopForm {
+    #[serde(default)]
+    shop_name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// A vendor with a shop (any status) edits its name and description.
+pub async fn shop(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let SignedIn(session, csrf) = signed_in;
+    if session.principal.role != common::auth::Role::Vendor {
+        return page::forbidden(&session, &csrf);
+    }
+    let d = &state.downstream;
+    let mut identity = d.identity.clone();
+    let shop = match d.call(identity.get_my_vendor(d.request(pb::GetMyVendorRequest {}, Some(session.token())))).await {
+        Ok(shop) => shop,
+        Err(error) if error.kind == ErrorKind::NotFound => {
+            let text = "Your account has no shop profile yet: create one through the API (POST /vendors/create/).";
+            return page::message(StatusCode::NOT_FOUND, Some(&session), &csrf, "No shop yet", text);
+        }
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
+    let notice = (params.get("done").map(String::as_str) == Some("saved")).then_some("Your shop profile is saved.");
+    let form = ShopForm { shop_name: shop.shop_name, description: shop.description };
+    shop_page(&session, &csrf, StatusCode::OK, form, notice, None)
+}
+
+pub async fn save_shop(State(state): State<AppState>, signed_in: SignedIn, Posted(form): Posted<ShopForm>) -> Response {
+    let SignedIn(session, csrf) = signed_in;
+    if session.principal.role != common::auth::Role::Vendor {
+        return page::forbidden(&session, &csrf);
+    }
+    let message = pb::UpdateMyVendorRequest {
+        shop_name: Some(form.shop_name.clone()),
+        description: Some(form.description.clone()),
+    };
+    match update_my_shop(&state, session.token(), message).await {
+        Ok(_) => axum::response::IntoResponse::into_response(axum::response::Redirect::to("/admin/shop/?done=saved")),
+        Err(error) if crate::error::status_of(error.kind).is_client_error() => {
+            let status = crate::error::status_of(error.kind);
+            shop_page(&session, &csrf, status, form, None, Some(page::explain(&error)))
+        }
+        Err(error) => page::failure(Some(&session), &csrf, error),
+    }
 }

@@ -187,11 +187,19 @@ async fn update_my_vendor(
         description: form.nullable_string("description"),
     };
     form.finish()?;
+    Ok(Json(update_my_shop(&state, &user.token, message).await?.into()))
+}
+
+/// A vendor changes its own profile; catalog shows the new name at once.
+pub(crate) async fn update_my_shop(
+    state: &AppState,
+    token: &str,
+    message: pb::UpdateMyVendorRequest,
+) -> Result<pb::Vendor, common::ApiError> {
     let mut client = state.downstream.identity.clone();
-    let vendor =
-        state.downstream.call(client.update_my_vendor(state.downstream.request(message, Some(&user.token)))).await?;
-    refresh_catalog(&state, vendor.id).await;
-    Ok(Json(vendor.into()))
+    let vendor = state.downstream.call(client.update_my_vendor(state.downstream.request(message, Some(token)))).await?;
+    refresh_catalog(state, vendor.id).await;
+    Ok(vendor)
 }
 
 /// Set a vendor's status (admin).
