@@ -36,6 +36,7 @@ fn main() -> ExitCode {
             the_cli_lists_replays_and_discards_parked_events,
             a_vendor_sees_its_sub_orders_and_revenue,
             admin_edits_deactivates_and_deletes_any_product,
+            a_vendor_imports_products_from_a_file,
         ],
         |_| {},
     )
@@ -464,5 +465,42 @@ async fn admin_edits_deactivates_and_deletes_any_product(ctx: Arc<Ctx>) {
     browser.press("Delete product").await;
     assert_eq!(browser.said("status").await, "The product is deleted.");
     api.get(&path, Some(&admin.access)).await.expect(404);
+    browser.close().await;
+}
+
+async fn a_vendor_imports_products_from_a_file(ctx: Arc<Ctx>) {
+    let api = ctx.api();
+    let (vendor, profile) = api.approved_vendor().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let dir = std::env::temp_dir().join(format!("console-import-{tag}"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, format!("name,price,stock\nMug {tag},4.50,3\nPlate {tag},,2\n")).expect("file");
+    let good = dir.join("good.csv");
+    std::fs::write(&good, format!("name,price,stock\nMug {tag},4.50,3\nPlate {tag},6.00,2\n")).expect("file");
+
+    let (_driver, browser) = signed_in(&ctx, &vendor.email, DESKTOP).await;
+    browser.follow("Products").await;
+    browser.follow("Import products from a file").await;
+    browser.fill("File", &bad.to_string_lossy()).await;
+    browser.press("Import").await;
+    assert!(browser.said("alert").await.starts_with("Nothing was imported"));
+    assert!(browser.row_exists("price: ").await, "line 3's price is explained");
+    let listed = api.get(&format!("/products/?vendor={}", profile["id"]), None).await.expect(200);
+    assert_eq!(listed["results"].as_array().map(Vec::len), Some(0), "all or nothing");
+
+    browser.fill("File", &good.to_string_lossy()).await;
+    browser.press("Import").await;
+    assert_eq!(browser.said("status").await, "The file's products are imported.");
+    let listed = api.get(&format!("/products/?vendor={}", profile["id"]), None).await.expect(200);
+    let mut stock: Vec<(String, i64)> = listed["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap_or_default().to_owned(), p["stock"].as_i64().unwrap_or(-1)))
+        .collect();
+    stock.sort();
+    assert_eq!(stock, vec![(format!("Mug {tag}"), 3), (format!("Plate {tag}"), 2)]);
+    let _ = std::fs::remove_dir_all(&dir);
     browser.close().await;
 }

@@ -9,6 +9,7 @@ mod admin;
 mod categories;
 mod charts;
 mod events;
+mod import;
 mod login;
 mod orders;
 mod page;
@@ -46,6 +47,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/shop/", get(vendor::shop).post(vendor::save_shop))
         .route("/admin/products/", get(products::list))
         .route("/admin/products/new/", get(products::new).post(products::create))
+        .route(
+            "/admin/products/import/",
+            get(import::form)
+                .post(import::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(import::MAX_UPLOAD_BYTES)),
+        )
         .route("/admin/products/{id}/", get(products::edit).post(products::update))
         .route("/admin/products/{id}/delete/", post(products::delete))
         .layer(axum::middleware::from_fn_with_state(state, session::middleware))

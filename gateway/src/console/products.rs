@@ -137,6 +137,7 @@ pub async fn list(
         Some("created") => Some("The product is created."),
         Some("saved") => Some("The product is saved."),
         Some("deleted") => Some("The product is deleted."),
+        Some("imported") => Some("The file's products are imported."),
         _ => None,
     };
     let products = page

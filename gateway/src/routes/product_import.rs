@@ -46,7 +46,7 @@ struct ImportResult {
 }
 
 /// The file's formats.
-enum Format {
+pub(crate) enum Format {
     Ndjson,
     Csv,
 }
@@ -208,6 +208,26 @@ async fn import_products(
 ) -> HttpResult<Response> {
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| HttpError::Plain(StatusCode::BAD_REQUEST, "The file is not UTF-8 text.".into()))?;
+    let ids = match import_text(&state, &user.token, format, text).await? {
+        Imported::Created(ids) => ids,
+        Imported::Refused(errors) => return Ok(errors_response(&errors)),
+    };
+    let body = ImportResult { created: ids.len(), ids };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// What an import did: every line created (ids in the file's order), or
+/// nothing written and the bad lines.
+pub(crate) enum Imported {
+    Created(Vec<i64>),
+    Refused(Vec<pb::LineErrors>),
+}
+
+/// Imports a file's text for the caller (the REST route's and the
+/// console's): catalog checks and writes every line in one transaction,
+/// then the order service takes every stock in one, or the products are
+/// undone.
+pub(crate) async fn import_text(state: &AppState, token: &str, format: Format, text: &str) -> HttpResult<Imported> {
     let lines = match format {
         Format::Ndjson => Lines::from_ndjson(text)?,
         Format::Csv => Lines::from_csv(text)?,
@@ -220,9 +240,9 @@ async fn import_products(
     let message = pb::ImportProductsRequest { lines: lines.valid, invalid: lines.invalid };
     let mut catalog = state.downstream.catalog.clone();
     let imported =
-        call(IMPORT_DEADLINE, catalog.import_products(request(message, IMPORT_DEADLINE, Some(&user.token)))).await?;
+        call(IMPORT_DEADLINE, catalog.import_products(request(message, IMPORT_DEADLINE, Some(token)))).await?;
     if !imported.errors.is_empty() {
-        return Ok(errors_response(&imported.errors));
+        return Ok(Imported::Refused(imported.errors));
     }
     let levels = imported
         .ids
@@ -233,19 +253,18 @@ async fn import_products(
     let mut order = state.downstream.order.clone();
     let stored = call(
         IMPORT_DEADLINE,
-        order.set_stocks(request(order_pb::SetStocksRequest { levels }, IMPORT_DEADLINE, Some(&user.token))),
+        order.set_stocks(request(order_pb::SetStocksRequest { levels }, IMPORT_DEADLINE, Some(token))),
     )
     .await;
     if let Err(error) = stored {
         // No product without its stock: undo the import, then report.
         let undo = pb::DeleteProductsRequest { ids: imported.ids.clone() };
         if let Err(undo_error) =
-            call(IMPORT_DEADLINE, catalog.delete_products(request(undo, IMPORT_DEADLINE, Some(&user.token)))).await
+            call(IMPORT_DEADLINE, catalog.delete_products(request(undo, IMPORT_DEADLINE, Some(token)))).await
         {
             tracing::error!(products = imported.ids.len(), %undo_error, "could not undo an import whose stock failed");
         }
         return Err(error.into());
     }
-    let body = ImportResult { created: imported.ids.len(), ids: imported.ids };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(Imported::Created(imported.ids))
 }
