@@ -330,6 +330,17 @@ async fn park_order_placed(ctx: &Ctx, event_id: &str, user: i64, product: &Value
     .expect("park");
 }
 
+/// A customer with 3 units of a fresh product (stock 10) in its cart.
+async fn customer_with_cart(api: &Api) -> (User, Value) {
+    let customer = api.user("customer").await;
+    let (vendor, _) = api.approved_vendor().await;
+    let product = api.product(&vendor, json!({"stock": 10})).await;
+    api.post("/carts/items/", Some(&customer.access), json!({"product": product["id"], "quantity": 3}))
+        .await
+        .expect(201);
+    (customer, product)
+}
+
 async fn cart_quantity(api: &Api, token: &str, product: &Value) -> Option<i64> {
     let lines = api.get("/carts/items/", Some(token)).await.expect(200);
     lines["results"].as_array()?.iter().find(|l| l["product"] == product["id"]).and_then(|l| l["quantity"].as_i64())
@@ -337,12 +348,7 @@ async fn cart_quantity(api: &Api, token: &str, product: &Value) -> Option<i64> {
 
 async fn admin_replays_a_parked_event_once(ctx: Arc<Ctx>) {
     let api = ctx.api();
-    let customer = api.user("customer").await;
-    let (vendor, _) = api.approved_vendor().await;
-    let product = api.product(&vendor, json!({"stock": 10})).await;
-    api.post("/carts/items/", Some(&customer.access), json!({"product": product["id"], "quantity": 3}))
-        .await
-        .expect(201);
+    let (customer, product) = customer_with_cart(&api).await;
     let event_id = uuid::Uuid::new_v4().to_string();
     park_order_placed(&ctx, &event_id, customer.id, &product).await;
 
@@ -387,12 +393,7 @@ fn fleet_events(ctx: &Ctx, args: &[&str]) -> String {
 
 async fn the_cli_lists_replays_and_discards_parked_events(ctx: Arc<Ctx>) {
     let api = ctx.api();
-    let customer = api.user("customer").await;
-    let (vendor, _) = api.approved_vendor().await;
-    let product = api.product(&vendor, json!({"stock": 10})).await;
-    api.post("/carts/items/", Some(&customer.access), json!({"product": product["id"], "quantity": 3}))
-        .await
-        .expect(201);
+    let (customer, product) = customer_with_cart(&api).await;
     let (kept, dropped) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
     park_order_placed(&ctx, &kept, customer.id, &product).await;
     park_order_placed(&ctx, &dropped, customer.id, &product).await;

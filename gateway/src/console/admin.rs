@@ -127,7 +127,7 @@ impl VendorQuery {
     }
 
     fn page(&self) -> i64 {
-        self.page.as_deref().and_then(|p| p.trim().parse::<i64>().ok()).filter(|p| *p >= 1).unwrap_or(1).min(1_000_000)
+        page::page_number(self.page.as_deref())
     }
 
     /// The query string of another page of the same table.
@@ -244,10 +244,6 @@ struct VendorPage {
     notice: Option<String>,
 }
 
-fn vendor_id(raw: &str) -> Option<i64> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0)
-}
-
 pub async fn vendor(
     State(state): State<AppState>,
     Admin(session, csrf): Admin,
@@ -256,7 +252,7 @@ pub async fn vendor(
 ) -> Response {
     let not_found =
         |session, csrf| page::message(StatusCode::NOT_FOUND, Some(session), csrf, "Not found", "No such vendor.");
-    let Some(id) = vendor_id(&id) else { return not_found(&session, &csrf) };
+    let Some(id) = page::path_id(&id) else { return not_found(&session, &csrf) };
     let found = match search_vendors(&state, session.token(), &VendorQuery::default(), id).await {
         Ok(found) => found,
         Err(error) => return page::failure(Some(&session), &csrf, error),
@@ -284,7 +280,7 @@ pub async fn set_status(
     Path(id): Path<String>,
     Posted(change): Posted<StatusChange>,
 ) -> Response {
-    let Some(id) = vendor_id(&id) else {
+    let Some(id) = page::path_id(&id) else {
         return page::message(StatusCode::NOT_FOUND, Some(&session), &csrf, "Not found", "No such vendor.");
     };
     let message = pb::VerifyVendorRequest { vendor_id: id, status: Some(change.status) };

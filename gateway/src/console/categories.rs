@@ -184,10 +184,6 @@ struct CategoryPage {
     name: String,
 }
 
-fn category_id(raw: &str) -> Option<i64> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0)
-}
-
 async fn edit_page(
     state: &AppState,
     session: &Session,
@@ -214,7 +210,7 @@ async fn edit_page(
 }
 
 pub async fn edit(State(state): State<AppState>, Admin(session, csrf): Admin, Path(id): Path<String>) -> Response {
-    match category_id(&id) {
+    match page::path_id(&id) {
         Some(id) => edit_page(&state, &session, &csrf, id, StatusCode::OK, None).await,
         None => page::message(StatusCode::NOT_FOUND, Some(&session), &csrf, "Not found", "No such category."),
     }
@@ -227,7 +223,7 @@ pub async fn update(
     Path(id): Path<String>,
     Posted(form): Posted<CategoryForm>,
 ) -> Response {
-    let Some(id) = category_id(&id) else {
+    let Some(id) = page::path_id(&id) else {
         return page::message(StatusCode::NOT_FOUND, Some(&session), &csrf, "Not found", "No such category.");
     };
     let saved = async {
@@ -258,7 +254,7 @@ pub async fn delete(
     Path(id): Path<String>,
     Posted(Nothing {}): Posted<Nothing>,
 ) -> Response {
-    let Some(id) = category_id(&id) else {
+    let Some(id) = page::path_id(&id) else {
         return page::message(StatusCode::NOT_FOUND, Some(&session), &csrf, "Not found", "No such category.");
     };
     let d = &state.downstream;

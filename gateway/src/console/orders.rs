@@ -40,7 +40,7 @@ impl OrderQuery {
     }
 
     fn page(&self) -> i64 {
-        self.page.as_deref().and_then(|p| p.trim().parse::<i64>().ok()).filter(|p| *p >= 1).unwrap_or(1).min(1_000_000)
+        page::page_number(self.page.as_deref())
     }
 
     fn link(&self, page: i64) -> String {
@@ -170,10 +170,6 @@ struct RefundPage {
     order: OrderRow,
 }
 
-fn order_id(raw: &str) -> Option<i64> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0)
-}
-
 fn no_such_order(session: &Session, csrf: &Csrf) -> Response {
     page::message(StatusCode::NOT_FOUND, Some(session), csrf, "Not found", "No such order.")
 }
@@ -195,7 +191,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Response {
-    let Some(id) = order_id(&id) else { return no_such_order(&session, &csrf) };
+    let Some(id) = page::path_id(&id) else { return no_such_order(&session, &csrf) };
     let order = match load(&state, &session, id).await {
         Ok(order) => order,
         Err(error) if error.kind == common::ErrorKind::NotFound => return no_such_order(&session, &csrf),
@@ -238,7 +234,7 @@ pub async fn confirm_refund(
     Admin(session, csrf): Admin,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(id) = order_id(&id) else { return no_such_order(&session, &csrf) };
+    let Some(id) = page::path_id(&id) else { return no_such_order(&session, &csrf) };
     match load(&state, &session, id).await {
         Ok(order) => {
             let layout = Layout::new(format!("Refund order #{id}"), Some(&session), &csrf, Section::Orders);
@@ -258,7 +254,7 @@ pub async fn refund(
     Path(id): Path<String>,
     Posted(Nothing {}): Posted<Nothing>,
 ) -> Response {
-    let Some(id) = order_id(&id) else { return no_such_order(&session, &csrf) };
+    let Some(id) = page::path_id(&id) else { return no_such_order(&session, &csrf) };
     let d = &state.downstream;
     let mut orders = d.order.clone();
     match d.call(orders.refund_order(d.request(pb::RefundOrderRequest { id }, Some(session.token())))).await {

@@ -63,6 +63,16 @@ impl Layout {
     }
 }
 
+/// A path's id: a positive whole number, or none (the page's 404).
+pub fn path_id(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+/// A table's page number from the query string: 1 unless a sensible one.
+pub fn page_number(raw: Option<&str>) -> i64 {
+    raw.and_then(|p| p.trim().parse::<i64>().ok()).filter(|p| *p >= 1).unwrap_or(1).min(100_000)
+}
+
 /// A rendered template with its status; a template that fails to render
 /// (it cannot, short of a bug) is a logged 500.
 pub fn render(status: StatusCode, template: &impl Template) -> Response {

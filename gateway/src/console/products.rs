@@ -271,16 +271,12 @@ pub async fn create(
     }
 }
 
-fn product_id(raw: &str) -> Option<i64> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0)
-}
-
 fn no_such_product(session: &Session, csrf: &Csrf) -> Response {
     page::message(StatusCode::NOT_FOUND, Some(session), csrf, "Not found", "No such product you may change.")
 }
 
 pub async fn edit(State(state): State<AppState>, Manager(session, csrf): Manager, Path(id): Path<String>) -> Response {
-    let Some(id) = product_id(&id) else { return no_such_product(&session, &csrf) };
+    let Some(id) = page::path_id(&id) else { return no_such_product(&session, &csrf) };
     let d = &state.downstream;
     let mut catalog = d.catalog.clone();
     // A vendor edits only its own products, an admin any: catalog says
@@ -311,7 +307,7 @@ pub async fn update(
     Path(id): Path<String>,
     Posted(form): Posted<ProductForm>,
 ) -> Response {
-    let Some(id) = product_id(&id) else { return no_such_product(&session, &csrf) };
+    let Some(id) = page::path_id(&id) else { return no_such_product(&session, &csrf) };
     match update_with_stock(&state, session.token(), id, form.fields(true)).await {
         Ok(_) => Redirect::to("/admin/products/?done=saved").into_response(),
         Err(error) => refused(&state, &session, &csrf, Some(id), form, error).await,
@@ -327,7 +323,7 @@ pub async fn delete(
     Path(id): Path<String>,
     Posted(Nothing {}): Posted<Nothing>,
 ) -> Response {
-    let Some(id) = product_id(&id) else { return no_such_product(&session, &csrf) };
+    let Some(id) = page::path_id(&id) else { return no_such_product(&session, &csrf) };
     let d = &state.downstream;
     let mut catalog = d.catalog.clone();
     match d.call(catalog.delete_product(d.request(pb::DeleteProductRequest { id }, Some(session.token())))).await {

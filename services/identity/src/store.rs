@@ -63,6 +63,26 @@ pub struct VendorSearch<'a> {
     pub offset: i64,
 }
 
+impl VendorSearch<'_> {
+    /// Binds the filters of `search_vendors!` (each twice or thrice, so a
+    /// missing one matches everything); `pattern` is the words' LIKE pattern.
+    fn bind<'q, O>(
+        &self,
+        query: sqlx::query::QueryAs<'q, sqlx::MySql, O, sqlx::mysql::MySqlArguments>,
+        pattern: &'q Option<String>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::MySql, O, sqlx::mysql::MySqlArguments> {
+        let status = self.status.map(VendorStatus::as_str);
+        query
+            .bind(status)
+            .bind(status)
+            .bind(self.vendor_id)
+            .bind(self.vendor_id)
+            .bind(pattern)
+            .bind(pattern)
+            .bind(pattern)
+    }
+}
+
 /// `text` matched literally by `LIKE … ESCAPE '!'`.
 fn like_escaped(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -412,34 +432,22 @@ impl Store {
     /// owner's email; and how many match.
     #[instrument(name = "identity.search_vendors", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn search_vendors(&self, search: &VendorSearch<'_>) -> Result<(i64, Vec<OwnedVendorRow>), ApiError> {
-        let status = search.status.map(VendorStatus::as_str);
         let pattern = search.words.map(|words| format!("%{}%", like_escaped(words)));
-        let (count,): (i64,) = sqlx::query_as(search_vendors!("SELECT COUNT(*)", ""))
-            .bind(status)
-            .bind(status)
-            .bind(search.vendor_id)
-            .bind(search.vendor_id)
-            .bind(&pattern)
-            .bind(&pattern)
-            .bind(&pattern)
-            .fetch_one(&self.pool)
+        let (count,): (i64,) =
+            search.bind(sqlx::query_as(search_vendors!("SELECT COUNT(*)", "")), &pattern).fetch_one(&self.pool).await?;
+        let rows = search
+            .bind(
+                sqlx::query_as(search_vendors!(
+                    "SELECT v.id, v.user_id, v.shop_name, v.slug, v.description, v.status, v.verified_at, \
+                     v.created_at, v.updated_at, u.email",
+                    "ORDER BY v.created_at DESC, v.id DESC LIMIT ? OFFSET ?"
+                )),
+                &pattern,
+            )
+            .bind(search.limit)
+            .bind(search.offset)
+            .fetch_all(&self.pool)
             .await?;
-        let rows = sqlx::query_as(search_vendors!(
-            "SELECT v.id, v.user_id, v.shop_name, v.slug, v.description, v.status, v.verified_at, v.created_at, \
-             v.updated_at, u.email",
-            "ORDER BY v.created_at DESC, v.id DESC LIMIT ? OFFSET ?"
-        ))
-        .bind(status)
-        .bind(status)
-        .bind(search.vendor_id)
-        .bind(search.vendor_id)
-        .bind(&pattern)
-        .bind(&pattern)
-        .bind(&pattern)
-        .bind(search.limit)
-        .bind(search.offset)
-        .fetch_all(&self.pool)
-        .await?;
         Ok((count, rows))
     }
 
