@@ -37,6 +37,7 @@ fn main() -> ExitCode {
             a_vendor_sees_its_sub_orders_and_revenue,
             admin_edits_deactivates_and_deletes_any_product,
             a_vendor_imports_products_from_a_file,
+            an_expired_session_is_refreshed_on_the_next_page,
         ],
         |_| {},
     )
@@ -504,4 +505,46 @@ async fn a_vendor_imports_products_from_a_file(ctx: Arc<Ctx>) {
     assert_eq!(stock, vec![(format!("Mug {tag}"), 3), (format!("Plate {tag}"), 2)]);
     let _ = std::fs::remove_dir_all(&dir);
     browser.close().await;
+}
+
+async fn an_expired_session_is_refreshed_on_the_next_page(ctx: Arc<Ctx>) {
+    use common::auth::Role;
+    use identity::tokens::Signer;
+    let customer = ctx.api().user("customer").await;
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    let expired = Signer::new(&ctx.signing_key, 900).expect("signer").access_token(
+        customer.id,
+        Role::Customer,
+        None,
+        an_hour_ago,
+    );
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let page = |refresh: String| {
+        let cookie = format!("mp_session={}|{refresh}", expired.as_ref().expect("token"));
+        http.get(format!("{}/admin/", ctx.base)).header("cookie", cookie).send()
+    };
+    let sessions = |response: &reqwest::Response| -> Vec<String> {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter(|v| v.starts_with("mp_session="))
+            .map(str::to_owned)
+            .collect()
+    };
+
+    // The refresh token still lives: the page is served (a customer's 403)
+    // and the cookie carries a fresh pair.
+    let resumed = page(customer.refresh.clone()).await.expect("page");
+    assert_eq!(resumed.status().as_u16(), 403);
+    let set = sessions(&resumed);
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert!(!set[0].contains(&customer.refresh) && set[0].contains("HttpOnly") && set[0].contains("SameSite=Strict"));
+
+    // The rotated refresh token is dead: the session ends at the login page.
+    let ended = page(customer.refresh.clone()).await.expect("page");
+    assert_eq!(ended.status().as_u16(), 303);
+    assert_eq!(ended.headers().get("location").and_then(|v| v.to_str().ok()), Some("/admin/login/"));
+    assert!(sessions(&ended).iter().any(|c| c.contains("Max-Age=0")), "the cookie is cleared");
 }
