@@ -283,6 +283,7 @@ async fn admin_refunds_a_paid_order(ctx: Arc<Ctx>) {
     browser.fill("Customer (user id)", &order["user"].to_string()).await;
     browser.press("Filter").await;
     browser.follow(&format!("Order #{}", order["id"])).await;
+    assert!(browser.row_exists("succeeded").await, "the order's payment is listed");
     browser.follow("Refund").await;
     assert_eq!(browser.heading().await, format!("Refund order #{}?", order["id"]));
     browser.press("Yes, refund").await;

@@ -1,6 +1,6 @@
 //! The admin's orders: every order, newest first, filtered by status and
 //! customer and paged; an order's page with its lines, sub-orders and
-//! payment, and a `Refund` button that asks for confirmation on a page of
+//! payments, and a `Refund` button that asks for confirmation on a page of
 //! its own before the order service applies the contract's refund rules
 //! (stock restored once, a paid payment refunded, a cancelled order 409).
 use askama::Template;
@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use proto::order::v1 as pb;
+use proto::payment::v1 as payment_pb;
 use serde::Deserialize;
 
 use super::page::{self, Layout, Posted, Section};
@@ -145,6 +146,14 @@ pub struct LineRow {
     line_total: String,
 }
 
+pub struct PaymentRow {
+    id: i64,
+    amount: String,
+    status: String,
+    provider: String,
+    created: String,
+}
+
 pub struct SubOrderRow {
     id: i64,
     vendor: String,
@@ -159,6 +168,7 @@ struct OrderPage {
     order: OrderRow,
     lines: Vec<LineRow>,
     sub_orders: Vec<SubOrderRow>,
+    payments: Vec<PaymentRow>,
     notice: Option<&'static str>,
     refundable: bool,
 }
@@ -219,12 +229,29 @@ pub async fn show(
             status: v.status.clone(),
         })
         .collect();
+    let d = &state.downstream;
+    let mut payment = d.payment.clone();
+    let listed = payment_pb::ListOrderPaymentsRequest { order_id: id };
+    let payments = match d.call(payment.list_order_payments(d.request(listed, Some(session.token())))).await {
+        Ok(list) => list
+            .payments
+            .into_iter()
+            .map(|p| PaymentRow {
+                id: p.id,
+                amount: format!("{} {}", p.amount, p.currency),
+                status: p.status,
+                provider: p.provider,
+                created: when(p.created_at.as_ref()),
+            })
+            .collect(),
+        Err(error) => return page::failure(Some(&session), &csrf, error),
+    };
     let notice = (done.done.as_deref() == Some("refunded")).then_some("The order is refunded and its stock restored.");
     let layout = Layout::new(format!("Order #{id}"), Some(&session), &csrf, Section::Orders);
     let refundable = order.status != "cancelled";
     page::render(
         StatusCode::OK,
-        &OrderPage { layout, order: OrderRow::from(&order), lines, sub_orders, notice, refundable },
+        &OrderPage { layout, order: OrderRow::from(&order), lines, sub_orders, payments, notice, refundable },
     )
 }
 

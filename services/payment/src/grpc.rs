@@ -102,6 +102,12 @@ impl pb::payment_server::Payment for PaymentService {
         Ok(Response::new(payment_message(self.visible(&principal, request.into_inner().id).await?)))
     }
 
+    async fn list_order_payments(&self, request: Request<pb::ListOrderPaymentsRequest>) -> RpcResult<pb::PaymentList> {
+        self.keys.require_principal(request.metadata()).await?.require_role(Role::Admin)?;
+        let rows = self.store.order_payments(request.into_inner().order_id).await?;
+        Ok(Response::new(pb::PaymentList { payments: rows.into_iter().map(payment_message).collect() }))
+    }
+
     async fn handle_webhook(&self, request: Request<pb::WebhookRequest>) -> RpcResult<pb::WebhookResponse> {
         let body = request.into_inner();
         self.provider.verify_webhook(&body.signature, &body.body, Utc::now().timestamp())?;

@@ -97,6 +97,14 @@ impl Store {
         Ok(sqlx::query_as(select_payments!("WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?)
     }
 
+    /// An order's payments, oldest first (a handful: one open at a time).
+    pub async fn order_payments(&self, order_id: i64) -> Result<Vec<PaymentRow>, ApiError> {
+        Ok(sqlx::query_as(select_payments!("WHERE order_id = ? ORDER BY id LIMIT 100"))
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     async fn open_payment(&self, order_id: i64) -> Result<Option<PaymentRow>, ApiError> {
         Ok(sqlx::query_as(select_payments!("WHERE open_order_id = ?"))
             .bind(order_id)

@@ -44,6 +44,7 @@ const RETRY_SAFE: &[(&str, &str)] = &[
     ("/marketplace.order.v1.Order/ListVendorOrders", "read"),
     ("/marketplace.order.v1.Order/GetStock", "read"),
     ("/marketplace.payment.v1.Payment/GetPayment", "read"),
+    ("/marketplace.payment.v1.Payment/ListOrderPayments", "read"),
     ("/marketplace.analytics.v1.Analytics/GetSummary", "read"),
     ("/marketplace.analytics.v1.Analytics/ListVendorStats", "read"),
     ("/marketplace.analytics.v1.Analytics/ListDailyRevenue", "read"),
