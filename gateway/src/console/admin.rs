@@ -8,7 +8,6 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{Duration, Utc};
 use proto::analytics::v1 as analytics_pb;
 use proto::identity::v1 as pb;
 use serde::Deserialize;
@@ -17,7 +16,6 @@ use super::charts;
 use super::page::{self, Layout, Posted, Section};
 use super::session::{Admin, SignedIn};
 use crate::AppState;
-use crate::routes::rfc3339;
 use crate::routes::vendors::set_vendor_status;
 
 /// Vendors per page of the table.
@@ -46,11 +44,7 @@ pub async fn dashboard(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let SignedIn(session, csrf) = signed_in;
-    let today = Utc::now().date_naive();
-    let date = |name: &str, default: chrono::NaiveDate| {
-        params.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
-    };
-    let (from, to) = (date("from", today - Duration::days(29)), date("to", today));
+    let (from, to) = page::date_range(&params);
     let d = &state.downstream;
     let mut analytics = d.analytics.clone();
     let message = analytics_pb::SummaryRequest { from: Some(from.clone()), to: Some(to.clone()) };
@@ -92,15 +86,14 @@ fn draw_charts(
     days: &[analytics_pb::DailyRevenue],
     vendors: &[analytics_pb::VendorStats],
 ) -> (String, String) {
-    let date = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
     let amounts = |of: fn(&analytics_pb::DailyRevenue) -> &str| {
-        days.iter().filter_map(|d| Some((date(&d.day)?, charts::amount(of(d))))).collect()
+        days.iter().filter_map(|d| Some((page::day(&d.day)?, charts::amount(of(d))))).collect()
     };
     let series = [
         charts::Series { label: "Revenue", color: charts::REVENUE_COLOR, amounts: amounts(|d| &d.revenue) },
         charts::Series { label: "Refunds", color: charts::REFUNDS_COLOR, amounts: amounts(|d| &d.refunded) },
     ];
-    let revenue = match (date(from), date(to)) {
+    let revenue = match (page::day(from), page::day(to)) {
         (Some(from), Some(to)) => charts::per_day(from, to, &series),
         _ => String::new(),
     };
@@ -132,16 +125,9 @@ impl VendorQuery {
 
     /// The query string of another page of the same table.
     fn link(&self, page: i64) -> String {
-        let mut pairs = vec![];
-        if let Some(status) = self.status() {
-            pairs.push(("status", status.to_owned()));
-        }
-        if let Some(words) = self.words() {
-            pairs.push(("q", words));
-        }
-        pairs.push(("page", page.to_string()));
-        let encoded: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", super::form_encode(v))).collect();
-        format!("?{}", encoded.join("&"))
+        let words = self.words().unwrap_or_default();
+        let page = page.to_string();
+        super::query_string(&[("status", self.status().unwrap_or_default()), ("q", &words), ("page", &page)])
     }
 }
 
@@ -176,13 +162,10 @@ pub struct VendorRow {
 
 impl From<pb::Vendor> for VendorRow {
     fn from(v: pb::Vendor) -> Self {
-        let day = |at: Option<&prost_types::Timestamp>| {
-            rfc3339(at).map(|t| t.chars().take(16).collect::<String>().replace('T', " ")).unwrap_or_default()
-        };
         Self {
             id: v.id,
-            created: day(v.created_at.as_ref()),
-            verified: day(v.verified_at.as_ref()),
+            created: page::when(v.created_at.as_ref()),
+            verified: page::when(v.verified_at.as_ref()),
             shop_name: v.shop_name,
             owner_email: v.owner_email,
             status: v.status,

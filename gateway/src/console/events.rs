@@ -132,7 +132,9 @@ async fn act(state: &AppState, session: &Session, key: &EventKey, action: Action
 
 async fn answer(state: &AppState, session: &Session, csrf: &Csrf, key: EventKey, action: Action) -> Response {
     match act(state, session, &key, action).await {
-        Ok(outcome) => Redirect::to(&format!("/admin/events/?done={}", super::form_encode(&outcome))).into_response(),
+        Ok(outcome) => {
+            Redirect::to(&format!("/admin/events/{}", super::query_string(&[("done", &outcome)]))).into_response()
+        }
         Err(error) if crate::error::status_of(error.kind).is_client_error() => {
             let status = crate::error::status_of(error.kind);
             let text = match error.kind {

@@ -89,15 +89,20 @@ async fn dashboard(
     }
 }
 
-/// Text for a query string (`application/x-www-form-urlencoded`).
-fn form_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
+/// `?k=v&…` of the pairs whose value is not empty, encoded as a form.
+fn query_string(pairs: &[(&str, &str)]) -> String {
+    let kept: Vec<&(&str, &str)> = pairs.iter().filter(|(_, v)| !v.is_empty()).collect();
+    // Encoding pairs of strings cannot fail.
+    format!("?{}", serde_urlencoded::to_string(kept).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_encode_values_and_leave_out_empty_ones() {
+        let query = query_string(&[("q", "Kettle & Co"), ("status", ""), ("cursor", "a+b/c="), ("page", "2")]);
+        assert_eq!(query, "?q=Kettle+%26+Co&cursor=a%2Bb%2Fc%3D&page=2");
     }
-    out
 }

@@ -14,14 +14,9 @@ use serde::Deserialize;
 use super::page::{self, Layout, Posted, Section};
 use super::session::{Admin, Csrf, Session};
 use crate::AppState;
-use crate::routes::rfc3339;
 
 const ORDERS_PER_PAGE: i64 = 25;
 const STATUSES: [&str; 3] = ["pending", "paid", "cancelled"];
-
-fn when(at: Option<&prost_types::Timestamp>) -> String {
-    rfc3339(at).map(|t| t.chars().take(16).collect::<String>().replace('T', " ")).unwrap_or_default()
-}
 
 /// The table's filters, as the query string carries them.
 #[derive(Debug, Default, Deserialize)]
@@ -45,15 +40,9 @@ impl OrderQuery {
     }
 
     fn link(&self, page: i64) -> String {
-        let mut pairs = vec![];
-        if let Some(status) = self.status() {
-            pairs.push(format!("status={}", super::form_encode(status)));
-        }
-        if let Some(customer) = self.customer() {
-            pairs.push(format!("customer={}", super::form_encode(customer)));
-        }
-        pairs.push(format!("page={page}"));
-        format!("?{}", pairs.join("&"))
+        let page = page.to_string();
+        let (status, customer) = (self.status().unwrap_or_default(), self.customer().unwrap_or_default());
+        super::query_string(&[("status", status), ("customer", customer), ("page", &page)])
     }
 }
 
@@ -74,7 +63,7 @@ impl From<&pb::OrderMessage> for OrderRow {
             status: o.status.clone(),
             payment: o.payment_status.clone().unwrap_or_else(|| "none".to_owned()),
             total: format!("{} {}", o.total_price, o.currency),
-            created: when(o.created_at.as_ref()),
+            created: page::when(o.created_at.as_ref()),
         }
     }
 }
@@ -241,7 +230,7 @@ pub async fn show(
                 amount: format!("{} {}", p.amount, p.currency),
                 status: p.status,
                 provider: p.provider,
-                created: when(p.created_at.as_ref()),
+                created: page::when(p.created_at.as_ref()),
             })
             .collect(),
         Err(error) => return page::failure(Some(&session), &csrf, error),

@@ -63,6 +63,26 @@ impl Layout {
     }
 }
 
+/// A timestamp to the minute, as tables show it (`2026-12-04 03:56`).
+pub fn when(at: Option<&prost_types::Timestamp>) -> String {
+    crate::routes::rfc3339(at).map(|t| t.chars().take(16).collect::<String>().replace('T', " ")).unwrap_or_default()
+}
+
+/// A `YYYY-MM-DD` date.
+pub fn day(text: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+/// A dashboard's `from` and `to` from the query string, by default the
+/// last 30 days (the services check what was typed).
+pub fn date_range(params: &std::collections::HashMap<String, String>) -> (String, String) {
+    let today = chrono::Utc::now().date_naive();
+    let date = |name: &str, default: chrono::NaiveDate| {
+        params.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+    };
+    (date("from", today - chrono::Duration::days(29)), date("to", today))
+}
+
 /// A path's id: a positive whole number, or none (the page's 404).
 pub fn path_id(raw: &str) -> Option<i64> {
     raw.parse::<i64>().ok().filter(|id| *id > 0)

@@ -85,14 +85,13 @@ impl ProductFilters {
         if cursor.is_empty() {
             return None;
         }
-        let pairs = [("q", &self.q), ("vendor", &self.vendor), ("category", &self.category), ("active", &self.active)];
-        let mut query: Vec<String> = pairs
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", super::form_encode(v)))
-            .collect();
-        query.push(format!("cursor={}", super::form_encode(cursor)));
-        Some(format!("?{}", query.join("&")))
+        Some(super::query_string(&[
+            ("q", &self.q),
+            ("vendor", &self.vendor),
+            ("category", &self.category),
+            ("active", &self.active),
+            ("cursor", cursor),
+        ]))
     }
 }
 

@@ -7,7 +7,6 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{Duration, NaiveDate, Utc};
 use common::ErrorKind;
 use common::money;
 use proto::analytics::v1 as analytics_pb;
@@ -20,7 +19,6 @@ use super::page::Posted;
 use super::page::{self, Layout, Section};
 use super::session::{SignedIn, Vendor};
 use crate::AppState;
-use crate::routes::rfc3339;
 use crate::routes::vendors::update_my_shop;
 
 #[derive(Template)]
@@ -58,15 +56,6 @@ impl VendorDashboard {
     }
 }
 
-/// The range asked for, or the last 30 days.
-fn range(params: &HashMap<String, String>) -> (String, String) {
-    let today = Utc::now().date_naive();
-    let date = |name: &str, default: NaiveDate| {
-        params.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
-    };
-    (date("from", today - Duration::days(29)), date("to", today))
-}
-
 /// The vendor's dashboard (the caller checked the role).
 pub async fn dashboard(
     State(state): State<AppState>,
@@ -81,7 +70,7 @@ pub async fn dashboard(
         Err(error) if error.kind == ErrorKind::NotFound => None,
         Err(error) => return page::failure(Some(&session), &csrf, error),
     };
-    let (from, to) = range(&params);
+    let (from, to) = page::date_range(&params);
     let (mut figures, mut chart) = (None, String::new());
     if shop.as_ref().is_some_and(|s| s.status == "approved") {
         let mut analytics = d.analytics.clone();
@@ -96,9 +85,8 @@ pub async fn dashboard(
             days.iter().map(|day| day.paid_sub_orders).sum(),
             money::to_text(revenue),
         ));
-        let date = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
-        let amounts = days.iter().filter_map(|day| Some((date(&day.day)?, charts::amount(&day.revenue)))).collect();
-        if let (Some(from), Some(to)) = (date(&from), date(&to)) {
+        let amounts = days.iter().filter_map(|d| Some((page::day(&d.day)?, charts::amount(&d.revenue)))).collect();
+        if let (Some(from), Some(to)) = (page::day(&from), page::day(&to)) {
             let series = [charts::Series { label: "Revenue", color: charts::REVENUE_COLOR, amounts }];
             chart = charts::per_day(from, to, &series);
         }
@@ -158,9 +146,7 @@ pub async fn sub_orders(
                 .collect::<Vec<_>>()
                 .join(", "),
             subtotal: v.subtotal,
-            created: rfc3339(v.created_at.as_ref())
-                .map(|t| t.chars().take(16).collect::<String>().replace('T', " "))
-                .unwrap_or_default(),
+            created: page::when(v.created_at.as_ref()),
         })
         .collect();
     let pages = ((found.count + SUB_ORDERS_PER_PAGE - 1) / SUB_ORDERS_PER_PAGE).max(1);
