@@ -122,17 +122,18 @@ async fn shop_status(state: &AppState, principal: &Principal) -> Option<String> 
 /// The session behind a cookie: as is while the access token verifies,
 /// refreshed once when it does not, or none.
 async fn resume(state: &AppState, tokens: Tokens) -> Option<(Session, bool)> {
-    if let Ok(principal) = state.keys.principal(&tokens.access).await {
-        let shop_status = shop_status(state, &principal).await;
-        return Some((Session { principal, tokens, shop_status }, false));
-    }
-    let mut client = state.downstream.identity.clone();
-    let message = pb::RefreshTokenRequest { refresh: Some(tokens.refresh) };
-    let fresh: Tokens =
-        state.downstream.call(client.refresh_token(state.downstream.request(message, None))).await.ok()?.into();
-    let principal = state.keys.principal(&fresh.access).await.ok()?;
+    let (principal, tokens, refreshed) = match state.keys.principal(&tokens.access).await {
+        Ok(principal) => (principal, tokens, false),
+        Err(_) => {
+            let mut client = state.downstream.identity.clone();
+            let message = pb::RefreshTokenRequest { refresh: Some(tokens.refresh) };
+            let fresh: Tokens =
+                state.downstream.call(client.refresh_token(state.downstream.request(message, None))).await.ok()?.into();
+            (state.keys.principal(&fresh.access).await.ok()?, fresh, true)
+        }
+    };
     let shop_status = shop_status(state, &principal).await;
-    Some((Session { principal, tokens: fresh, shop_status }, true))
+    Some((Session { principal, tokens, shop_status }, refreshed))
 }
 
 /// Puts `Csrf` (and `Session`, when signed in) on every console request,

@@ -9,6 +9,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use redis::streams::{
@@ -63,6 +64,26 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
+/// A handler as a trait object (a `Handler`'s future is not object safe):
+/// what `claim_and_handle` runs, and what the parked-event replays keep.
+pub(super) trait Replay: Send + Sync {
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut Transaction<'static, MySql>,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+impl<H: Handler> Replay for H {
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut Transaction<'static, MySql>,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(self.handle(tx, event))
+    }
+}
+
 /// One consumer (process) in a consumer group reading one stream.
 pub struct Consumer {
     pool: MySqlPool,
@@ -81,10 +102,54 @@ struct Delivery {
     deliveries: usize,
 }
 
-enum Outcome {
+/// What handling an event in a transaction came to.
+pub(super) enum Outcome {
     Applied,
+    /// Its `processed_events` row was there already: applied before.
     Duplicate,
+    /// The handler refused it (or panicked); the transaction must roll back.
     Failed(String),
+}
+
+/// The one way an event is applied (by a consumer, or replayed from the
+/// parked list): in `tx`, claim its `processed_events` row for `group`,
+/// then run the handler. The caller commits, or rolls back on `Failed`
+/// and on an error (a deadlock, a lock wait or a lost database, which are
+/// not the event's fault).
+pub(super) async fn claim_and_handle(
+    tx: &mut Transaction<'static, MySql>,
+    group: &str,
+    handler: &dyn Replay,
+    event: &Event,
+) -> Result<Outcome, sqlx::Error> {
+    let first = sqlx::query("INSERT IGNORE INTO processed_events (consumer, event_id) VALUES (?, ?)")
+        .bind(group)
+        .bind(&event.id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        == 1;
+    if !first {
+        return Ok(Outcome::Duplicate);
+    }
+    let handled = AssertUnwindSafe(handler.apply(&mut *tx, event)).catch_unwind().await;
+    let failure = match handled {
+        Ok(Ok(())) => return Ok(Outcome::Applied),
+        Ok(Err(error)) => match error.downcast::<sqlx::Error>() {
+            Ok(error) if is_transient(&error) || is_outage(&error) => return Err(*error),
+            Ok(error) => error.to_string(),
+            Err(error) => error.to_string(),
+        },
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            format!("handler panicked: {message}")
+        }
+    };
+    Ok(Outcome::Failed(failure))
 }
 
 impl Consumer {
@@ -334,42 +399,20 @@ impl Consumer {
     /// event's.
     async fn apply<H: Handler>(&self, handler: &H, event: &Event) -> Result<Outcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let first = sqlx::query("INSERT IGNORE INTO processed_events (consumer, event_id) VALUES (?, ?)")
-            .bind(self.group)
-            .bind(&event.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
-        if !first {
-            tx.commit().await?;
-            return Ok(Outcome::Duplicate);
-        }
-        let handled = AssertUnwindSafe(handler.handle(&mut tx, event)).catch_unwind().await;
-        let failure = match handled {
-            Ok(Ok(())) => {
+        match claim_and_handle(&mut tx, self.group, handler, event).await {
+            Ok(Outcome::Failed(failure)) => {
+                let _ = tx.rollback().await;
+                Ok(Outcome::Failed(failure))
+            }
+            Ok(done) => {
                 tx.commit().await?;
-                return Ok(Outcome::Applied);
+                Ok(done)
             }
-            Ok(Err(error)) => match error.downcast::<sqlx::Error>() {
-                Ok(error) if is_transient(&error) || is_outage(&error) => {
-                    let _ = tx.rollback().await;
-                    return Err(*error);
-                }
-                Ok(error) => error.to_string(),
-                Err(error) => error.to_string(),
-            },
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                format!("handler panicked: {message}")
+            Err(error) => {
+                let _ = tx.rollback().await;
+                Err(error)
             }
-        };
-        let _ = tx.rollback().await;
-        Ok(Outcome::Failed(failure))
+        }
     }
 
     async fn ack(&self, entry_id: &str) -> Result<(), EventsError> {

@@ -1,45 +1,27 @@
 //! Parked events for an operator: list them, replay one, or discard one —
 //! as the `ParkedEvents` gRPC service every consuming service serves
 //! beside its own (for the console), and directly on a service's schema
-//! (for `fleet events`). A replay is the consumer's normal path run once more: in
-//! one transaction the `processed_events` row is claimed, the consumer's
-//! own handler applies the event and the parked row is deleted — so an
+//! (for `fleet events`). A replay is the consumer's normal path run once
+//! more (`consumer::claim_and_handle`): in one transaction the
+//! `processed_events` row is claimed, the consumer's own handler applies
+//! the event and the parked row is deleted — so an
 //! event already applied is only removed, and two admins replaying the
 //! same event apply it once (the parked row is locked first).
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
 use proto::events::v1 as pb;
-use sqlx::{FromRow, MySql, MySqlPool, Transaction};
+use sqlx::{FromRow, MySqlPool};
 use tonic::{Request, Response, Status};
 
-use super::{Event, Handler, HandlerError};
+use super::consumer::{Outcome, Replay, claim_and_handle};
+use super::{Event, Handler};
 use crate::ApiError;
 use crate::auth::{KeyRing, Role};
 use crate::proto_time::timestamp;
 
 /// Parked events listed at most.
 const LIST_LIMIT: i64 = 200;
-
-/// A consumer's handler as a trait object (a `Handler`'s future is not).
-trait Replay: Send + Sync {
-    fn apply<'a>(
-        &'a self,
-        tx: &'a mut Transaction<'static, MySql>,
-        event: &'a Event,
-    ) -> BoxFuture<'a, Result<(), HandlerError>>;
-}
-
-impl<H: Handler> Replay for H {
-    fn apply<'a>(
-        &'a self,
-        tx: &'a mut Transaction<'static, MySql>,
-        event: &'a Event,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(self.handle(tx, event))
-    }
-}
 
 /// One consumer: its group, the stream it reads, its handler.
 struct Registered {
@@ -160,25 +142,22 @@ impl ParkedEvents {
         let event = event_of(&row).ok_or_else(|| {
             ApiError::bad_request("A malformed stream entry cannot be replayed; discard it.", "not_replayable")
         })?;
-        let first = sqlx::query("INSERT IGNORE INTO processed_events (consumer, event_id) VALUES (?, ?)")
-            .bind(&row.consumer)
-            .bind(&row.event_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
-        if first && let Err(error) = handler.apply(&mut tx, &event).await {
-            let _ = tx.rollback().await;
-            return Err(ApiError::bad_request(format!("The event failed again: {error}"), "replay_failed"));
-        }
+        let outcome = match claim_and_handle(&mut tx, &row.consumer, handler.as_ref(), &event).await? {
+            Outcome::Failed(error) => {
+                let _ = tx.rollback().await;
+                return Err(ApiError::bad_request(format!("The event failed again: {error}"), "replay_failed"));
+            }
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+        };
         sqlx::query("DELETE FROM parked_events WHERE consumer = ? AND event_id = ?")
             .bind(&row.consumer)
             .bind(&row.event_id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        tracing::info!(consumer = %row.consumer, event = %row.event_id, first, "parked event replayed");
-        Ok(if first { "applied" } else { "duplicate" })
+        tracing::info!(consumer = %row.consumer, event = %row.event_id, outcome, "parked event replayed");
+        Ok(outcome)
     }
 }
 
