@@ -86,8 +86,7 @@ pub async fn upload(State(state): State<AppState>, Vendor(session, csrf): Vendor
         Err(text) => return refuse(&format!("The upload could not be read: {text}")),
     };
     if !csrf.accepts(&upload.csrf) {
-        let text = "CSRF verification failed: the form was not sent from this console. Reload the page and try again.";
-        return page::message(StatusCode::FORBIDDEN, Some(&session), &csrf, "403 Forbidden", text);
+        return page::csrf_refused(Some(&session), &csrf);
     }
     let Some((format, bytes)) = upload.file.filter(|(_, bytes)| !bytes.is_empty()) else {
         return refuse("Choose a file to import.");

@@ -160,6 +160,12 @@ pub fn explain(error: &ApiError) -> String {
         .join("; ")
 }
 
+/// A post whose CSRF token did not match the cookie's: refused before any work.
+pub fn csrf_refused(session: Option<&Session>, csrf: &Csrf) -> Response {
+    let text = "CSRF verification failed: the form was not sent from this console. Reload the page and try again.";
+    message(StatusCode::FORBIDDEN, session, csrf, "403 Forbidden", text)
+}
+
 /// A posted form whose `csrf` field matched the cookie's token; otherwise
 /// the post is refused with a 403 page before any work.
 pub struct Posted<T>(pub T);
@@ -178,8 +184,6 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Posted<T> {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let csrf = request.extensions().get::<Csrf>().cloned().unwrap_or_else(|| Csrf(String::new()));
         let session = request.extensions().get::<Session>().cloned();
-        let refused =
-            |heading: &str, text: &str| message(StatusCode::FORBIDDEN, session.as_ref(), &csrf, heading, text);
         let axum::Form(form) = match axum::Form::<WithCsrf<T>>::from_request(request, state).await {
             Ok(form) => form,
             Err(rejection) => {
@@ -187,11 +191,8 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Posted<T> {
                 return Err(message(status, session.as_ref(), &csrf, "Bad request", rejection.body_text()));
             }
         };
-        if csrf.0.is_empty() || !csrf.accepts(&form.csrf) {
-            return Err(refused(
-                "403 Forbidden",
-                "CSRF verification failed: the form was not sent from this console. Reload the page and try again.",
-            ));
+        if !csrf.accepts(&form.csrf) {
+            return Err(csrf_refused(session.as_ref(), &csrf));
         }
         Ok(Posted(form.fields))
     }

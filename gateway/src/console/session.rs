@@ -69,10 +69,11 @@ impl Session {
 pub struct Csrf(pub String);
 
 impl Csrf {
-    /// Whether a posted token is this one (compared in constant time).
+    /// Whether a posted token is this one (compared in constant time); an
+    /// empty token accepts nothing.
     pub fn accepts(&self, posted: &str) -> bool {
         let (a, b) = (self.0.as_bytes(), posted.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        !a.is_empty() && a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 }
 
@@ -274,6 +275,7 @@ mod tests {
         assert!(csrf.accepts("0123456789abcdef0123456789abcdef"));
         assert!(!csrf.accepts("0123456789abcdef0123456789abcdee"));
         assert!(!csrf.accepts(""));
+        assert!(!Csrf(String::new()).accepts(""), "no token, no post");
     }
 
     #[test]
