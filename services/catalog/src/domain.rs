@@ -187,7 +187,7 @@ pub enum Ordering {
 }
 
 /// What a listing sorts by (then by id, in the same direction).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SortKey {
     Price,
     CreatedAt,

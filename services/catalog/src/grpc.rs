@@ -65,7 +65,7 @@ pub fn product_message(row: ProductRow) -> pb::Product {
 }
 
 /// A product as a listing shows it, from the index's stored fields.
-fn listed_product(view: &View, stored: StoredProduct) -> pb::Product {
+fn listed_product(view: &View, stored: &StoredProduct) -> pb::Product {
     let vendor = view.vendors.get(&stored.vendor_id);
     let micros = |at: i64| {
         let at = chrono::DateTime::from_timestamp_micros(at).unwrap_or_default();
@@ -77,10 +77,10 @@ fn listed_product(view: &View, stored: StoredProduct) -> pb::Product {
         vendor_name: vendor.map(|v| v.name.clone()).unwrap_or_default(),
         category: stored.category_id,
         category_name: stored.category_id.and_then(|id| view.category_names.get(&id).cloned()),
-        name: stored.name,
-        slug: stored.slug,
-        description: stored.description,
-        sku: stored.sku,
+        name: stored.name.clone(),
+        slug: stored.slug.clone(),
+        description: stored.description.clone(),
+        sku: stored.sku.clone(),
         price: common::money::to_text(rust_decimal::Decimal::new(stored.price_cents, 2)),
         is_active: stored.is_active,
         created_at: micros(stored.created_micros),
@@ -313,7 +313,7 @@ impl CatalogService {
         let next_cursor = hits.last().filter(|_| has_next).map(|(h, _)| cursor_at(h, false)).unwrap_or_default();
         let previous_cursor =
             hits.first().filter(|_| has_previous).map(|(h, _)| cursor_at(h, true)).unwrap_or_default();
-        let products = hits.into_iter().map(|(_, stored)| listed_product(&view, stored)).collect();
+        let products = hits.into_iter().map(|(_, stored)| listed_product(&view, &stored)).collect();
         Ok(pb::ProductPage { products, next_cursor, previous_cursor })
     }
 

@@ -16,13 +16,15 @@ pub mod facets;
 mod ordered;
 mod page;
 pub mod query;
+mod sorted;
+mod stored;
 mod writer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use common::ApiError;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher};
 
 use self::document::{Fields, StoredProduct};
 use self::facets::{Counts, FacetCollector};
@@ -88,6 +90,8 @@ pub struct CatalogIndex {
     watermarks: tokio::sync::Mutex<Watermarks>,
     view: RwLock<Arc<View>>,
     creation_order: Arc<ordered::CreationOrder>,
+    sorted: Arc<sorted::SortedDocs>,
+    stored: Arc<stored::StoredFields>,
 }
 
 fn index_error(error: impl std::fmt::Display) -> ApiError {
@@ -143,6 +147,8 @@ impl CatalogIndex {
             }),
             view: RwLock::new(Arc::new(view)),
             creation_order: Arc::default(),
+            sorted: Arc::default(),
+            stored: Arc::default(),
         })
     }
 
@@ -225,16 +231,22 @@ impl CatalogIndex {
         scope: Scope,
         filters: &Filters,
         request: PageRequest,
-    ) -> Result<Vec<(Hit, StoredProduct)>, ApiError> {
+    ) -> Result<Vec<(Hit, Arc<StoredProduct>)>, ApiError> {
         let query = query::build(&self.fields, scope, filters);
         let fields = self.fields;
-        let creation_order = self.creation_order.clone();
+        let collector = PageCollector {
+            request,
+            creation_order: self.creation_order.clone(),
+            sorted: self.sorted.clone(),
+            price_cents: query::price_range(filters.min_price, filters.max_price),
+        };
+        let stored = self.stored.clone();
         tokio::task::spawn_blocking(move || {
-            let hits = view.searcher.search(&*query, &PageCollector { request, creation_order })?;
+            let hits = view.searcher.search(&*query, &collector)?;
             hits.into_iter()
                 .map(|hit| {
-                    let doc: TantivyDocument = view.searcher.doc(hit.address)?;
-                    Ok((hit, fields.stored(&doc)))
+                    let product = stored.read(&view.searcher, &fields, hit.address)?;
+                    Ok((hit, product))
                 })
                 .collect::<tantivy::Result<Vec<_>>>()
         })

@@ -23,6 +23,7 @@ use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyEr
 
 use super::document::{self, cents};
 use super::ordered::{self, CreationOrder};
+use super::sorted::{self, SortedDocs};
 use crate::domain::{SortKey, SortValue};
 
 /// Which page: its key, direction of reading and starting point.
@@ -73,6 +74,11 @@ pub struct PageCollector {
     pub request: PageRequest,
     /// Which segments hold their documents in creation order.
     pub creation_order: std::sync::Arc<CreationOrder>,
+    /// Segments' documents in key order.
+    pub sorted: std::sync::Arc<SortedDocs>,
+    /// The price filter's inclusive bounds in cents, if any: a page by
+    /// price reads only the documents between them.
+    pub price_cents: Option<(i64, i64)>,
 }
 
 fn schema_error(what: &str) -> TantivyError {
@@ -133,7 +139,9 @@ impl Collector for PageCollector {
     }
 
     /// A `created_at` page over a segment in creation order reads only its
-    /// window of matches; every other page walks all of them.
+    /// window of matches; a page of a broad query over a large segment
+    /// reads the segment in key order until the page is full; every other
+    /// page walks all the matches.
     fn collect_segment(
         &self,
         weight: &dyn Weight,
@@ -142,17 +150,31 @@ impl Collector for PageCollector {
     ) -> tantivy::Result<Vec<Hit>> {
         let mut page = self.for_segment(segment, reader)?;
         let request = &self.request;
-        match &page.source {
-            Source::Number(created) if request.key == SortKey::CreatedAt && self.creation_order.holds(reader)? => {
-                let after = match &request.after {
-                    Some((SortValue::CreatedAt(micros), id)) => Some((*micros, *id)),
-                    _ => None,
-                };
-                let docs =
-                    ordered::window(weight, reader, created, &page.ids, after, request.descending, request.limit)?;
-                page.keep_window(docs);
-            }
-            _ => walk_matches(&mut page, weight, reader, self.requires_scoring())?,
+        if request.key == SortKey::Relevance {
+            walk_scored(&mut page, weight, reader)?;
+            return Ok(page.harvest());
+        }
+        if let Source::Number(created) = &page.source
+            && request.key == SortKey::CreatedAt
+            && self.creation_order.holds(reader)?
+        {
+            let after = match &request.after {
+                Some((SortValue::CreatedAt(micros), id)) => Some((*micros, *id)),
+                _ => None,
+            };
+            let docs = ordered::window(weight, reader, created, &page.ids, after, request.descending, request.limit)?;
+            page.keep(docs);
+            return Ok(page.harvest());
+        }
+        let scorer = weight.scorer(reader, 1.0)?;
+        if self.sorted.pays(reader, scorer.size_hint(), request.limit) {
+            let order = self.sorted.order(reader, request.key, |docs, keys| page.read_keys(docs, keys));
+            let price_cents = if request.key == SortKey::Price { self.price_cents } else { None };
+            let range = page.positions(&order, price_cents);
+            let docs = sorted::read(weight, reader, scorer, &order, range, request.descending, request.limit)?;
+            page.keep(docs);
+        } else {
+            walk_unscored(&mut page, scorer, reader);
         }
         Ok(page.harvest())
     }
@@ -194,47 +216,107 @@ fn buffer_len(limit: usize) -> usize {
     (2 * limit).max(128)
 }
 
-/// Every match offered to the page, as Tantivy's own `collect_segment`
-/// does it: deleted documents skipped, keys read a block at a time unless
-/// scores are needed.
-fn walk_matches(
-    page: &mut SegmentPage,
-    weight: &dyn Weight,
-    reader: &SegmentReader,
-    scored: bool,
-) -> tantivy::Result<()> {
-    let alive = reader.alive_bitset();
-    match (alive, scored) {
-        (Some(alive), true) => weight.for_each(reader, &mut |doc, score| {
+/// Every match offered to the page with its score, as Tantivy's own
+/// `collect_segment` does it (deleted documents skipped).
+fn walk_scored(page: &mut SegmentPage, weight: &dyn Weight, reader: &SegmentReader) -> tantivy::Result<()> {
+    match reader.alive_bitset() {
+        Some(alive) => weight.for_each(reader, &mut |doc, score| {
             if alive.is_alive(doc) {
                 page.collect(doc, score);
             }
         }),
-        (None, true) => weight.for_each(reader, &mut |doc, score| page.collect(doc, score)),
-        (Some(alive), false) => weight.for_each_no_score(reader, &mut |docs| {
-            const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
-            for docs in docs.chunks(BLOCK) {
+        None => weight.for_each(reader, &mut |doc, score| page.collect(doc, score)),
+    }
+}
+
+/// Every match of `scorer` offered to the page, keys read a block at a
+/// time (deleted documents skipped).
+fn walk_unscored(page: &mut SegmentPage, mut scorer: Box<dyn tantivy::query::Scorer>, reader: &SegmentReader) {
+    const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
+    let alive = reader.alive_bitset();
+    let mut buffer = [0 as DocId; BLOCK];
+    loop {
+        let n = scorer.fill_buffer(&mut buffer);
+        match alive {
+            Some(alive) => {
                 let mut living = [0 as DocId; BLOCK];
-                let mut n = 0;
-                for doc in docs.iter().copied().filter(|doc| alive.is_alive(*doc)) {
-                    living[n] = doc;
-                    n += 1;
+                let mut kept = 0;
+                for doc in buffer[..n].iter().copied().filter(|doc| alive.is_alive(*doc)) {
+                    living[kept] = doc;
+                    kept += 1;
                 }
-                page.collect_block(&living[..n]);
+                page.collect_block(&living[..kept]);
             }
-        }),
-        (None, false) => weight.for_each_no_score(reader, &mut |docs| page.collect_block(docs)),
+            None => page.collect_block(&buffer[..n]),
+        }
+        if n < BLOCK {
+            break;
+        }
     }
 }
 
 impl SegmentPage {
-    /// Keeps a creation-order window's documents: the page itself.
-    fn keep_window(&mut self, docs: Vec<DocId>) {
-        let Source::Number(created) = &self.source else { return };
+    /// Keeps documents read in key order past the cursor: the page itself.
+    fn keep(&mut self, docs: Vec<DocId>) {
         for doc in docs {
-            let key = (created.first(doc).unwrap_or_default(), 0, self.ids.first(doc).unwrap_or_default() as i64);
-            self.kept.push((normalize(key, self.descending), doc));
+            let (primary, id) = self.key_of(doc);
+            self.kept.push((normalize((primary, 0, id), self.descending), doc));
         }
+    }
+
+    /// A document's primary key (price in cents, created µs or twice the
+    /// name's ordinal) and id, not normalized.
+    fn key_of(&self, doc: DocId) -> (i64, i64) {
+        let primary = match &self.source {
+            Source::Number(column) => column.first(doc).unwrap_or_default(),
+            Source::Name(names) => 2 * names.ords().first(doc).unwrap_or_default() as i64,
+            Source::Score(_) => 0,
+        };
+        (primary, self.ids.first(doc).unwrap_or_default() as i64)
+    }
+
+    /// `key_of` for a block of documents.
+    fn read_keys(&self, docs: &[DocId], keys: &mut [(i64, i64)]) {
+        const BLOCK: usize = 1024;
+        for (docs, keys) in docs.chunks(BLOCK).zip(keys.chunks_mut(BLOCK)) {
+            let mut primaries = [None; BLOCK];
+            let mut ids = [None; BLOCK];
+            match &self.source {
+                Source::Number(column) => column.first_vals(docs, &mut primaries[..docs.len()]),
+                Source::Name(names) => {
+                    let mut ords = [None; BLOCK];
+                    names.ords().first_vals(docs, &mut ords[..docs.len()]);
+                    for (primary, ord) in primaries.iter_mut().zip(&ords[..docs.len()]) {
+                        *primary = ord.map(|o| 2 * o as i64);
+                    }
+                }
+                Source::Score(_) => {}
+            }
+            self.ids.first_vals(docs, &mut ids[..docs.len()]);
+            for ((key, primary), id) in keys.iter_mut().zip(primaries).zip(ids) {
+                *key = (primary.unwrap_or_default(), id.unwrap_or_default() as i64);
+            }
+        }
+    }
+
+    /// The positions of `order` (documents sorted by `key_of`) past the
+    /// cursor, and within the price bounds when given.
+    fn positions(&self, order: &[DocId], price_cents: Option<(i64, i64)>) -> std::ops::Range<usize> {
+        let (mut start, mut end) = (0, order.len());
+        if let Some(after) = self.after {
+            let (primary, _, id) = normalize(after, self.descending);
+            let cursor = (primary, id);
+            if self.descending {
+                end = order.partition_point(|doc| self.key_of(*doc) < cursor);
+            } else {
+                start = order.partition_point(|doc| self.key_of(*doc) <= cursor);
+            }
+        }
+        if let Some((low, high)) = price_cents {
+            start = start.max(order.partition_point(|doc| self.key_of(*doc).0 < low));
+            end = end.min(order.partition_point(|doc| self.key_of(*doc).0 <= high));
+        }
+        start..end.max(start)
     }
 
     /// Offers a document whose sort key is read: kept when it is past the
@@ -423,6 +505,95 @@ mod tests {
         }
     }
 
+    /// Pages by price, name and `created_at`, both ways, from cursors on and
+    /// between documents, over every document, one vendor's and price
+    /// ranges, with ties and deleted documents, over a segment stored in no
+    /// key's order: reading the segment in key order answers what walking
+    /// every match does.
+    #[test]
+    fn key_order_reads_match_walking_every_match() {
+        use crate::index::query::{self, Filters, Scope};
+
+        let (schema, fields) = Fields::schema();
+        let index = tantivy::Index::create_in_ram(schema);
+        index.tokenizers().register(document::WORDS, document::words_analyzer());
+        let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000).expect("writer");
+        let products: Vec<IndexedProduct> = (1..=1_500)
+            .map(|id| IndexedProduct {
+                // Ties on every key, and no key in document order.
+                price: Decimal::new(100 + (id * 37 % 61) * 25, 2),
+                name: format!("{} item", ["pear", "Apple", "äpple", "fig"][(id % 4) as usize]) + &(id % 53).to_string(),
+                ..product(id, 1_000_000 + ((id * 7_919) % 1_500 / 2) * 10)
+            })
+            .collect();
+        for p in &products {
+            writer.add_document(fields.document(p)).expect("add");
+        }
+        writer.commit().expect("commit");
+        for id in (5..=1_500).step_by(11) {
+            writer.delete_term(Term::from_field_u64(fields.id, id));
+        }
+        writer.commit().expect("commit");
+        let searcher = index.reader().expect("reader").searcher();
+        assert_eq!(searcher.segment_readers().len(), 1);
+        let price = |cents: i64| Some(Decimal::new(cents, 2));
+        let filters = [
+            Filters::default(),
+            Filters { vendor: Some(3), ..Filters::default() },
+            Filters { min_price: price(600), max_price: price(1_100), ..Filters::default() },
+            Filters { min_price: price(1_000), ..Filters::default() },
+            Filters { max_price: price(350), vendor: Some(2), ..Filters::default() },
+        ];
+        let mut cursors: Vec<Option<(SortValue, i64)>> = vec![None];
+        for p in products.iter().step_by(97) {
+            cursors.push(Some((SortValue::Price(p.price), p.id)));
+            cursors.push(Some((SortValue::Name(document::name_key(&p.name)), p.id)));
+            cursors.push(Some((SortValue::CreatedAt(p.created_at.timestamp_micros()), p.id)));
+        }
+        // Between two names of the dictionary.
+        cursors.push(Some((SortValue::Name("BANANA".into()), 0)));
+        let unordered = Arc::new(CreationOrder::unordered_for_tests());
+        let (mut compared, mut filled) = (0, 0);
+        for key in [SortKey::Price, SortKey::Name, SortKey::CreatedAt] {
+            let keyed = cursors.iter().filter(|c| match c {
+                None => true,
+                Some((SortValue::Price(_), _)) => key == SortKey::Price,
+                Some((SortValue::Name(_), _)) => key == SortKey::Name,
+                Some((SortValue::CreatedAt(_), _)) => key == SortKey::CreatedAt,
+                Some(_) => false,
+            });
+            for after in keyed {
+                for descending in [false, true] {
+                    for limit in [1, 6, 41, 700] {
+                        for filters in &filters {
+                            let query = query::build(&fields, Scope::All { active: None }, filters);
+                            let request = PageRequest { key, descending, after: after.clone(), limit };
+                            let ids = |sorted: bool| {
+                                let collector = PageCollector {
+                                    request: request.clone(),
+                                    creation_order: unordered.clone(),
+                                    sorted: Arc::new(SortedDocs::forced_for_tests(sorted)),
+                                    price_cents: query::price_range(filters.min_price, filters.max_price),
+                                };
+                                let hits = searcher.search(&*query, &collector).expect("search");
+                                hits.iter().map(|h| h.id).collect::<Vec<_>>()
+                            };
+                            let walked = ids(false);
+                            compared += 1;
+                            filled += usize::from(!walked.is_empty());
+                            assert_eq!(
+                                ids(true),
+                                walked,
+                                "{key:?}: after {after:?}, descending {descending}, limit {limit}, {filters:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(filled * 4 > compared * 3, "only {filled} of {compared} pages had documents");
+    }
+
     /// Pages by `created_at` both ways, from every cursor, over every
     /// document and over a quarter of them, with some deleted: the window
     /// over a segment in creation order answers what the general collector
@@ -460,8 +631,12 @@ mod tests {
                     for (name, query) in queries {
                         let request = PageRequest { key: SortKey::CreatedAt, descending, after: after.clone(), limit };
                         let ids = |creation_order: &Arc<CreationOrder>| {
-                            let collector =
-                                PageCollector { request: request.clone(), creation_order: creation_order.clone() };
+                            let collector = PageCollector {
+                                request: request.clone(),
+                                creation_order: creation_order.clone(),
+                                sorted: Arc::new(SortedDocs::forced_for_tests(false)),
+                                price_cents: None,
+                            };
                             let hits = searcher.search(query, &collector).expect("search");
                             hits.iter().map(|h| h.id).collect::<Vec<_>>()
                         };

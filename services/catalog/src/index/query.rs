@@ -99,7 +99,7 @@ pub fn build(fields: &Fields, scope: Scope, filters: &Filters) -> Box<dyn Query>
 
 /// Inclusive bounds in whole cents: a price of `p` cents is in range when
 /// `min <= p <= max`, so the bounds round inwards. `None`: an empty range.
-fn price_range(min: Option<Decimal>, max: Option<Decimal>) -> Option<(i64, i64)> {
+pub(super) fn price_range(min: Option<Decimal>, max: Option<Decimal>) -> Option<(i64, i64)> {
     let low = match min {
         None => i64::MIN,
         Some(min) => match cents(min.ceil_cents()) {
