@@ -29,11 +29,6 @@ pub fn check_stock(quantity: i64, available: i64) -> Result<(), ApiError> {
     }
 }
 
-/// A product can be in a cart while it is active and its vendor approved.
-pub fn is_buyable(is_active: bool, vendor_status: &str) -> bool {
-    is_active && vendor_status == "approved"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -183,7 +183,11 @@ impl CatalogService {
             Role::Vendor => {
                 let vendor = self.identity.my_vendor(&principal.token).await?.ok_or_else(not_approved)?;
                 self.remember_vendor(&vendor).await?;
-                if vendor.status == "approved" { Ok(Writer::Vendor(vendor)) } else { Err(not_approved()) }
+                if vendor.status == common::buyable::APPROVED {
+                    Ok(Writer::Vendor(vendor))
+                } else {
+                    Err(not_approved())
+                }
             }
         }
     }
@@ -468,7 +472,7 @@ impl pb::catalog_server::Catalog for CatalogService {
     async fn get_product(&self, request: Request<pb::GetProductRequest>) -> RpcResult<pb::Product> {
         let principal = self.principal(&request).await?;
         let product = self.product_row(request.into_inner().id).await?.ok_or_else(ApiError::not_found)?;
-        let visible = (product.is_active && product.vendor_status == "approved")
+        let visible = common::buyable::is_buyable(product.is_active, &product.vendor_status)
             || match &principal {
                 Some(p) if p.is_admin() => true,
                 Some(p) if p.role == Role::Vendor => {

@@ -65,7 +65,7 @@ pub struct ProductRow {
 impl ProductRow {
     /// Shown to everyone: active, not deleted, of an approved vendor.
     pub fn is_public(&self) -> bool {
-        self.is_active && self.vendor_status == "approved"
+        common::buyable::is_buyable(self.is_active, &self.vendor_status)
     }
 }
 

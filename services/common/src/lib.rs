@@ -4,6 +4,7 @@
 //! gRPC, the event outbox/relay/consumers, slugs, and the test harness.
 pub mod auth;
 pub mod base64url;
+pub mod buyable;
 pub mod cache;
 pub mod config;
 pub mod db;

@@ -41,24 +41,30 @@ impl Catalog {
     }
 
     /// What catalog says of these products now (deleted ones are absent).
+    /// A price that does not read as a decimal is catalog's fault and fails
+    /// the checkout; it is never taken for zero.
     pub async fn snapshot(&self, ids: Vec<i64>) -> Result<Vec<Snapshot>, ApiError> {
         let mut client = self.client.clone();
         let list =
             call(self.deadline, client.get_products(request(pb::GetProductsRequest { ids }, self.deadline, None)))
                 .await?;
-        Ok(list
-            .products
+        list.products
             .into_iter()
-            .map(|p| Snapshot {
-                product_id: p.id,
-                buyable: p.is_active && p.vendor_status == "approved",
-                price: common::money::from_text(&p.price).unwrap_or_default(),
-                name: p.name,
-                sku: p.sku,
-                vendor_id: p.vendor,
-                vendor_name: p.vendor_name,
+            .map(|p| {
+                let price = common::money::from_text(&p.price).ok_or_else(|| {
+                    ApiError::internal(format!("catalog sent product {} with an unreadable price {:?}", p.id, p.price))
+                })?;
+                Ok(Snapshot {
+                    product_id: p.id,
+                    buyable: common::buyable::is_buyable(p.is_active, &p.vendor_status),
+                    price,
+                    name: p.name,
+                    sku: p.sku,
+                    vendor_id: p.vendor,
+                    vendor_name: p.vendor_name,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// The calling vendor's id and status, or `None` without a profile.
