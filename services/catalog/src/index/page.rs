@@ -81,6 +81,9 @@ pub struct PageCollector {
     pub price_cents: Option<(i64, i64)>,
 }
 
+/// Documents whose keys are read at once: Tantivy's collector block.
+const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
+
 fn schema_error(what: &str) -> TantivyError {
     TantivyError::SchemaError(format!("the listing index has no fast field {what}"))
 }
@@ -232,7 +235,6 @@ fn walk_scored(page: &mut SegmentPage, weight: &dyn Weight, reader: &SegmentRead
 /// Every match of `scorer` offered to the page, keys read a block at a
 /// time (deleted documents skipped).
 fn walk_unscored(page: &mut SegmentPage, mut scorer: Box<dyn tantivy::query::Scorer>, reader: &SegmentReader) {
-    const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
     let alive = reader.alive_bitset();
     let mut buffer = [0 as DocId; BLOCK];
     loop {
@@ -277,26 +279,32 @@ impl SegmentPage {
 
     /// `key_of` for a block of documents.
     fn read_keys(&self, docs: &[DocId], keys: &mut [(i64, i64)]) {
-        const BLOCK: usize = 1024;
         for (docs, keys) in docs.chunks(BLOCK).zip(keys.chunks_mut(BLOCK)) {
             let mut primaries = [None; BLOCK];
             let mut ids = [None; BLOCK];
-            match &self.source {
-                Source::Number(column) => column.first_vals(docs, &mut primaries[..docs.len()]),
-                Source::Name(names) => {
-                    let mut ords = [None; BLOCK];
-                    names.ords().first_vals(docs, &mut ords[..docs.len()]);
-                    for (primary, ord) in primaries.iter_mut().zip(&ords[..docs.len()]) {
-                        *primary = ord.map(|o| 2 * o as i64);
-                    }
-                }
-                Source::Score(_) => {}
-            }
+            self.read_primaries(docs, &mut primaries[..docs.len()]);
             self.ids.first_vals(docs, &mut ids[..docs.len()]);
             for ((key, primary), id) in keys.iter_mut().zip(primaries).zip(ids) {
                 *key = (primary.unwrap_or_default(), id.unwrap_or_default() as i64);
             }
         }
+    }
+
+    /// The primary keys of at most a block of documents, from their
+    /// column; `false` (and nothing read) for scores, which have none.
+    fn read_primaries(&self, docs: &[DocId], keys: &mut [Option<i64>]) -> bool {
+        match &self.source {
+            Source::Number(column) => column.first_vals(docs, keys),
+            Source::Name(names) => {
+                let mut ords = [None; BLOCK];
+                names.ords().first_vals(docs, &mut ords[..docs.len()]);
+                for (key, ord) in keys.iter_mut().zip(ords) {
+                    *key = ord.map(|o| 2 * o as i64);
+                }
+            }
+            Source::Score(_) => return false,
+        }
+        true
     }
 
     /// The positions of `order` (documents sorted by `key_of`) past the
@@ -367,7 +375,6 @@ impl SegmentPage {
     /// the page, and the rest — in a stream of ever better keys, most of the
     /// block — cost neither an id read nor a place in the buffer.
     fn offer_block(&mut self, docs: &[DocId], keys: &[Option<i64>]) {
-        const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
         let mut candidates = [(0i64, 0 as DocId); BLOCK];
         let mut n = 0;
         for (doc, key) in docs.iter().zip(keys) {
@@ -423,28 +430,17 @@ impl SegmentCollector for SegmentPage {
     /// The unscored path (every ordering but relevance): keys are read a
     /// block at a time.
     fn collect_block(&mut self, docs: &[DocId]) {
-        const BLOCK: usize = tantivy::COLLECT_BLOCK_BUFFER_LEN;
         for docs in docs.chunks(BLOCK) {
             let mut keys = [None; BLOCK];
             let keys = &mut keys[..docs.len()];
-            match &self.source {
-                Source::Number(column) => column.first_vals(docs, keys),
-                Source::Name(names) => {
-                    let mut ords = [None; BLOCK];
-                    names.ords().first_vals(docs, &mut ords[..docs.len()]);
-                    for (key, ord) in keys.iter_mut().zip(ords) {
-                        *key = ord.map(|o| 2 * o as i64);
-                    }
-                }
+            if self.read_primaries(docs, keys) {
+                self.offer_block(docs, keys);
+            } else {
                 // Scores come only through `collect`.
-                Source::Score(_) => {
-                    for doc in docs {
-                        self.collect(*doc, 0.0);
-                    }
-                    continue;
+                for doc in docs {
+                    self.collect(*doc, 0.0);
                 }
             }
-            self.offer_block(docs, keys);
         }
     }
 
