@@ -13,9 +13,11 @@ const PROTOS: &[&str] = &[
     "marketplace/identity/v1/identity.proto",
     "marketplace/catalog/v1/catalog.proto",
     "marketplace/order/v1/order.proto",
+    "marketplace/order/v1/events.proto",
     "marketplace/cart/v1/cart.proto",
     "marketplace/analytics/v1/analytics.proto",
     "marketplace/payment/v1/payment.proto",
+    "marketplace/payment/v1/events.proto",
     "marketplace/events/v1/events.proto",
 ];
 

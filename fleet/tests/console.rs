@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use browser::{Browser, Driver};
 use common::cases;
+use common::events::StreamEvent;
+use proto::order::v1::{OrderPlaced, PlacedItem, order_event};
 use serde_json::{Value, json};
 use support::{Api, Ctx, PASSWORD, User};
 
@@ -319,14 +321,19 @@ async fn park_order_placed(ctx: &Ctx, event_id: &str, user: i64, product: &Value
     use sqlx::Connection;
     let url = std::env::var("MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
     let mut db = sqlx::MySqlConnection::connect(&url).await.expect("mariadb");
-    let payload = json!({"order_id": 900_000_000 + user, "user_id": user, "items": [{"product_id": product["id"], "quantity": 1}]});
+    let placed = order_event::Event::Placed(OrderPlaced {
+        order_id: 900_000_000 + user,
+        user_id: user,
+        items: vec![PlacedItem { product_id: product["id"].as_i64().expect("id"), quantity: 1, ..Default::default() }],
+        ..Default::default()
+    });
     let table = format!("`{}cart`.parked_events", ctx.prefix);
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO {table} (consumer, event_id, stream, entry_id, event_type, payload, error, attempts) \
-         VALUES ('cart', ?, 'order', '1-0', 'OrderPlaced', ?, 'simulated: the handler kept failing', 5)"
+        "INSERT INTO {table} (consumer, event_id, stream, entry_id, event_type, payload, encoding, error, attempts) \
+         VALUES ('cart', ?, 'order', '1-0', 'OrderPlaced', ?, 'protobuf', 'simulated: the handler kept failing', 5)"
     )))
     .bind(event_id)
-    .bind(payload.to_string())
+    .bind(placed.to_payload())
     .execute(&mut db)
     .await
     .expect("park");

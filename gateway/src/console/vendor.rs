@@ -7,8 +7,8 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use common::ErrorKind;
 use common::money;
+use common::{ApiError, ErrorKind};
 use proto::analytics::v1 as analytics_pb;
 use proto::identity::v1 as pb;
 use proto::order::v1 as order_pb;
@@ -79,7 +79,11 @@ pub async fn dashboard(
             Ok(list) => list.days,
             Err(error) => return page::failure(Some(&session), &csrf, error),
         };
-        let revenue: Decimal = days.iter().filter_map(|day| money::from_text(&day.revenue)).sum();
+        let revenue = days.iter().map(|day| money::from_text("revenue", &day.revenue)).sum::<Result<Decimal, _>>();
+        let revenue = match revenue {
+            Ok(revenue) => revenue,
+            Err(error) => return page::failure(Some(&session), &csrf, ApiError::internal(error.to_string())),
+        };
         figures = Some((
             days.iter().map(|day| day.sub_orders).sum(),
             days.iter().map(|day| day.paid_sub_orders).sum(),

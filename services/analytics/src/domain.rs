@@ -1,15 +1,18 @@
-//! Analytics rules as pure functions: the events' payloads and what each
-//! one says about an order, the `from`/`to` date range of a query, and the
+//! Analytics rules as pure functions: the events, their amounts read, and
+//! what each one says about an order, the `from`/`to` date range of a query, and the
 //! average order value.
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SubsecRound, Utc};
+use common::money::{self, UnreadableAmount};
+use common::proto_time::from_timestamp;
 use common::{ApiError, FieldErrors};
+use proto::order::v1 as events;
+use proto::payment::v1::PaymentRecord;
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde::Deserialize;
 
 /// One line of an `OrderPlaced`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct PlacedItem {
     pub vendor_id: i64,
     pub vendor_name: String,
@@ -17,8 +20,8 @@ pub struct PlacedItem {
     pub line_total: Decimal,
 }
 
-/// The order stream's `OrderPlaced`.
-#[derive(Debug, Clone, Deserialize)]
+/// The order stream's `OrderPlaced`, its amounts read.
+#[derive(Debug, Clone)]
 pub struct OrderPlaced {
     pub order_id: i64,
     pub user_id: i64,
@@ -28,31 +31,76 @@ pub struct OrderPlaced {
     pub created_at: DateTime<Utc>,
 }
 
-/// The order stream's `OrderCancelled`.
-#[derive(Debug, Clone, Deserialize)]
+/// The order stream's `OrderCancelled`, its amount read.
+#[derive(Debug, Clone)]
 pub struct OrderCancelled {
     pub order_id: i64,
     pub user_id: i64,
-    pub previous_status: String,
+    /// A cancelled paid order (a refund) was paid, whichever of its events
+    /// arrives first.
+    pub was_paid: bool,
     pub total_price: Decimal,
     pub currency: String,
 }
 
-impl OrderCancelled {
-    /// A cancelled paid order (a refund) was paid, whichever of its events
-    /// arrives first.
-    pub fn was_paid(&self) -> bool {
-        self.previous_status.eq_ignore_ascii_case("paid")
-    }
-}
-
 /// The payment stream's `PaymentSucceeded` and `PaymentRefunded`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct PaymentEvent {
     pub payment_id: i64,
     pub order_id: i64,
     pub user_id: i64,
     pub amount: Decimal,
+}
+
+impl TryFrom<events::OrderPlaced> for OrderPlaced {
+    type Error = String;
+
+    fn try_from(placed: events::OrderPlaced) -> Result<Self, String> {
+        let created_at = placed.created_at.as_ref().and_then(from_timestamp);
+        let items = placed.items.into_iter().map(|item| {
+            Ok(PlacedItem {
+                vendor_id: item.vendor_id,
+                vendor_name: item.vendor_name,
+                quantity: item.quantity,
+                line_total: money::from_text("line_total", &item.line_total)?,
+            })
+        });
+        Ok(Self {
+            order_id: placed.order_id,
+            user_id: placed.user_id,
+            total_price: money::from_text("total_price", &placed.total_price).map_err(|e| e.to_string())?,
+            currency: placed.currency,
+            items: items.collect::<Result<_, UnreadableAmount>>().map_err(|e| e.to_string())?,
+            created_at: created_at.ok_or("an OrderPlaced without a valid created_at")?,
+        })
+    }
+}
+
+impl TryFrom<events::OrderCancelled> for OrderCancelled {
+    type Error = String;
+
+    fn try_from(cancelled: events::OrderCancelled) -> Result<Self, String> {
+        Ok(Self {
+            order_id: cancelled.order_id,
+            user_id: cancelled.user_id,
+            was_paid: cancelled.previous_status() == events::OrderStatus::Paid,
+            total_price: money::from_text("total_price", &cancelled.total_price).map_err(|e| e.to_string())?,
+            currency: cancelled.currency,
+        })
+    }
+}
+
+impl TryFrom<PaymentRecord> for PaymentEvent {
+    type Error = String;
+
+    fn try_from(payment: PaymentRecord) -> Result<Self, String> {
+        Ok(Self {
+            payment_id: payment.payment_id,
+            order_id: payment.order_id,
+            user_id: payment.user_id,
+            amount: money::from_text("amount", &payment.amount).map_err(|e| e.to_string())?,
+        })
+    }
 }
 
 /// A vendor's share of an order: its sub-order.
@@ -243,16 +291,24 @@ mod tests {
 
     #[test]
     fn an_order_splits_into_one_sub_order_per_vendor() {
-        let placed: OrderPlaced = serde_json::from_str(
-            r#"{"order_id": 1, "user_id": 2, "total_price": "31.00", "currency": "USD",
-                "created_at": "2024-03-01T23:30:00.1234567-02:00",
-                "items": [
-                  {"product_id": 5, "vendor_id": 9, "vendor_name": "Nine", "quantity": 2, "unit_price": "5.00", "line_total": "10.00"},
-                  {"product_id": 3, "vendor_id": 4, "vendor_name": "Four", "quantity": 1, "unit_price": "1.00", "line_total": "1.00"},
-                  {"product_id": 7, "vendor_id": 9, "vendor_name": "Nine", "quantity": 4, "unit_price": "5.00", "line_total": "20.00"}
-                ]}"#,
-        )
-        .expect("payload");
+        let item = |product_id, vendor_id, vendor_name: &str, quantity, line_total: &str| events::PlacedItem {
+            product_id,
+            vendor_id,
+            vendor_name: vendor_name.into(),
+            quantity,
+            line_total: line_total.into(),
+            ..Default::default()
+        };
+        let created_at = DateTime::parse_from_rfc3339("2024-03-01T23:30:00.1234567-02:00").expect("time");
+        let placed = OrderPlaced::try_from(events::OrderPlaced {
+            order_id: 1,
+            user_id: 2,
+            total_price: "31.00".into(),
+            currency: "USD".into(),
+            items: vec![item(5, 9, "Nine", 2, "10.00"), item(3, 4, "Four", 1, "1.00"), item(7, 9, "Nine", 4, "20.00")],
+            created_at: Some(common::proto_time::timestamp(created_at.with_timezone(&Utc))),
+        })
+        .expect("readable");
         let split = placed.vendor_orders();
         assert_eq!(
             split,

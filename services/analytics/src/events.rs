@@ -1,8 +1,10 @@
 //! What analytics does with the order and payment events: each one adds
 //! its fact to the tables (see `store`), whatever order they come in.
-//! `PaymentFailed` changes no figure, and any other type is not ours: both
-//! are acknowledged without effect.
-use common::events::{Event, Handler, HandlerError};
+//! `PaymentCreated` and `PaymentFailed` change no figure: they are
+//! acknowledged without effect.
+use common::events::{Handler, HandlerError};
+use proto::order::v1::order_event::Event as OrderEvent;
+use proto::payment::v1::payment_event::Event as PaymentEvent;
 use sqlx::{MySql, Transaction};
 
 use crate::store::Store;
@@ -11,11 +13,12 @@ use crate::store::Store;
 pub struct OrderEvents;
 
 impl Handler for OrderEvents {
-    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
-        match event.event_type.as_str() {
-            "OrderPlaced" => Store::record_placed(tx, &event.payload_as()?).await?,
-            "OrderCancelled" => Store::record_cancelled(tx, &event.payload_as()?).await?,
-            _ => {}
+    type Event = OrderEvent;
+
+    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: OrderEvent) -> Result<(), HandlerError> {
+        match event {
+            OrderEvent::Placed(placed) => Store::record_placed(tx, &placed.try_into()?).await?,
+            OrderEvent::Cancelled(cancelled) => Store::record_cancelled(tx, &cancelled.try_into()?).await?,
         }
         Ok(())
     }
@@ -25,11 +28,13 @@ impl Handler for OrderEvents {
 pub struct PaymentEvents;
 
 impl Handler for PaymentEvents {
-    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
-        match event.event_type.as_str() {
-            "PaymentSucceeded" => Store::record_paid(tx, &event.payload_as()?).await?,
-            "PaymentRefunded" => Store::record_refund(tx, &event.payload_as()?).await?,
-            _ => {}
+    type Event = PaymentEvent;
+
+    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: PaymentEvent) -> Result<(), HandlerError> {
+        match event {
+            PaymentEvent::Succeeded(payment) => Store::record_paid(tx, &payment.try_into()?).await?,
+            PaymentEvent::Refunded(payment) => Store::record_refund(tx, &payment.try_into()?).await?,
+            PaymentEvent::Created(_) | PaymentEvent::Failed(_) => {}
         }
         Ok(())
     }

@@ -22,6 +22,8 @@ use common::grpc_client::lazy_channel;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::analytics::v1::analytics_server::AnalyticsServer;
+use proto::order::v1::order_event::Event as OrderEvent;
+use proto::payment::v1::payment_event::Event as PaymentEvent;
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
 
@@ -56,26 +58,24 @@ impl Config {
 pub struct Analytics {
     pool: MySqlPool,
     service: AnalyticsService,
-    order_events: Consumer,
-    payment_events: Consumer,
+    order_events: Consumer<OrderEvent>,
+    payment_events: Consumer<PaymentEvent>,
     keys: Arc<KeyRing>,
 }
 
 /// The events analytics' consumers parked, with the handlers that replay them.
 pub fn parked_events(pool: MySqlPool) -> ParkedEvents {
-    ParkedEvents::new(pool).consumer(CONSUMER_GROUP, "order", events::OrderEvents).consumer(
-        CONSUMER_GROUP,
-        "payment",
-        events::PaymentEvents,
-    )
+    ParkedEvents::new(pool)
+        .consumer(CONSUMER_GROUP, events::OrderEvents)
+        .consumer(CONSUMER_GROUP, events::PaymentEvents)
 }
 
 pub async fn start(config: &Config) -> Result<Analytics, StartupError> {
     let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
     let keys = KeyRing::fetching(IdentityKeySource::new(lazy_channel(&config.identity_addr)?));
     let service = AnalyticsService::new(Store::new(pool.clone()), keys.clone(), config.currency.clone());
-    let order_events = Consumer::connect(pool.clone(), &config.infra, "order", CONSUMER_GROUP).await?;
-    let payment_events = Consumer::connect(pool.clone(), &config.infra, "payment", CONSUMER_GROUP).await?;
+    let order_events = Consumer::connect(pool.clone(), &config.infra, CONSUMER_GROUP).await?;
+    let payment_events = Consumer::connect(pool.clone(), &config.infra, CONSUMER_GROUP).await?;
     Ok(Analytics { pool, service, order_events, payment_events, keys })
 }
 

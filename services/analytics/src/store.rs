@@ -117,7 +117,7 @@ impl Store {
         .bind(cancelled.user_id)
         .bind(cancelled.total_price)
         .bind(&cancelled.currency)
-        .bind(cancelled.was_paid())
+        .bind(cancelled.was_paid)
         .execute(&mut **tx)
         .await?;
         Ok(())

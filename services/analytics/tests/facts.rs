@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use common::cases;
 use common::config::Infra;
-use common::events::{OUTBOX_DDL, Relay, outbox};
+use common::events::{OUTBOX_BINARY_DDL, OUTBOX_DDL, Relay, outbox};
 use common::grpc_client::ServiceChannel;
 use common::shutdown::CancellationToken;
 use common::{ApiError, ErrorKind};
@@ -24,12 +24,14 @@ use proto::analytics::v1 as pb;
 use proto::analytics::v1::analytics_client::AnalyticsClient;
 use proto::identity::v1 as id_pb;
 use proto::identity::v1::identity_client::IdentityClient;
-use serde_json::{Value, json};
+use proto::order::v1::{self as order_pb, order_event};
+use proto::payment::v1::{self as payment_pb, payment_event};
 use sqlx::{MySql, MySqlPool, QueryBuilder};
 use tokio::sync::Notify;
 
 const PASSWORD: &str = "Tr1cky-Horse-92";
-const MARKER: &str = "AnalyticsTestMarker";
+/// Marker events, which change no figure, carry order ids from here up.
+const MARKER_IDS: i64 = 9_000_000_000;
 
 struct Ctx {
     analytics: ServiceChannel,
@@ -76,7 +78,9 @@ async fn start(infra: &Infra, stop: &CancellationToken) -> Result<Ctx, common::S
     // The producers' side: an outbox and its relay, under the same prefix.
     let schema = infra.schema(analytics::SCHEMA);
     let db = common::db::connect(&infra.mysql_url, &schema, 8, &analytics::MIGRATOR).await?;
-    sqlx::query(OUTBOX_DDL).execute(&db).await.map_err(|e| common::StartupError::Database(e.to_string()))?;
+    for ddl in [OUTBOX_DDL, OUTBOX_BINARY_DDL] {
+        sqlx::query(ddl).execute(&db).await.map_err(|e| common::StartupError::Database(e.to_string()))?;
+    }
     let relay = Relay::new(db.clone(), infra.redis().await?, infra.schema_prefix.clone(), "test_producers");
     let wake = relay.notifier();
     tokio::spawn(relay.run(stop.clone()));
@@ -181,7 +185,11 @@ impl Ctx {
         let mut tx = self.db.begin().await.expect("begin");
         let mut ids = Vec::with_capacity(events.len());
         for event in events {
-            ids.push(outbox::enqueue(&mut tx, event.stream, event.kind, &event.payload).await.expect("enqueued"));
+            let id = match event {
+                Sent::Order(event) => outbox::enqueue(&mut tx, event).await,
+                Sent::Payment(event) => outbox::enqueue(&mut tx, event).await,
+            };
+            ids.push(id.expect("enqueued"));
         }
         let markers = Self::enqueue_markers(&mut tx).await;
         tx.commit().await.expect("commit");
@@ -210,12 +218,26 @@ impl Ctx {
         self.await_consumed(&markers).await;
     }
 
+    /// One event per stream that analytics acknowledges without a figure
+    /// changing: a payment created, and the cancellation of an order never
+    /// placed (it has no `created_at`, so no range holds it).
     async fn enqueue_markers(tx: &mut sqlx::Transaction<'_, MySql>) -> Vec<String> {
-        let mut ids = Vec::new();
-        for stream in ["order", "payment"] {
-            ids.push(outbox::enqueue(tx, stream, MARKER, &json!({})).await.expect("marker"));
-        }
-        ids
+        static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(MARKER_IDS);
+        let order_id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cancelled = order_event::Event::Cancelled(order_pb::OrderCancelled {
+            order_id,
+            total_price: "0.00".into(),
+            ..Default::default()
+        });
+        let created = payment_event::Event::Created(payment_pb::PaymentRecord {
+            order_id,
+            amount: "0.00".into(),
+            ..Default::default()
+        });
+        vec![
+            outbox::enqueue(tx, &cancelled).await.expect("marker"),
+            outbox::enqueue(tx, &created).await.expect("marker"),
+        ]
     }
 
     async fn await_consumed(&self, ids: &[String]) {
@@ -297,10 +319,9 @@ struct Order {
 
 /// An event as the producers enqueue it.
 #[derive(Clone)]
-struct Sent {
-    stream: &'static str,
-    kind: &'static str,
-    payload: Value,
+enum Sent {
+    Order(order_event::Event),
+    Payment(payment_event::Event),
 }
 
 fn money(cents: i64) -> String {
@@ -332,52 +353,61 @@ impl Order {
     /// order they happened.
     fn events(&self) -> (Vec<Sent>, Vec<Sent>) {
         let total = money(self.total_cents());
-        let order = |kind, payload| Sent { stream: "order", kind, payload };
-        let payment = |kind, payment_id: i64| Sent {
-            stream: "payment",
-            kind,
-            payload: json!({"payment_id": payment_id, "order_id": self.id, "user_id": self.user, "amount": total,
-                            "currency": "USD", "provider_payment_id": format!("pi_{payment_id}")}),
+        let created_at = DateTime::parse_from_rfc3339(&self.created_at).expect("created_at").with_timezone(&Utc);
+        let payment = |case: fn(payment_pb::PaymentRecord) -> payment_event::Event, payment_id: i64| {
+            Sent::Payment(case(payment_pb::PaymentRecord {
+                payment_id,
+                order_id: self.id,
+                user_id: self.user,
+                amount: total.clone(),
+                currency: "USD".into(),
+                provider_payment_id: format!("pi_{payment_id}"),
+            }))
         };
-        let items: Vec<Value> = self
-            .lines
-            .iter()
-            .map(|l| {
-                json!({"product_id": l.product, "vendor_id": l.vendor, "vendor_name": l.vendor_name,
-                       "quantity": l.quantity, "unit_price": money(l.unit_cents),
-                       "line_total": money(l.quantity * l.unit_cents)})
-            })
-            .collect();
-        let mut orders = vec![order(
-            "OrderPlaced",
-            json!({"order_id": self.id, "user_id": self.user, "total_price": total, "currency": "USD",
-                   "items": items, "created_at": self.created_at}),
-        )];
-        let cancelled = |previous: &str, reason: &str| {
-            order(
-                "OrderCancelled",
-                json!({"order_id": self.id, "user_id": self.user, "previous_status": previous, "reason": reason,
-                       "total_price": total, "currency": "USD"}),
-            )
+        let items = self.lines.iter().map(|l| order_pb::PlacedItem {
+            product_id: l.product,
+            vendor_id: l.vendor,
+            vendor_name: l.vendor_name.clone(),
+            quantity: l.quantity,
+            unit_price: money(l.unit_cents),
+            line_total: money(l.quantity * l.unit_cents),
+        });
+        let mut orders = vec![Sent::Order(order_event::Event::Placed(order_pb::OrderPlaced {
+            order_id: self.id,
+            user_id: self.user,
+            total_price: total.clone(),
+            currency: "USD".into(),
+            items: items.collect(),
+            created_at: Some(common::proto_time::timestamp(created_at)),
+        }))];
+        let cancelled = |previous: order_pb::OrderStatus, reason: &str| {
+            Sent::Order(order_event::Event::Cancelled(order_pb::OrderCancelled {
+                order_id: self.id,
+                user_id: self.user,
+                previous_status: previous.into(),
+                reason: reason.into(),
+                total_price: total.clone(),
+                currency: "USD".into(),
+            }))
         };
         let mut payments = Vec::new();
         if self.failed_attempt {
-            payments.push(payment("PaymentFailed", self.id * 10 + 1));
+            payments.push(payment(payment_event::Event::Failed, self.id * 10 + 1));
         }
         let paying = self.id * 10 + 2;
         match self.fate {
             Fate::Pending => {}
-            Fate::Paid => payments.push(payment("PaymentSucceeded", paying)),
+            Fate::Paid => payments.push(payment(payment_event::Event::Succeeded, paying)),
             Fate::Refunded => {
-                payments.push(payment("PaymentSucceeded", paying));
-                orders.push(cancelled("paid", "refund"));
-                payments.push(payment("PaymentRefunded", paying));
+                payments.push(payment(payment_event::Event::Succeeded, paying));
+                orders.push(cancelled(order_pb::OrderStatus::Paid, "refund"));
+                payments.push(payment(payment_event::Event::Refunded, paying));
             }
-            Fate::Expired => orders.push(cancelled("pending", "expired")),
+            Fate::Expired => orders.push(cancelled(order_pb::OrderStatus::Pending, "expired")),
             Fate::PaidAfterExpiry => {
-                orders.push(cancelled("pending", "expired"));
-                payments.push(payment("PaymentSucceeded", paying));
-                payments.push(payment("PaymentRefunded", paying));
+                orders.push(cancelled(order_pb::OrderStatus::Pending, "expired"));
+                payments.push(payment(payment_event::Event::Succeeded, paying));
+                payments.push(payment(payment_event::Event::Refunded, paying));
             }
         }
         (orders, payments)
@@ -544,7 +574,7 @@ async fn events_in_reverse_order_give_the_same_figures(ctx: Arc<Ctx>) {
     // the cancellations before their orders were placed.
     ctx.deliver(&payment_stream).await;
     let (cancellations, placements): (Vec<Sent>, Vec<Sent>) =
-        order_stream.into_iter().partition(|e| e.kind == "OrderCancelled");
+        order_stream.into_iter().partition(|e| matches!(e, Sent::Order(order_event::Event::Cancelled(_))));
     ctx.deliver(&cancellations).await;
     let nothing_placed = ctx.summary(Some(&admin), year).await.expect("summary");
     assert_eq!((nothing_placed.total_orders, nothing_placed.refunded_amount.as_str()), (0, "0.00"));

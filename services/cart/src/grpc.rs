@@ -25,13 +25,16 @@ pub struct CartService {
     currency: String,
 }
 
-fn price_of(product: &Product) -> Decimal {
-    common::money::from_text(&product.price).unwrap_or_default()
+/// Catalog's price of a product; one it cannot read fails the call
+/// rather than pricing the line at zero.
+fn price_of(product: &Product) -> Result<Decimal, ApiError> {
+    common::money::from_text("price", &product.price)
+        .map_err(|e| ApiError::internal(format!("catalog sent product {}: {e}", product.id)))
 }
 
-fn render(line: &LineRow, product: &Product, stock: i64) -> pb::CartLine {
-    let unit = price_of(product);
-    pb::CartLine {
+fn render(line: &LineRow, product: &Product, stock: i64) -> Result<pb::CartLine, ApiError> {
+    let unit = price_of(product)?;
+    Ok(pb::CartLine {
         id: line.id,
         product: line.product_id,
         product_name: product.name.clone(),
@@ -42,7 +45,7 @@ fn render(line: &LineRow, product: &Product, stock: i64) -> pb::CartLine {
         line_total: common::money::to_text(unit * Decimal::from(line.quantity)),
         available_stock: stock,
         added_at: Some(timestamp(line.added_at)),
-    }
+    })
 }
 
 fn unavailable_product() -> ApiError {
@@ -125,7 +128,7 @@ impl pb::cart_server::Cart for CartService {
             }
         };
         let line = self.store.line(principal.user_id, id).await?.ok_or_else(ApiError::not_found)?;
-        Ok(Response::new(pb::AddItemResponse { line: Some(render(&line, &product, stock)), created }))
+        Ok(Response::new(pb::AddItemResponse { line: Some(render(&line, &product, stock)?), created }))
     }
 
     async fn list_items(&self, request: Request<pb::ListItemsRequest>) -> RpcResult<pb::CartPage> {
@@ -138,7 +141,7 @@ impl pb::cart_server::Cart for CartService {
             .skip(body.offset.max(0) as usize)
             .take(body.limit.clamp(1, 100) as usize)
             .map(|l| render(&l.line, &l.product, l.stock))
-            .collect();
+            .collect::<Result<_, _>>()?;
         Ok(Response::new(pb::CartPage { count, lines }))
     }
 
@@ -162,7 +165,7 @@ impl pb::cart_server::Cart for CartService {
             return Err(ApiError::not_found().into());
         }
         let line = self.store.line(principal.user_id, body.id).await?.ok_or_else(ApiError::not_found)?;
-        Ok(Response::new(render(&line, &product, stock)))
+        Ok(Response::new(render(&line, &product, stock)?))
     }
 
     async fn remove_item(&self, request: Request<pb::RemoveItemRequest>) -> RpcResult<pb::RemoveItemResponse> {
@@ -178,7 +181,10 @@ impl pb::cart_server::Cart for CartService {
         let principal = self.customer(&request).await?;
         let live = self.live_lines(principal.user_id).await?;
         let total_items = live.iter().map(|l| l.line.quantity).sum();
-        let total_price: Decimal = live.iter().map(|l| price_of(&l.product) * Decimal::from(l.line.quantity)).sum();
+        let total_price = live
+            .iter()
+            .map(|l| Ok(price_of(&l.product)? * Decimal::from(l.line.quantity)))
+            .sum::<Result<Decimal, ApiError>>()?;
         Ok(Response::new(pb::CartSummary {
             total_items,
             total_lines: live.len() as i64,

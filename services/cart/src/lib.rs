@@ -18,6 +18,7 @@ use common::grpc_client::lazy_channel;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::cart::v1::cart_server::CartServer;
+use proto::order::v1::order_event::Event as OrderEvent;
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
 
@@ -57,13 +58,13 @@ impl Config {
 pub struct Cart {
     pool: MySqlPool,
     service: CartService,
-    order_events: Consumer,
+    order_events: Consumer<OrderEvent>,
     keys: Arc<KeyRing>,
 }
 
 /// The events cart's consumer parked, with the handler that replays them.
 pub fn parked_events(pool: MySqlPool) -> ParkedEvents {
-    ParkedEvents::new(pool).consumer("cart", "order", events::OrderEvents)
+    ParkedEvents::new(pool).consumer("cart", events::OrderEvents)
 }
 
 pub async fn start(config: &Config) -> Result<Cart, StartupError> {
@@ -75,7 +76,7 @@ pub async fn start(config: &Config) -> Result<Cart, StartupError> {
         config.downstream_timeout,
     );
     let service = CartService::new(Store::new(pool.clone()), keys.clone(), downstream, config.currency.clone());
-    let order_events = Consumer::connect(pool.clone(), &config.infra, "order", "cart").await?;
+    let order_events = Consumer::connect(pool.clone(), &config.infra, "cart").await?;
     Ok(Cart { pool, service, order_events, keys })
 }
 

@@ -9,25 +9,24 @@ use std::time::{Duration, Instant};
 
 use common::config::Infra;
 use common::events::{
-    Consumer, Event, Handler, HandlerError, OUTBOX_DDL, PARKED_EVENTS_DDL, PROCESSED_EVENTS_DDL, Relay, outbox,
-    stream_key,
+    Consumer, Handler, HandlerError, OUTBOX_BINARY_DDL, OUTBOX_DDL, PARKED_EVENTS_BINARY_DDL, PARKED_EVENTS_DDL,
+    PROCESSED_EVENTS_DDL, Relay, StreamEvent, outbox, stream_key,
 };
 use common::shutdown::CancellationToken;
 use futures::FutureExt;
+use proto::order::v1::order_event::Event;
+use proto::order::v1::{OrderCancelled, OrderPlaced};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
-use serde_json::json;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, MySql, MySqlPool, Transaction};
 
 /// What the test handlers write: one row per application, so applying an
-/// event twice shows as two rows.
+/// event twice shows as two rows. Each test event names its own order.
 const APPLIED_DDL: &str = "CREATE TABLE applied (
     n BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    event_id CHAR(36) NOT NULL,
-    event_type VARCHAR(64) NOT NULL,
-    payload LONGTEXT NOT NULL,
-    traceparent VARCHAR(64) NULL
+    order_id BIGINT NOT NULL,
+    event_type VARCHAR(64) NOT NULL
 )";
 
 const STREAM: &str = "order";
@@ -62,7 +61,8 @@ impl Fixture {
             .connect_with(options)
             .await
             .expect("pool");
-        for ddl in [OUTBOX_DDL, PROCESSED_EVENTS_DDL, PARKED_EVENTS_DDL, APPLIED_DDL] {
+        let tables = [OUTBOX_DDL, OUTBOX_BINARY_DDL, PROCESSED_EVENTS_DDL, PARKED_EVENTS_DDL, PARKED_EVENTS_BINARY_DDL];
+        for ddl in tables.into_iter().chain([APPLIED_DDL]) {
             sqlx::query(ddl).execute(&pool).await.expect("tables");
         }
         let redis = common::redis_conn::connect(&infra.redis_url).await.expect("redis");
@@ -80,26 +80,27 @@ impl Fixture {
     }
 
     /// A consumer in the `cart` group that re-claims at once (min-idle 0).
-    async fn consumer(&self) -> Consumer {
+    async fn consumer(&self) -> Consumer<Event> {
         self.patient_consumer().await.min_idle(Duration::ZERO)
     }
 
     /// A consumer with the default min-idle of 30 s.
-    async fn patient_consumer(&self) -> Consumer {
+    async fn patient_consumer(&self) -> Consumer<Event> {
         let redis = common::redis_conn::connect(&self.infra.redis_url).await.expect("redis");
-        Consumer::new(self.pool.clone(), redis, self.prefix.clone(), STREAM, GROUP, uuid::Uuid::new_v4().to_string())
+        Consumer::new(self.pool.clone(), redis, self.prefix.clone(), GROUP, uuid::Uuid::new_v4().to_string())
     }
 
-    async fn enqueue_committed(&self, event_type: &str, payload: serde_json::Value) -> String {
+    /// Commits `event`; returns its order id.
+    async fn enqueue_committed(&self, event: Event) -> i64 {
         let mut tx = self.pool.begin().await.expect("begin");
-        let id = outbox::enqueue(&mut tx, STREAM, event_type, &payload).await.expect("enqueue");
+        outbox::enqueue(&mut tx, &event).await.expect("enqueue");
         tx.commit().await.expect("commit");
-        id
+        order_of(&event)
     }
 
-    /// How many times each event was applied, by event id.
-    async fn applications(&self) -> Vec<(String, i64)> {
-        sqlx::query_as("SELECT event_id, COUNT(*) FROM applied GROUP BY event_id ORDER BY event_id")
+    /// How many times each event was applied, by order id.
+    async fn applications(&self) -> Vec<(i64, i64)> {
+        sqlx::query_as("SELECT order_id, COUNT(*) FROM applied GROUP BY order_id ORDER BY order_id")
             .fetch_all(&self.pool)
             .await
             .expect("applied")
@@ -140,12 +141,25 @@ where
     }
 }
 
+fn placed(order_id: i64) -> Event {
+    Event::Placed(OrderPlaced { order_id, total_price: "19.99".into(), ..Default::default() })
+}
+
+fn cancelled(order_id: i64) -> Event {
+    Event::Cancelled(OrderCancelled { order_id, ..Default::default() })
+}
+
+fn order_of(event: &Event) -> i64 {
+    match event {
+        Event::Placed(placed) => placed.order_id,
+        Event::Cancelled(cancelled) => cancelled.order_id,
+    }
+}
+
 async fn record(tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
-    sqlx::query("INSERT INTO applied (event_id, event_type, payload, traceparent) VALUES (?, ?, ?, ?)")
-        .bind(&event.id)
-        .bind(&event.event_type)
-        .bind(event.payload.to_string())
-        .bind(&event.traceparent)
+    sqlx::query("INSERT INTO applied (order_id, event_type) VALUES (?, ?)")
+        .bind(order_of(event))
+        .bind(event.type_name())
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -155,8 +169,10 @@ async fn record(tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(
 struct Recorder;
 
 impl Handler for Recorder {
-    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
-        record(tx, event).await
+    type Event = Event;
+
+    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: Event) -> Result<(), HandlerError> {
+        record(tx, &event).await
     }
 }
 
@@ -168,8 +184,10 @@ struct Flaky {
 }
 
 impl Handler for Flaky {
-    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
-        record(tx, event).await?;
+    type Event = Event;
+
+    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: Event) -> Result<(), HandlerError> {
+        record(tx, &event).await?;
         if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             if self.panics {
                 panic!("flaky handler panics");
@@ -183,9 +201,9 @@ impl Handler for Flaky {
 #[tokio::test]
 async fn a_committed_event_is_delivered_once_and_a_rolled_back_one_never() {
     with_fixture(|fx| async move {
-        let committed = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1, "total": "19.99"})).await;
+        let committed = fx.enqueue_committed(placed(1)).await;
         let mut tx = fx.pool.begin().await.expect("begin");
-        outbox::enqueue(&mut tx, STREAM, "OrderPlaced", &json!({"order_id": 2})).await.expect("enqueue");
+        outbox::enqueue(&mut tx, &placed(2)).await.expect("enqueue");
         tx.rollback().await.expect("rollback");
 
         let relay = fx.relay();
@@ -196,17 +214,13 @@ async fn a_committed_event_is_delivered_once_and_a_rolled_back_one_never() {
         assert_eq!(consumer.consume_once(&Recorder).await.expect("consume"), 1);
         assert_eq!(consumer.consume_once(&Recorder).await.expect("consume"), 0);
 
-        assert_eq!(fx.applications().await, vec![(committed.clone(), 1)]);
-        let (event_type, payload, traceparent): (String, String, Option<String>) =
-            sqlx::query_as("SELECT event_type, payload, traceparent FROM applied")
-                .fetch_one(&fx.pool)
-                .await
-                .expect("row");
+        assert_eq!(fx.applications().await, vec![(committed, 1)]);
+        let event_type: String =
+            sqlx::query_scalar("SELECT event_type FROM applied").fetch_one(&fx.pool).await.expect("row");
         assert_eq!(event_type, "OrderPlaced");
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&payload).expect("json"),
-            json!({"order_id": 1, "total": "19.99"})
-        );
+        let (payload, encoding, traceparent): (Vec<u8>, String, Option<String>) =
+            sqlx::query_as("SELECT payload, encoding, traceparent FROM outbox").fetch_one(&fx.pool).await.expect("row");
+        assert_eq!((Event::from_payload(&payload), encoding.as_str()), (Ok(placed(1)), "protobuf"));
         assert!(traceparent.is_some_and(|t| t.len() == 55 && t.starts_with("00-")));
         assert_eq!(fx.count("processed_events").await, 1);
         assert_eq!(fx.pending().await, 0);
@@ -217,7 +231,7 @@ async fn a_committed_event_is_delivered_once_and_a_rolled_back_one_never() {
 #[tokio::test]
 async fn a_relay_crash_before_marking_republishes_but_applies_once() {
     with_fixture(|fx| async move {
-        let id = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1})).await;
+        let id = fx.enqueue_committed(placed(1)).await;
         let relay = fx.relay();
         assert_eq!(relay.relay_once_crashing_before_mark().await.expect("relay"), 1);
         assert_eq!(fx.count("unpublished").await, 1);
@@ -237,11 +251,11 @@ async fn a_relay_crash_before_marking_republishes_but_applies_once() {
 #[tokio::test]
 async fn a_consumer_crash_after_commit_before_ack_is_not_applied_twice() {
     with_fixture(|fx| async move {
-        let id = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1})).await;
+        let id = fx.enqueue_committed(placed(1)).await;
         fx.relay().relay_once().await.expect("relay");
         let crashing = fx.consumer().await;
         assert_eq!(crashing.consume_once_crashing_before_ack(&Recorder).await.expect("consume"), 1);
-        assert_eq!(fx.applications().await, vec![(id.clone(), 1)]);
+        assert_eq!(fx.applications().await, vec![(id, 1)]);
         assert_eq!(fx.pending().await, 1);
 
         // Not idle for 30 s yet: a default consumer leaves it alone.
@@ -259,7 +273,7 @@ async fn a_consumer_crash_after_commit_before_ack_is_not_applied_twice() {
 #[tokio::test]
 async fn a_handler_failure_before_commit_is_retried_and_applied_once() {
     with_fixture(|fx| async move {
-        let id = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1})).await;
+        let id = fx.enqueue_committed(placed(1)).await;
         fx.relay().relay_once().await.expect("relay");
         let consumer = fx.consumer().await;
         let handler = Flaky { failures: AtomicUsize::new(1), panics: false };
@@ -278,7 +292,7 @@ async fn a_handler_failure_before_commit_is_retried_and_applied_once() {
 #[tokio::test]
 async fn a_panicking_handler_is_retried_and_applied_once() {
     with_fixture(|fx| async move {
-        let id = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1})).await;
+        let id = fx.enqueue_committed(placed(1)).await;
         fx.relay().relay_once().await.expect("relay");
         let handler = Flaky { failures: AtomicUsize::new(1), panics: true };
         assert_eq!(fx.consumer().await.consume_once(&handler).await.expect("consume"), 1);
@@ -294,32 +308,32 @@ async fn a_panicking_handler_is_retried_and_applied_once() {
 #[tokio::test]
 async fn a_handler_that_always_fails_is_parked_after_max_attempts() {
     with_fixture(|fx| async move {
-        let poison = fx.enqueue_committed("OrderPlaced", json!({"order_id": 1})).await;
-        let healthy = fx.enqueue_committed("OrderCancelled", json!({"order_id": 2})).await;
+        let poison = fx.enqueue_committed(placed(1)).await;
+        let healthy = fx.enqueue_committed(cancelled(2)).await;
         fx.relay().relay_once().await.expect("relay");
         let consumer = fx.consumer().await.max_attempts(3);
-        struct PoisonIsFatal(String);
+        struct PoisonIsFatal(i64);
         impl Handler for PoisonIsFatal {
-            async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
-                record(tx, event).await?;
-                if event.id == self.0 { Err("cannot apply this one".into()) } else { Ok(()) }
+            type Event = Event;
+            async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: Event) -> Result<(), HandlerError> {
+                record(tx, &event).await?;
+                if order_of(&event) == self.0 { Err("cannot apply this one".into()) } else { Ok(()) }
             }
         }
-        let handler = PoisonIsFatal(poison.clone());
+        let handler = PoisonIsFatal(poison);
         for attempt in 1..=2 {
             consumer.consume_once(&handler).await.expect("consume");
             assert_eq!(fx.count("parked_events").await, 0, "attempt {attempt}");
             assert_eq!(fx.pending().await, 1, "attempt {attempt}");
         }
         consumer.consume_once(&handler).await.expect("consume");
-        let parked: (String, String, String, String, i32) =
-            sqlx::query_as("SELECT event_id, event_type, payload, error, attempts FROM parked_events")
+        let parked: (String, Vec<u8>, String, String, i32) =
+            sqlx::query_as("SELECT event_type, payload, encoding, error, attempts FROM parked_events")
                 .fetch_one(&fx.pool)
                 .await
                 .expect("parked");
-        assert_eq!(parked.0, poison);
-        assert_eq!(parked.1, "OrderPlaced");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&parked.2).expect("json"), json!({"order_id": 1}));
+        assert_eq!(parked.0, "OrderPlaced");
+        assert_eq!((Event::from_payload(&parked.1), parked.2.as_str()), (Ok(placed(poison)), "protobuf"));
         assert_eq!(parked.3, "cannot apply this one");
         assert_eq!(parked.4, 3);
         assert_eq!(fx.pending().await, 0);
@@ -355,6 +369,66 @@ async fn a_malformed_entry_is_parked_at_once() {
     .await;
 }
 
+#[tokio::test]
+async fn an_event_type_this_build_does_not_know_is_parked_at_once_with_the_reason() {
+    with_fixture(|fx| async move {
+        // A newer producer's case 15 (a length-delimited field this build skips).
+        let id = uuid::Uuid::new_v4().to_string();
+        let fields: [(&str, &[u8]); 5] = [
+            ("id", id.as_bytes()),
+            ("type", b"OrderShipped"),
+            ("payload", &[0x7a, 0x00]),
+            ("encoding", b"protobuf"),
+            ("occurred_at", b"2026-12-01T10:00:00.000000Z"),
+        ];
+        let _: String = fx.redis.clone().xadd(stream_key(&fx.prefix, STREAM), "*", &fields).await.expect("xadd");
+        let consumer = fx.consumer().await.max_attempts(5);
+        assert_eq!(consumer.consume_once(&Recorder).await.expect("consume"), 1);
+        let (event_id, event_type, error, attempts): (String, String, String, i32) =
+            sqlx::query_as("SELECT event_id, event_type, error, attempts FROM parked_events")
+                .fetch_one(&fx.pool)
+                .await
+                .expect("parked");
+        assert_eq!((event_id, event_type.as_str(), attempts), (id, "OrderShipped", 1));
+        assert!(error.contains("does not know"), "{error}");
+        assert_eq!(fx.pending().await, 0);
+        assert_eq!(fx.applications().await, vec![]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn events_written_as_json_before_the_upgrade_are_still_applied() {
+    with_fixture(|fx| async move {
+        // An outbox row from before the migration: created with the first
+        // DDL, then migrated.
+        sqlx::query("DROP TABLE outbox").execute(&fx.pool).await.expect("drop");
+        sqlx::query(OUTBOX_DDL).execute(&fx.pool).await.expect("old outbox");
+        sqlx::query("INSERT INTO outbox (event_id, stream, event_type, payload) VALUES (?, 'order', 'OrderPlaced', ?)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(r#"{"order_id": 7, "user_id": 3, "total_price": "19.99", "currency": "USD", "items": []}"#)
+            .execute(&fx.pool)
+            .await
+            .expect("old row");
+        sqlx::query(OUTBOX_BINARY_DDL).execute(&fx.pool).await.expect("migration");
+        // A stream entry from before: no `encoding`, a JSON payload.
+        let id = uuid::Uuid::new_v4().to_string();
+        let fields = [
+            ("id", id.as_str()),
+            ("type", "OrderCancelled"),
+            ("payload", r#"{"order_id": 8, "user_id": 3, "previous_status": "pending", "reason": "expired"}"#),
+            ("occurred_at", "2026-12-01T10:00:00.000000Z"),
+        ];
+        let _: String = fx.redis.clone().xadd(stream_key(&fx.prefix, STREAM), "*", &fields).await.expect("xadd");
+
+        assert_eq!(fx.relay().relay_once().await.expect("relay"), 1);
+        assert_eq!(fx.consumer().await.consume_once(&Recorder).await.expect("consume"), 2);
+        assert_eq!(fx.applications().await, vec![(7, 1), (8, 1)]);
+        assert_eq!(fx.count("parked_events").await, 0);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_relays_and_ten_producers_deliver_every_event_exactly_once() {
     with_fixture(|fx| async move {
@@ -372,13 +446,13 @@ async fn two_relays_and_ten_producers_deliver_every_event_exactly_once() {
             tokio::spawn(async move {
                 let mut ids = Vec::new();
                 for n in 0..20 {
-                    ids.push(fx.enqueue_committed("OrderPlaced", json!({"producer": producer, "n": n})).await);
+                    ids.push(fx.enqueue_committed(placed(producer * 100 + n)).await);
                     wakes.iter().for_each(|wake| wake.notify_one());
                 }
                 ids
             })
         });
-        let mut enqueued: Vec<String> =
+        let mut enqueued: Vec<i64> =
             futures::future::join_all(producers).await.into_iter().flat_map(|ids| ids.expect("producer")).collect();
         enqueued.sort();
 

@@ -51,9 +51,8 @@ impl Catalog {
         list.products
             .into_iter()
             .map(|p| {
-                let price = common::money::from_text(&p.price).ok_or_else(|| {
-                    ApiError::internal(format!("catalog sent product {} with an unreadable price {:?}", p.id, p.price))
-                })?;
+                let price = common::money::from_text("price", &p.price)
+                    .map_err(|e| ApiError::internal(format!("catalog sent product {}: {e}", p.id)))?;
                 Ok(Snapshot {
                     product_id: p.id,
                     buyable: common::buyable::is_buyable(p.is_active, &p.vendor_status),

@@ -1,9 +1,13 @@
 //! Order rules as pure functions: stock levels, the order status machine,
 //! and turning a cart plus a catalog snapshot into an order (lines, one
-//! sub-order per vendor, totals) or the reason it cannot be placed.
+//! sub-order per vendor, totals) or the reason it cannot be placed, and
+//! the events that announce an order's moves.
 use std::collections::BTreeMap;
 
-use common::ApiError;
+use chrono::{DateTime, Utc};
+use common::proto_time::timestamp;
+use common::{ApiError, money};
+use proto::order::v1 as events;
 use rust_decimal::Decimal;
 
 pub const MAX_STOCK: i64 = 1_000_000;
@@ -42,6 +46,14 @@ impl OrderStatus {
             "paid" => Some(OrderStatus::Paid),
             "cancelled" => Some(OrderStatus::Cancelled),
             _ => None,
+        }
+    }
+
+    pub fn to_proto(self) -> events::OrderStatus {
+        match self {
+            OrderStatus::Pending => events::OrderStatus::Pending,
+            OrderStatus::Paid => events::OrderStatus::Paid,
+            OrderStatus::Cancelled => events::OrderStatus::Cancelled,
         }
     }
 
@@ -122,6 +134,52 @@ impl OrderDraft {
 
 /// The largest amount a line, a sub-order or an order can hold: its
 /// column is `DECIMAL(12,2)`.
+/// The `OrderPlaced` a draft becomes once written as order `order_id`.
+pub fn order_placed(
+    order_id: i64,
+    user_id: i64,
+    draft: &OrderDraft,
+    currency: &str,
+    created_at: DateTime<Utc>,
+) -> events::OrderPlaced {
+    let items = draft.vendors.iter().flat_map(|v| &v.items).map(|i| events::PlacedItem {
+        product_id: i.product_id,
+        vendor_id: i.vendor_id,
+        vendor_name: i.vendor_name.clone(),
+        quantity: i.quantity,
+        unit_price: money::to_text(i.unit_price),
+        line_total: money::to_text(i.line_total),
+    });
+    events::OrderPlaced {
+        order_id,
+        user_id,
+        total_price: money::to_text(draft.total),
+        currency: currency.to_owned(),
+        items: items.collect(),
+        created_at: Some(timestamp(created_at)),
+    }
+}
+
+/// The `OrderCancelled` of an order that was `previous` (a paid one is
+/// refunded).
+pub fn order_cancelled(
+    order_id: i64,
+    user_id: i64,
+    previous: OrderStatus,
+    reason: &str,
+    total: Decimal,
+    currency: String,
+) -> events::OrderCancelled {
+    events::OrderCancelled {
+        order_id,
+        user_id,
+        previous_status: previous.to_proto().into(),
+        reason: reason.to_owned(),
+        total_price: money::to_text(total),
+        currency,
+    }
+}
+
 pub fn max_amount() -> Decimal {
     Decimal::new(999_999_999_999, 2)
 }

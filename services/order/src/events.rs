@@ -5,47 +5,43 @@
 //! provider refunds it. A payment that succeeds for an order already
 //! cancelled (its reservation expired meanwhile) is sent back for a refund
 //! by cancelling again: the payment service refunds on OrderCancelled.
-use common::events::{Event, Handler, HandlerError};
-use serde::Deserialize;
+use common::events::{Handler, HandlerError};
+use proto::payment::v1::payment_event::Event;
 use sqlx::{MySql, Transaction};
 
 use crate::domain::OrderStatus;
 use crate::store::{Cancelled, Store};
 
-#[derive(Deserialize)]
-struct PaymentEvent {
-    payment_id: i64,
-    order_id: i64,
-    status: String,
-}
-
 pub struct PaymentEvents;
 
 impl Handler for PaymentEvents {
-    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
-        let known = ["PaymentCreated", "PaymentSucceeded", "PaymentFailed", "PaymentRefunded"];
-        if !known.contains(&event.event_type.as_str()) {
-            return Ok(());
-        }
-        let payment: PaymentEvent = event.payload_as()?;
-        let recorded = Store::record_payment_in(tx, payment.order_id, payment.payment_id, &payment.status).await?;
-        match event.event_type.as_str() {
+    type Event = Event;
+
+    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: Event) -> Result<(), HandlerError> {
+        let (payment, status) = match &event {
+            Event::Created(p) => (p, "pending"),
+            Event::Succeeded(p) => (p, "succeeded"),
+            Event::Failed(p) => (p, "failed"),
+            Event::Refunded(p) => (p, "refunded"),
+        };
+        let recorded = Store::record_payment_in(tx, payment.order_id, payment.payment_id, status).await?;
+        match event {
             // Already refunded (the events of one payment may be handled
             // out of order by different replicas): it must not pay the order.
-            "PaymentSucceeded" if !recorded => {
+            Event::Succeeded(payment) if !recorded => {
                 tracing::info!(
                     order = payment.order_id,
                     payment = payment.payment_id,
                     "stale PaymentSucceeded ignored"
                 );
             }
-            "PaymentSucceeded" => {
+            Event::Succeeded(payment) => {
                 let paid = Store::mark_paid_in(tx, payment.order_id).await?;
                 if !paid {
                     Store::refund_late_payment_in(tx, payment.order_id).await?;
                 }
             }
-            "PaymentRefunded" => {
+            Event::Refunded(payment) => {
                 // Pending too: its PaymentSucceeded may not have been handled yet.
                 let cancellable = [OrderStatus::Pending, OrderStatus::Paid];
                 let outcome = Store::cancel_in(tx, payment.order_id, &cancellable, "provider_refund").await?;
@@ -53,7 +49,7 @@ impl Handler for PaymentEvents {
                     tracing::info!(order = payment.order_id, "order cancelled after a provider refund");
                 }
             }
-            _ => {}
+            Event::Created(_) | Event::Failed(_) => {}
         }
         Ok(())
     }

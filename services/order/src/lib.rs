@@ -19,6 +19,7 @@ use common::events::{Consumer, ParkedEvents, ParkedEventsService, Relay};
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::order::v1::order_server::OrderServer;
+use proto::payment::v1::payment_event::Event as PaymentEvent;
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
 
@@ -70,14 +71,14 @@ pub struct Order {
     pool: MySqlPool,
     service: Arc<OrderService>,
     relay: Relay,
-    payment_events: Option<Consumer>,
+    payment_events: Option<Consumer<PaymentEvent>>,
     reaper_interval: Duration,
     keys: Arc<KeyRing>,
 }
 
 /// The events order's consumer parked, with the handler that replays them.
 pub fn parked_events(pool: MySqlPool) -> ParkedEvents {
-    ParkedEvents::new(pool).consumer("order", "payment", events::PaymentEvents)
+    ParkedEvents::new(pool).consumer("order", events::PaymentEvents)
 }
 
 pub async fn start(config: &Config) -> Result<Order, StartupError> {
@@ -97,7 +98,7 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
         CheckoutRules { currency: config.currency.clone(), reservation, max_pending: config.max_pending_orders },
     );
     let payment_events = if config.consume_payment_events {
-        Some(Consumer::connect(pool.clone(), &config.infra, "payment", "order").await?)
+        Some(Consumer::connect(pool.clone(), &config.infra, "order").await?)
     } else {
         None
     };

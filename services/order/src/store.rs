@@ -15,8 +15,8 @@ use common::ApiError;
 use common::db::{push_in_list, retry_transient};
 use common::error::unique_violation;
 use common::events::outbox;
+use proto::order::v1::order_event::Event;
 use rust_decimal::Decimal;
-use serde_json::json;
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder, Transaction};
 use tokio::sync::Notify;
 use tracing::instrument;
@@ -129,9 +129,6 @@ macro_rules! select_items {
         )
     };
 }
-
-/// The stream this service's events go to.
-pub const STREAM: &str = "order";
 
 #[derive(Clone)]
 pub struct Store {
@@ -270,19 +267,8 @@ impl Store {
                 });
                 insert.build().execute(&mut *tx).await?;
             }
-            let items: Vec<_> = draft
-                .vendors
-                .iter()
-                .flat_map(|v| &v.items)
-                .map(|i| {
-                    json!({"product_id": i.product_id, "vendor_id": i.vendor_id, "vendor_name": i.vendor_name,
-                           "quantity": i.quantity, "unit_price": i.unit_price.to_string(),
-                           "line_total": i.line_total.to_string()})
-                })
-                .collect();
-            let event = json!({"order_id": order_id, "user_id": user_id, "total_price": draft.total.to_string(),
-                               "currency": currency, "items": items, "created_at": now});
-            outbox::enqueue(&mut tx, STREAM, "OrderPlaced", &event).await?;
+            let placed = domain::order_placed(order_id, user_id, draft, currency, now);
+            outbox::enqueue(&mut tx, &Event::Placed(placed)).await?;
             for (product_id, quantity) in draft.decrements() {
                 let taken = sqlx::query(
                     "UPDATE inventory SET available = available - ? WHERE product_id = ? AND available >= ?",
@@ -475,11 +461,9 @@ impl Store {
         let Some((status, user_id, total, currency)) = row else {
             return Ok(Cancelled::NotFound);
         };
-        let previous = status.clone();
-        let status = OrderStatus::parse(&status);
-        if !status.is_some_and(|s| s.cancellable() && only.contains(&s)) {
+        let Some(previous) = OrderStatus::parse(&status).filter(|s| s.cancellable() && only.contains(s)) else {
             return Ok(Cancelled::NotCancellable);
-        }
+        };
         sqlx::query(
             "UPDATE orders SET status = 'cancelled', updated_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND status <> 'cancelled'",
         )
@@ -500,9 +484,8 @@ impl Store {
                 .execute(&mut **tx)
                 .await?;
         }
-        let event = json!({"order_id": id, "user_id": user_id, "previous_status": previous, "reason": reason,
-                           "total_price": total.to_string(), "currency": currency});
-        outbox::enqueue(tx, STREAM, "OrderCancelled", &event).await?;
+        let cancelled = domain::order_cancelled(id, user_id, previous, reason, total, currency);
+        outbox::enqueue(tx, &Event::Cancelled(cancelled)).await?;
         Ok(Cancelled::Done)
     }
 
@@ -560,11 +543,17 @@ impl Store {
                 .fetch_optional(&mut **tx)
                 .await?;
         if let Some((status, user_id, total, currency)) = row
-            && status == "cancelled"
+            && OrderStatus::parse(&status) == Some(OrderStatus::Cancelled)
         {
-            let event = json!({"order_id": order_id, "user_id": user_id, "previous_status": "cancelled",
-                               "reason": "paid_after_cancel", "total_price": total.to_string(), "currency": currency});
-            outbox::enqueue(tx, STREAM, "OrderCancelled", &event).await?;
+            let cancelled = domain::order_cancelled(
+                order_id,
+                user_id,
+                OrderStatus::Cancelled,
+                "paid_after_cancel",
+                total,
+                currency,
+            );
+            outbox::enqueue(tx, &Event::Cancelled(cancelled)).await?;
         }
         Ok(())
     }

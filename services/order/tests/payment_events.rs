@@ -3,9 +3,10 @@
 //! stream: a payment's status on its order only moves forward, and a
 //! payment refunded before its success was handled never pays the order.
 use common::config::Infra;
-use common::events::{Event, Handler};
+use common::events::Handler;
 use order::events::PaymentEvents;
-use serde_json::json;
+use proto::payment::v1::PaymentRecord;
+use proto::payment::v1::payment_event::Event;
 use sqlx::MySqlPool;
 
 struct Schema {
@@ -32,16 +33,16 @@ impl Schema {
         done.last_insert_id() as i64
     }
 
-    async fn deliver(&self, event_type: &str, order: i64, payment: i64, status: &str) {
-        let event = Event {
-            id: uuid::Uuid::new_v4().to_string(),
-            event_type: event_type.to_owned(),
-            payload: json!({"payment_id": payment, "order_id": order, "status": status, "amount": "10.00", "currency": "USD"}),
-            traceparent: None,
-            occurred_at: chrono::Utc::now(),
+    async fn deliver(&self, case: fn(PaymentRecord) -> Event, order: i64, payment: i64) {
+        let record = PaymentRecord {
+            payment_id: payment,
+            order_id: order,
+            amount: "10.00".into(),
+            currency: "USD".into(),
+            ..Default::default()
         };
         let mut tx = self.pool.begin().await.expect("begin");
-        PaymentEvents.handle(&mut tx, &event).await.expect("handled");
+        PaymentEvents.handle(&mut tx, case(record)).await.expect("handled");
         tx.commit().await.expect("commit");
     }
 
@@ -63,11 +64,11 @@ impl Schema {
 async fn payment_events_in_any_order_leave_the_order_paid_and_succeeded() {
     let schema = Schema::new().await;
     let in_order = schema.pending_order().await;
-    schema.deliver("PaymentCreated", in_order, 1, "pending").await;
-    schema.deliver("PaymentSucceeded", in_order, 1, "succeeded").await;
+    schema.deliver(Event::Created, in_order, 1).await;
+    schema.deliver(Event::Succeeded, in_order, 1).await;
     let reversed = schema.pending_order().await;
-    schema.deliver("PaymentSucceeded", reversed, 2, "succeeded").await;
-    schema.deliver("PaymentCreated", reversed, 2, "pending").await;
+    schema.deliver(Event::Succeeded, reversed, 2).await;
+    schema.deliver(Event::Created, reversed, 2).await;
     for order in [in_order, reversed] {
         assert_eq!(schema.order(order).await, ("paid".to_owned(), Some("succeeded".to_owned())), "order {order}");
     }
@@ -78,9 +79,9 @@ async fn payment_events_in_any_order_leave_the_order_paid_and_succeeded() {
 async fn a_refund_handled_before_its_success_cancels_the_order_for_good() {
     let schema = Schema::new().await;
     let order = schema.pending_order().await;
-    schema.deliver("PaymentRefunded", order, 3, "refunded").await;
-    schema.deliver("PaymentSucceeded", order, 3, "succeeded").await;
-    schema.deliver("PaymentCreated", order, 3, "pending").await;
+    schema.deliver(Event::Refunded, order, 3).await;
+    schema.deliver(Event::Succeeded, order, 3).await;
+    schema.deliver(Event::Created, order, 3).await;
     assert_eq!(schema.order(order).await, ("cancelled".to_owned(), Some("refunded".to_owned())));
     schema.drop().await;
 }
@@ -91,10 +92,7 @@ async fn concurrent_events_of_one_payment_settle_on_its_latest_status() {
     let orders: Vec<i64> = futures::future::join_all((0..12).map(|_| schema.pending_order())).await;
     let deliveries = orders.iter().enumerate().flat_map(|(n, order)| {
         let payment = 100 + n as i64;
-        [
-            schema.deliver("PaymentCreated", *order, payment, "pending"),
-            schema.deliver("PaymentSucceeded", *order, payment, "succeeded"),
-        ]
+        [schema.deliver(Event::Created, *order, payment), schema.deliver(Event::Succeeded, *order, payment)]
     });
     futures::future::join_all(deliveries).await;
     for order in orders {

@@ -4,28 +4,24 @@
 //! applies each event once).
 use std::sync::Arc;
 
-use common::events::{Event, Handler, HandlerError};
-use serde::Deserialize;
+use common::events::{Handler, HandlerError};
+use proto::order::v1::order_event::Event;
 use sqlx::{MySql, Transaction};
 
 use crate::provider::PaymentProvider;
 use crate::store::Store;
-
-#[derive(Deserialize)]
-struct OrderCancelled {
-    order_id: i64,
-}
 
 pub struct OrderEvents {
     pub provider: Arc<dyn PaymentProvider>,
 }
 
 impl Handler for OrderEvents {
-    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
-        if event.event_type != "OrderCancelled" {
+    type Event = Event;
+
+    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: Event) -> Result<(), HandlerError> {
+        let Event::Cancelled(cancelled) = event else {
             return Ok(());
-        }
-        let cancelled: OrderCancelled = event.payload_as()?;
+        };
         let Some(payment) = Store::succeeded_payment_in(tx, cancelled.order_id).await? else {
             return Ok(());
         };

@@ -81,7 +81,8 @@ impl pb::payment_server::Payment for PaymentService {
             return Err(ApiError::conflict("This order is not awaiting payment.", "order_not_payable").into());
         }
         // Amount and currency come from the order, never from the client.
-        let amount = common::money::from_text(&order.total_price).ok_or_else(|| ApiError::internal("order total"))?;
+        let amount = common::money::from_text("total_price", &order.total_price)
+            .map_err(|e| ApiError::internal(format!("order {order_id}: {e}")))?;
         let intent =
             self.provider.create_intent(order_id, amount, &order.currency, &format!("order-{order_id}")).await?;
         let new = NewPayment {

@@ -21,6 +21,7 @@ use common::events::{Consumer, ParkedEvents, ParkedEventsService, Relay};
 use common::grpc_client::lazy_channel;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
+use proto::order::v1::order_event::Event as OrderEvent;
 use proto::payment::v1::payment_server::PaymentServer;
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
@@ -106,7 +107,7 @@ pub struct Payment {
     pool: MySqlPool,
     service: PaymentService,
     relay: Relay,
-    order_events: Consumer,
+    order_events: Consumer<OrderEvent>,
     provider: Arc<dyn PaymentProvider>,
     keys: Arc<KeyRing>,
 }
@@ -114,7 +115,7 @@ pub struct Payment {
 /// The events payment's consumer parked, with the handler that replays
 /// them (it refunds through `provider`).
 pub fn parked_events(pool: MySqlPool, provider: Arc<dyn PaymentProvider>) -> ParkedEvents {
-    ParkedEvents::new(pool).consumer("payment", "order", events::OrderEvents { provider })
+    ParkedEvents::new(pool).consumer("payment", events::OrderEvents { provider })
 }
 
 /// The configured payment provider, and the sandbox again when it is the
@@ -147,7 +148,7 @@ pub async fn start(config: &Config) -> Result<Payment, StartupError> {
     let relay = Relay::new(pool.clone(), redis, config.infra.schema_prefix.clone(), "payment");
     let store = Store::new(pool.clone(), relay.notifier());
     let service = PaymentService::new(store, keys.clone(), orders, provider.clone(), sandbox);
-    let order_events = Consumer::connect(pool.clone(), &config.infra, "order", "payment").await?;
+    let order_events = Consumer::connect(pool.clone(), &config.infra, "payment").await?;
     Ok(Payment { pool, service, relay, order_events, provider, keys })
 }
 

@@ -4,19 +4,18 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use common::ApiError;
 use common::db::retry_transient;
 use common::error::unique_violation;
 use common::events::outbox;
+use common::{ApiError, money};
+use proto::payment::v1::PaymentRecord;
+use proto::payment::v1::payment_event::Event;
 use rust_decimal::Decimal;
-use serde_json::json;
 use sqlx::{FromRow, MySql, MySqlPool, Transaction};
 use tokio::sync::Notify;
 use tracing::instrument;
 
 use crate::domain::{self, EventKind, PaymentStatus, ProviderEvent};
-
-pub const STREAM: &str = "payment";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PaymentRow {
@@ -66,18 +65,21 @@ macro_rules! select_payments {
     };
 }
 
-/// The payload every payment event carries.
-fn event_payload(p: &PaymentRow, status: PaymentStatus) -> serde_json::Value {
-    json!({"payment_id": p.id, "order_id": p.order_id, "user_id": p.user_id, "amount": p.amount.to_string(),
-           "currency": p.currency, "provider_payment_id": p.provider_payment_id, "status": status.as_str()})
-}
-
-fn event_type(status: PaymentStatus) -> &'static str {
+/// The event announcing that `p` moved to `status`.
+pub fn announcement(p: &PaymentRow, status: PaymentStatus) -> Event {
+    let record = PaymentRecord {
+        payment_id: p.id,
+        order_id: p.order_id,
+        user_id: p.user_id,
+        amount: money::to_text(p.amount),
+        currency: p.currency.clone(),
+        provider_payment_id: p.provider_payment_id.clone(),
+    };
     match status {
-        PaymentStatus::Pending => "PaymentCreated",
-        PaymentStatus::Succeeded => "PaymentSucceeded",
-        PaymentStatus::Failed => "PaymentFailed",
-        PaymentStatus::Refunded => "PaymentRefunded",
+        PaymentStatus::Pending => Event::Created(record),
+        PaymentStatus::Succeeded => Event::Succeeded(record),
+        PaymentStatus::Failed => Event::Failed(record),
+        PaymentStatus::Refunded => Event::Refunded(record),
     }
 }
 
@@ -133,13 +135,7 @@ impl Store {
             .await?;
             let id = done.last_insert_id() as i64;
             let row: PaymentRow = sqlx::query_as(select_payments!("WHERE id = ?")).bind(id).fetch_one(&mut *tx).await?;
-            outbox::enqueue(
-                &mut tx,
-                STREAM,
-                event_type(PaymentStatus::Pending),
-                &event_payload(&row, PaymentStatus::Pending),
-            )
-            .await?;
+            outbox::enqueue(&mut tx, &announcement(&row, PaymentStatus::Pending)).await?;
             tx.commit().await?;
             Ok(row)
         })
@@ -181,7 +177,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        outbox::enqueue(tx, STREAM, event_type(to), &event_payload(payment, to)).await?;
+        outbox::enqueue(tx, &announcement(payment, to)).await?;
         Ok(true)
     }
 

@@ -5,6 +5,7 @@
 //! re-claimed (`XAUTOCLAIM`) once idle for `min_idle`; the row makes the
 //! replay a no-op. Handler failures leave the entry pending too, until its
 //! delivery count reaches `max_attempts`: then it is parked.
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,7 @@ use redis::streams::{
 use sqlx::{MySql, MySqlPool, Transaction};
 use tracing::Instrument;
 
-use super::{Event, EventsError, stopped_during, stream_key};
+use super::{Encoding, Event, EventsError, StreamEvent, stopped_during, stream_key};
 use crate::db::{is_transient, retry_transient};
 use crate::shutdown::CancellationToken;
 use crate::trace_context;
@@ -40,13 +41,14 @@ const DEFAULT_MAX_ATTEMPTS: usize = 5;
 /// a failed attempt.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Applies one kind of stream to this service's state.
+/// Applies one stream's events to this service's state.
 ///
 /// ```ignore
 /// impl Handler for PaymentEvents {
-///     async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: &Event) -> Result<(), HandlerError> {
-///         match event.event_type.as_str() {
-///             "PaymentSucceeded" => store::mark_paid(tx, event.payload_as::<Paid>()?.order_id).await?,
+///     type Event = payment_event::Event;
+///     async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: Self::Event) -> Result<(), HandlerError> {
+///         match event {
+///             payment_event::Event::Succeeded(payment) => store::mark_paid(tx, payment.order_id).await?,
 ///             _ => {} // not ours: acknowledged and recorded as processed
 ///         }
 ///         Ok(())
@@ -54,24 +56,32 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 /// }
 /// ```
 pub trait Handler: Send + Sync + 'static {
+    /// The stream's events, decoded.
+    type Event: StreamEvent;
+
     /// Applies the event inside the consumer's transaction (the
     /// `processed_events` row is written in the same one). Do not commit
     /// or roll back `tx`: the consumer does.
     fn handle(
         &self,
         tx: &mut Transaction<'static, MySql>,
-        event: &Event,
+        event: Self::Event,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
 /// A handler as a trait object (a `Handler`'s future is not object safe):
 /// what `claim_and_handle` runs, and what the parked-event replays keep.
 pub(super) trait Replay: Send + Sync {
+    /// Decodes the event for the handler, then applies it.
     fn apply<'a>(
         &'a self,
         tx: &'a mut Transaction<'static, MySql>,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    /// The event as its message reads, for an operator; its raw payload
+    /// when it cannot be decoded.
+    fn describe(&self, event: &Event) -> String;
 }
 
 impl<H: Handler> Replay for H {
@@ -80,12 +90,20 @@ impl<H: Handler> Replay for H {
         tx: &'a mut Transaction<'static, MySql>,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(self.handle(tx, event))
+        Box::pin(async move { self.handle(tx, event.decode::<H::Event>()?).await })
+    }
+
+    fn describe(&self, event: &Event) -> String {
+        match event.decode::<H::Event>() {
+            Ok(decoded) => format!("{decoded:#?}"),
+            Err(_) => String::from_utf8_lossy(&event.payload).into_owned(),
+        }
     }
 }
 
-/// One consumer (process) in a consumer group reading one stream.
-pub struct Consumer {
+/// One consumer (process) in a consumer group reading the stream of `E`:
+/// only a handler of `E` can run it.
+pub struct Consumer<E: StreamEvent> {
     pool: MySqlPool,
     redis: ConnectionManager,
     key: String,
@@ -94,6 +112,7 @@ pub struct Consumer {
     name: String,
     min_idle: Duration,
     max_attempts: usize,
+    events: PhantomData<fn() -> E>,
 }
 
 /// An entry taken from the stream, with its delivery count (this one included).
@@ -152,45 +171,43 @@ pub(super) async fn claim_and_handle(
     Ok(Outcome::Failed(failure))
 }
 
-impl Consumer {
-    /// Reads the stream `stream` (the producer's name) as member
-    /// `consumer_name` (unique per process, e.g. a UUID) of the group
-    /// `group` (the consuming service, at most 64 characters; it is also
-    /// the `consumer` in `processed_events`).
-    ///
-    /// `redis` must be a connection of the consumer's own
-    /// (`infra.redis().await?`): a blocking XREADGROUP holds it for up to a
-    /// second, which would stall every other command multiplexed on it.
-    /// This process's consumer of `stream` in `group`, on a Redis
+impl<E: StreamEvent> Consumer<E> {
+    /// This process's consumer of `E`'s stream in `group`, on a Redis
     /// connection of its own (a blocking read must not stall other
     /// commands) and under a unique consumer name.
     pub async fn connect(
         pool: MySqlPool,
         infra: &crate::config::Infra,
-        stream: &str,
         group: &'static str,
     ) -> Result<Self, crate::StartupError> {
         let redis = infra.redis().await?;
-        Ok(Self::new(pool, redis, infra.schema_prefix.clone(), stream, group, uuid::Uuid::new_v4().to_string()))
+        Ok(Self::new(pool, redis, infra.schema_prefix.clone(), group, uuid::Uuid::new_v4().to_string()))
     }
 
+    /// Reads `E`'s stream as member `consumer_name` (unique per process,
+    /// e.g. a UUID) of the group `group` (the consuming service, at most 64
+    /// characters; it is also the `consumer` in `processed_events`).
+    ///
+    /// `redis` must be a connection of the consumer's own
+    /// (`infra.redis().await?`): a blocking XREADGROUP holds it for up to a
+    /// second, which would stall every other command multiplexed on it.
     pub fn new(
         pool: MySqlPool,
         redis: ConnectionManager,
         key_prefix: String,
-        stream: &str,
         group: &'static str,
         consumer_name: String,
     ) -> Self {
         Self {
             pool,
             redis,
-            key: stream_key(&key_prefix, stream),
-            stream: stream.to_owned(),
+            key: stream_key(&key_prefix, E::STREAM),
+            stream: E::STREAM.to_owned(),
             group,
             name: consumer_name,
             min_idle: DEFAULT_MIN_IDLE,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            events: PhantomData,
         }
     }
 
@@ -210,7 +227,7 @@ impl Consumer {
     /// Consumes until `shutdown`, finishing the entries in hand. Failures
     /// are logged and retried after a second. On the way out the consumer
     /// leaves the group if nothing is pending on it.
-    pub async fn run<H: Handler>(self, handler: H, shutdown: CancellationToken) {
+    pub async fn run<H: Handler<Event = E>>(self, handler: H, shutdown: CancellationToken) {
         while let Err(error) = self.create_group().await {
             tracing::warn!(stream = %self.stream, group = self.group, %error, "cannot create the consumer group");
             if stopped_during(&shutdown, RETRY).await {
@@ -251,18 +268,21 @@ impl Consumer {
 
     /// One pass without waiting: re-claims stale entries, reads new ones,
     /// and processes them all. Returns how many entries it took.
-    pub async fn consume_once<H: Handler>(&self, handler: &H) -> Result<usize, EventsError> {
+    pub async fn consume_once<H: Handler<Event = E>>(&self, handler: &H) -> Result<usize, EventsError> {
         self.consume_once_inner(handler, true).await
     }
 
     /// A pass that "crashes" after each COMMIT and before its XACK, for the
     /// tests that prove the crash is harmless.
     #[doc(hidden)]
-    pub async fn consume_once_crashing_before_ack<H: Handler>(&self, handler: &H) -> Result<usize, EventsError> {
+    pub async fn consume_once_crashing_before_ack<H: Handler<Event = E>>(
+        &self,
+        handler: &H,
+    ) -> Result<usize, EventsError> {
         self.consume_once_inner(handler, false).await
     }
 
-    async fn consume_once_inner<H: Handler>(&self, handler: &H, ack: bool) -> Result<usize, EventsError> {
+    async fn consume_once_inner<H: Handler<Event = E>>(&self, handler: &H, ack: bool) -> Result<usize, EventsError> {
         self.create_group().await?;
         let deliveries = self.take(None).await?;
         let taken = deliveries.len();
@@ -324,7 +344,7 @@ impl Consumer {
 
     /// Processes entries in order; stops at the first failure of the
     /// database or Redis (the rest stay pending and are re-claimed).
-    async fn process_all<H: Handler>(
+    async fn process_all<H: Handler<Event = E>>(
         &self,
         handler: &H,
         deliveries: Vec<Delivery>,
@@ -336,11 +356,20 @@ impl Consumer {
         Ok(())
     }
 
-    async fn process<H: Handler>(&self, handler: &H, delivery: Delivery, ack: bool) -> Result<(), EventsError> {
+    async fn process<H: Handler<Event = E>>(
+        &self,
+        handler: &H,
+        delivery: Delivery,
+        ack: bool,
+    ) -> Result<(), EventsError> {
         let event = match Event::from_stream_entry(&delivery.entry) {
             Ok(event) => event,
             Err(reason) => return self.park_malformed(&delivery, &reason).await,
         };
+        // No later delivery can decode it either: parked at once.
+        if let Err(reason) = event.decode::<H::Event>() {
+            return self.park(&event, &delivery, &format!("undecodable event: {reason}")).await;
+        }
         // OpenTelemetry's messaging "process" span (a consumer span), under
         // the relay's publish span the entry names.
         let span = tracing::info_span!(
@@ -359,7 +388,7 @@ impl Consumer {
         self.settle(handler, &event, &delivery, ack).instrument(span).await
     }
 
-    async fn settle<H: Handler>(
+    async fn settle<H: Handler<Event = E>>(
         &self,
         handler: &H,
         event: &Event,
@@ -374,8 +403,7 @@ impl Consumer {
                 metrics::counter!("events_duplicate_total", &labels).increment(1);
             }
             Outcome::Failed(error) if delivery.deliveries >= self.max_attempts => {
-                let payload = event.payload.to_string();
-                return self.park(&event.id, &event.event_type, &payload, delivery, &error).await;
+                return self.park(event, delivery, &error).await;
             }
             Outcome::Failed(error) => {
                 tracing::warn!(
@@ -397,7 +425,7 @@ impl Consumer {
     /// One transaction: the `processed_events` row, then the handler. An
     /// `Err` is the database's failure (retried when transient), not the
     /// event's.
-    async fn apply<H: Handler>(&self, handler: &H, event: &Event) -> Result<Outcome, sqlx::Error> {
+    async fn apply<H: Handler<Event = E>>(&self, handler: &H, event: &Event) -> Result<Outcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         match claim_and_handle(&mut tx, self.group, handler, event).await {
             Ok(Outcome::Failed(failure)) => {
@@ -422,27 +450,22 @@ impl Consumer {
 
     /// Records the event in `parked_events` (again, when a duplicate of it
     /// failed as well), then acknowledges it.
-    async fn park(
-        &self,
-        event_id: &str,
-        event_type: &str,
-        payload: &str,
-        delivery: &Delivery,
-        error: &str,
-    ) -> Result<(), EventsError> {
+    async fn park(&self, event: &Event, delivery: &Delivery, error: &str) -> Result<(), EventsError> {
         sqlx::query(
-            "INSERT INTO parked_events (consumer, event_id, stream, entry_id, event_type, payload, error, attempts) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+            "INSERT INTO parked_events \
+             (consumer, event_id, stream, entry_id, event_type, payload, encoding, error, attempts) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON DUPLICATE KEY UPDATE entry_id = VALUES(entry_id), event_type = VALUES(event_type), \
-             payload = VALUES(payload), error = VALUES(error), attempts = VALUES(attempts), \
-             parked_at = CURRENT_TIMESTAMP(6)",
+             payload = VALUES(payload), encoding = VALUES(encoding), error = VALUES(error), \
+             attempts = VALUES(attempts), parked_at = CURRENT_TIMESTAMP(6)",
         )
         .bind(self.group)
-        .bind(clip(event_id, 64))
+        .bind(clip(&event.id, 64))
         .bind(clip(&self.stream, 64))
         .bind(clip(&delivery.entry.id, 64))
-        .bind(clip(event_type, 64))
-        .bind(payload)
+        .bind(clip(&event.event_type, 64))
+        .bind(&event.payload)
+        .bind(event.encoding.as_str())
         .bind(clip(error, 4000))
         .bind(u32::try_from(delivery.deliveries).unwrap_or(u32::MAX))
         .execute(&self.pool)
@@ -458,19 +481,19 @@ impl Consumer {
     /// field when it has a usable one, else its entry id, with its raw fields.
     async fn park_malformed(&self, delivery: &Delivery, reason: &str) -> Result<(), EventsError> {
         let entry = &delivery.entry;
+        let text = |name: &str| entry.get::<Vec<u8>>(name).map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
         let raw: serde_json::Map<String, serde_json::Value> =
-            entry.map.keys().map(|k| (k.clone(), entry.get::<String>(k).into())).collect();
-        let event_id = entry.get::<String>("id").filter(|id| !id.is_empty() && id.len() <= 64);
-        let event_type = entry.get::<String>("type").unwrap_or_default();
-        let error = format!("malformed entry: {reason}");
-        self.park(
-            event_id.as_deref().unwrap_or(&entry.id),
-            &event_type,
-            &serde_json::Value::from(raw).to_string(),
-            delivery,
-            &error,
-        )
-        .await
+            entry.map.keys().map(|k| (k.clone(), text(k).into())).collect();
+        let event_id = text("id").filter(|id| !id.is_empty() && id.len() <= 64);
+        let kept = Event {
+            id: event_id.unwrap_or_else(|| entry.id.clone()),
+            event_type: text("type").unwrap_or_default(),
+            payload: serde_json::Value::from(raw).to_string().into_bytes(),
+            encoding: Encoding::Json,
+            traceparent: None,
+            occurred_at: chrono::Utc::now(),
+        };
+        self.park(&kept, delivery, &format!("malformed entry: {reason}")).await
     }
 
     /// Sets `events_pending`: entries delivered to the group and not yet

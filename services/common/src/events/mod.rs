@@ -2,6 +2,15 @@
 //! Streams, and idempotent consumers (DESIGN §2). A crash at any point
 //! loses no event and applies none twice.
 //!
+//! An event is a case of its producer's stream message, a proto oneof
+//! (`marketplace/order/v1/events.proto`, `marketplace/payment/v1/
+//! events.proto`, with the rules for changing them): [`StreamEvent`] ties
+//! each case to its stream and type name. It travels encoded, its type
+//! name beside it; a consumer decodes it into the same generated type,
+//! and parks at once, with the reason, an event it cannot decode (a case
+//! a newer producer added, or bytes that are no such message). Events
+//! written as JSON before they were messages are still read (`legacy`).
+//!
 //! The path of one event:
 //!
 //! 1. **Producer** — [`outbox::enqueue`] inserts the event into the
@@ -24,8 +33,8 @@
 //!    re-claimed by a live consumer after `min_idle`; the
 //!    `processed_events` row makes the second application a no-op. An event
 //!    whose handler keeps failing is parked in `parked_events` after
-//!    `max_attempts` deliveries, acknowledged, and counted in
-//!    `events_parked_total`.
+//!    `max_attempts` deliveries (one that cannot be decoded, at once),
+//!    acknowledged, and counted in `events_parked_total`.
 //!
 //! One trace follows the event ([`crate::trace_context`]): the outbox row
 //! keeps the `traceparent` of the span that enqueued it, the relay
@@ -41,8 +50,9 @@
 //! loses the oldest entries (logged, `events_lost_total`).
 //!
 //! Tables: each service owns its tables, so it copies the DDL it needs
-//! ([`OUTBOX_DDL`] to produce; [`PROCESSED_EVENTS_DDL`] and
-//! [`PARKED_EVENTS_DDL`] to consume) into a file of its own
+//! ([`OUTBOX_DDL`] and [`OUTBOX_BINARY_DDL`] to produce;
+//! [`PROCESSED_EVENTS_DDL`], [`PARKED_EVENTS_DDL`] and
+//! [`PARKED_EVENTS_BINARY_DDL`] to consume) into files of its own
 //! `migrations/`, unchanged.
 //!
 //! Wiring, in a service's `serve`:
@@ -51,21 +61,24 @@
 //! let relay = Relay::new(pool.clone(), redis.clone(), infra.schema_prefix.clone(), "order");
 //! let wake = relay.notifier(); // the store calls wake.notify_one() after each COMMIT that enqueued
 //! tokio::spawn(relay.run(shutdown.clone()));
-//! let consumer = Consumer::new(pool.clone(), infra.redis().await?, infra.schema_prefix.clone(), "payment", "order", uuid::Uuid::new_v4().to_string());
-//! tokio::spawn(consumer.run(PaymentEvents { .. }, shutdown.clone()));
+//! let consumer = Consumer::connect(pool.clone(), &infra, "payment").await?; // a Consumer<order_event::Event>
+//! tokio::spawn(consumer.run(OrderEvents { .. }, shutdown.clone())); // its Handler<Event = order_event::Event>
 //! ```
 mod consumer;
 mod event;
+mod legacy;
 pub mod outbox;
 mod parked;
 mod relay;
 mod schema;
+mod streams;
 
 pub use consumer::{Consumer, Handler, HandlerError};
-pub use event::Event;
+pub use event::{Encoding, Event};
 pub use parked::{ParkedEvents, ParkedEventsService};
 pub use relay::Relay;
-pub use schema::{OUTBOX_DDL, PARKED_EVENTS_DDL, PROCESSED_EVENTS_DDL};
+pub use schema::{OUTBOX_BINARY_DDL, OUTBOX_DDL, PARKED_EVENTS_BINARY_DDL, PARKED_EVENTS_DDL, PROCESSED_EVENTS_DDL};
+pub use streams::StreamEvent;
 
 /// The Redis key of a producer's stream, e.g. `t42_events:order`.
 pub fn stream_key(key_prefix: &str, stream: &str) -> String {

@@ -15,7 +15,7 @@ use sqlx::{FromRow, MySqlPool};
 use tonic::{Request, Response, Status};
 
 use super::consumer::{Outcome, Replay, claim_and_handle};
-use super::{Event, Handler};
+use super::{Encoding, Event, Handler, StreamEvent};
 use crate::ApiError;
 use crate::auth::{KeyRing, Role};
 use crate::proto_time::timestamp;
@@ -51,7 +51,8 @@ struct ParkedRow {
     error: String,
     attempts: i32,
     parked_at: DateTime<Utc>,
-    payload: String,
+    payload: Vec<u8>,
+    encoding: String,
 }
 
 impl ParkedEventsService {
@@ -73,10 +74,10 @@ impl ParkedEvents {
         Self { pool, consumers: Vec::new() }
     }
 
-    /// The consumer of `stream` in `group` and the handler its replays use
-    /// (the same one its `Consumer` runs).
-    pub fn consumer<H: Handler>(mut self, group: &'static str, stream: &str, handler: H) -> Self {
-        self.consumers.push(Registered { group, stream: stream.to_owned(), handler: Arc::new(handler) });
+    /// The consumer in `group` of its handler's stream, and the handler
+    /// its replays use (the same one its `Consumer` runs).
+    pub fn consumer<H: Handler>(mut self, group: &'static str, handler: H) -> Self {
+        self.consumers.push(Registered { group, stream: H::Event::STREAM.to_owned(), handler: Arc::new(handler) });
         self
     }
 
@@ -84,10 +85,10 @@ impl ParkedEvents {
         self.consumers.iter().find(|c| c.group == group && c.stream == stream).map(|c| &c.handler)
     }
 
-    /// Newest first, at most 200.
+    /// Newest first, at most 200, each payload as its message reads.
     pub async fn list(&self) -> Result<Vec<pb::Parked>, ApiError> {
         let rows: Vec<ParkedRow> = sqlx::query_as(
-            "SELECT consumer, event_id, stream, event_type, error, attempts, parked_at, payload \
+            "SELECT consumer, event_id, stream, event_type, error, attempts, parked_at, payload, encoding \
              FROM parked_events ORDER BY parked_at DESC, consumer, event_id LIMIT ?",
         )
         .bind(LIST_LIMIT)
@@ -95,15 +96,21 @@ impl ParkedEvents {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|row| pb::Parked {
-                consumer: row.consumer,
-                event_id: row.event_id,
-                stream: row.stream,
-                event_type: row.event_type,
-                error: row.error,
-                attempts: u32::try_from(row.attempts).unwrap_or(0),
-                parked_at: Some(timestamp(row.parked_at)),
-                payload: row.payload,
+            .map(|row| {
+                let payload = match (self.handler(&row.consumer, &row.stream), event_of(&row)) {
+                    (Some(handler), Some(event)) => handler.describe(&event),
+                    _ => String::from_utf8_lossy(&row.payload).into_owned(),
+                };
+                pb::Parked {
+                    consumer: row.consumer,
+                    event_id: row.event_id,
+                    stream: row.stream,
+                    event_type: row.event_type,
+                    error: row.error,
+                    attempts: u32::try_from(row.attempts).unwrap_or(0),
+                    parked_at: Some(timestamp(row.parked_at)),
+                    payload,
+                }
             })
             .collect())
     }
@@ -128,7 +135,7 @@ impl ParkedEvents {
     pub async fn replay(&self, key: &pb::ParkedKey) -> Result<&'static str, ApiError> {
         let mut tx = self.pool.begin().await?;
         let row: Option<ParkedRow> = sqlx::query_as(
-            "SELECT consumer, event_id, stream, event_type, error, attempts, parked_at, payload \
+            "SELECT consumer, event_id, stream, event_type, error, attempts, parked_at, payload, encoding \
              FROM parked_events WHERE consumer = ? AND event_id = ? FOR UPDATE",
         )
         .bind(&key.consumer)
@@ -169,7 +176,8 @@ fn event_of(row: &ParkedRow) -> Option<Event> {
     Some(Event {
         id: row.event_id.clone(),
         event_type: row.event_type.clone(),
-        payload: serde_json::from_str(&row.payload).ok()?,
+        payload: row.payload.clone(),
+        encoding: Encoding::parse(&row.encoding)?,
         traceparent: None,
         occurred_at: row.parked_at,
     })

@@ -14,7 +14,7 @@ use sqlx::{Connection, MySql, MySqlConnection, MySqlPool, QueryBuilder};
 use tokio::sync::Notify;
 
 use super::event::stream_fields;
-use super::{EventsError, stopped_during, stream_key};
+use super::{Encoding, EventsError, stopped_during, stream_key};
 use crate::shutdown::CancellationToken;
 use crate::trace_context;
 
@@ -35,7 +35,8 @@ struct Unpublished {
     event_id: String,
     stream: String,
     event_type: String,
-    payload: String,
+    payload: Vec<u8>,
+    encoding: String,
     traceparent: Option<String>,
     created_at: DateTime<Utc>,
 }
@@ -196,7 +197,7 @@ impl Relay {
     /// published.
     async fn publish_batch(&self, connection: &mut MySqlConnection, mark: bool) -> Result<usize, EventsError> {
         let rows: Vec<Unpublished> = sqlx::query_as(
-            "SELECT id, event_id, stream, event_type, payload, traceparent, created_at \
+            "SELECT id, event_id, stream, event_type, payload, encoding, traceparent, created_at \
              FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 100",
         )
         .fetch_all(&mut *connection)
@@ -220,10 +221,14 @@ impl Relay {
                 .arg("~")
                 .arg(STREAM_MAXLEN)
                 .arg("*");
+            // An encoding this build does not know is relayed as JSON: the
+            // consumer then parks it, with what it could not read.
+            let encoding = Encoding::parse(&row.encoding).unwrap_or(Encoding::Json);
             let fields = stream_fields(
                 &row.event_id,
                 &row.event_type,
                 row.payload.clone(),
+                encoding,
                 traceparent.as_deref(),
                 row.created_at,
             );

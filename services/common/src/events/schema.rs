@@ -1,8 +1,10 @@
 //! The event tables, as DDL every service copies into its own migrations
 //! (a service touches only its own schema, so no shared migration can
 //! create them). A producer needs `outbox`; a consumer needs
-//! `processed_events` and `parked_events`. Copy the text unchanged: the
-//! relay and the consumers rely on these names, columns and keys.
+//! `processed_events` and `parked_events`; each table's later changes
+//! follow its creation, in a migration of their own. Copy the text
+//! unchanged: the relay and the consumers rely on these names, columns
+//! and keys.
 
 /// Events written in the producer's transaction, waiting for the relay.
 /// `(published_at, id)` makes "unpublished, oldest first" an index range,
@@ -20,6 +22,12 @@ pub const OUTBOX_DDL: &str = "CREATE TABLE outbox (
     UNIQUE KEY outbox_event_id (event_id),
     KEY outbox_unpublished (published_at, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci";
+
+/// Payloads became encoded proto messages: bytes, with their encoding
+/// beside them. Rows written before keep their JSON, marked `json`.
+pub const OUTBOX_BINARY_DDL: &str = "ALTER TABLE outbox
+    MODIFY payload LONGBLOB NOT NULL,
+    ADD COLUMN encoding VARCHAR(16) NOT NULL DEFAULT 'json' AFTER payload";
 
 /// One row per event a consumer group has applied, written in the same
 /// transaction as the event's effects: the primary key is what makes a
@@ -48,3 +56,8 @@ pub const PARKED_EVENTS_DDL: &str = "CREATE TABLE parked_events (
     parked_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     PRIMARY KEY (consumer, event_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci";
+
+/// As [`OUTBOX_BINARY_DDL`], for the events a consumer parks.
+pub const PARKED_EVENTS_BINARY_DDL: &str = "ALTER TABLE parked_events
+    MODIFY payload LONGBLOB NOT NULL,
+    ADD COLUMN encoding VARCHAR(16) NOT NULL DEFAULT 'json' AFTER payload";
