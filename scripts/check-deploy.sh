@@ -155,7 +155,7 @@ NAME = "app.kubernetes.io/name"
 CALLS = {
     "gateway": {"identity", "catalog", "cart", "order", "payment", "analytics"},
     "identity": set(),
-    "catalog": {"identity"},
+    "catalog": {"identity", "order"},
     "cart": {"identity", "catalog", "order"},
     "order": {"identity", "catalog"},
     "payment": {"identity", "order", "gateway"},

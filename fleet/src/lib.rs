@@ -142,6 +142,7 @@ impl Fleet {
         let analytics_addr = analytics_listener.local_addr()?;
         // Every service finds the others where this process bound them.
         config.catalog.identity_addr = identity_addr.to_string();
+        config.catalog.order_addr = order_addr.to_string();
         config.order.identity_addr = identity_addr.to_string();
         config.order.catalog_addr = catalog_addr.to_string();
         config.cart.identity_addr = identity_addr.to_string();

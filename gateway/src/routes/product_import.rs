@@ -2,8 +2,8 @@
 //! nothing. The file (NDJSON, or CSV with a header row) is bounded before it
 //! is read — 5 MiB, 10,000 products — and each line is read with a single
 //! create's type rules; catalog validates and writes the lines in one
-//! transaction, then the order service stores their stock in one. Stock that
-//! cannot be stored undoes the import.
+//! transaction and has the order service store their stock in one, all or
+//! nothing.
 use std::time::Duration;
 
 use axum::Json;
@@ -14,14 +14,13 @@ use axum::response::{IntoResponse, Response};
 use common::ApiError;
 use common::grpc_client::{call, request};
 use proto::catalog::v1 as pb;
-use proto::order::v1 as order_pb;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::products::{product_fields, units};
+use super::products::product_fields;
 use crate::AppState;
 use crate::auth::AuthUser;
 use crate::body::{JsonBody, read_bytes, unsupported_media_type};
@@ -224,9 +223,8 @@ pub(crate) enum Imported {
 }
 
 /// Imports a file's text for the caller (the REST route's and the
-/// console's): catalog checks and writes every line in one transaction,
-/// then the order service takes every stock in one, or the products are
-/// undone.
+/// console's): catalog checks every line, writes them all and has order
+/// store their stock, all or nothing.
 pub(crate) async fn import_text(state: &AppState, token: &str, format: Format, text: &str) -> HttpResult<Imported> {
     let lines = match format {
         Format::Ndjson => Lines::from_ndjson(text)?,
@@ -235,36 +233,12 @@ pub(crate) async fn import_text(state: &AppState, token: &str, format: Format, t
     if lines.count() == 0 {
         return Err(HttpError::Plain(StatusCode::BAD_REQUEST, "The file holds no products.".into()));
     }
-    let stock: Vec<i64> =
-        lines.valid.iter().map(|l| l.fields.as_ref().and_then(|f| f.stock.as_deref()).map_or(0, units)).collect();
     let message = pb::ImportProductsRequest { lines: lines.valid, invalid: lines.invalid };
     let mut catalog = state.downstream.catalog.clone();
     let imported =
         call(IMPORT_DEADLINE, catalog.import_products(request(message, IMPORT_DEADLINE, Some(token)))).await?;
     if !imported.errors.is_empty() {
         return Ok(Imported::Refused(imported.errors));
-    }
-    let levels = imported
-        .ids
-        .iter()
-        .zip(stock)
-        .map(|(id, available)| order_pb::StockLevel { product_id: *id, available })
-        .collect();
-    let mut order = state.downstream.order.clone();
-    let stored = call(
-        IMPORT_DEADLINE,
-        order.set_stocks(request(order_pb::SetStocksRequest { levels }, IMPORT_DEADLINE, Some(token))),
-    )
-    .await;
-    if let Err(error) = stored {
-        // No product without its stock: undo the import, then report.
-        let undo = pb::DeleteProductsRequest { ids: imported.ids.clone() };
-        if let Err(undo_error) =
-            call(IMPORT_DEADLINE, catalog.delete_products(request(undo, IMPORT_DEADLINE, Some(token)))).await
-        {
-            tracing::error!(products = imported.ids.len(), %undo_error, "could not undo an import whose stock failed");
-        }
-        return Err(error.into());
     }
     Ok(Imported::Created(imported.ids))
 }

@@ -1,6 +1,7 @@
 //! `/products/*`: vendor-owned products. Catalog owns everything but
-//! stock, which the order service owns: writes go to catalog, then stock
-//! to order; every response carries stock from ONE batched `GetStock`.
+//! stock, which the order service owns; a write with `stock` is still one
+//! call to catalog, which has order store it (all or nothing). Every
+//! response carries stock from ONE batched `GetStock`.
 //! Public listings are served from the gateway's in-process cache.
 use std::collections::HashMap;
 
@@ -363,19 +364,7 @@ pub(super) fn product_fields(body: JsonBody) -> HttpResult<pb::ProductFields> {
     Ok(fields)
 }
 
-/// The whole units of a stock value catalog already validated.
-pub(super) fn units(stock: &str) -> i64 {
-    stock.trim().split('.').next().and_then(|whole| whole.parse().ok()).unwrap_or(0)
-}
-
-async fn set_stock(state: &AppState, token: &str, product_id: i64, available: i64) -> Result<(), ApiError> {
-    let mut client = state.downstream.order.clone();
-    let message = order_pb::SetStockRequest { product_id, available };
-    state.downstream.call(client.set_stock(state.downstream.request(message, Some(token)))).await?;
-    Ok(())
-}
-
-/// Create a product (approved vendor); `stock` is stored by the order service.
+/// Create a product (approved vendor) with its stock, in one operation of catalog's.
 #[utoipa::path(post, path = "/products/", tag = "products", request_body = ProductBody, security(("bearer" = [])),
     responses((status = 201, description = "Created", body = Product),
         (status = 400, description = "Invalid fields, the sku is taken, or the category does not exist"),
@@ -385,37 +374,21 @@ async fn create_product(
     AuthUser(user): AuthUser,
     body: JsonBody,
 ) -> HttpResult<(StatusCode, Json<Product>)> {
-    let (product, stock) = create_with_stock(&state, &user.token, product_fields(body)?).await?;
-    Ok((StatusCode::CREATED, Json(render(product, stock))))
+    let product = create_with_stock(&state, &user.token, product_fields(body)?).await?;
+    Ok((StatusCode::CREATED, Json(with_stock(&state, product).await?)))
 }
 
-/// Creates a product, then its stock; a stock that cannot be set undoes
-/// the product (the REST route's and the console's).
+/// Creates a product with its stock (the REST route's and the console's):
+/// catalog owns the write, order stores the stock, and a failure leaves
+/// neither.
 pub(crate) async fn create_with_stock(
     state: &AppState,
     token: &str,
     fields: pb::ProductFields,
-) -> Result<(pb::Product, i64), ApiError> {
-    let stock = fields.stock.as_deref().map(units).unwrap_or(0);
+) -> Result<pb::Product, ApiError> {
     let mut client = state.downstream.catalog.clone();
-    let product =
-        state
-            .downstream
-            .call(client.create_product(
-                state.downstream.request(pb::CreateProductRequest { fields: Some(fields) }, Some(token)),
-            ))
-            .await?;
-    if let Err(error) = set_stock(state, token, product.id, stock).await {
-        // No product without its stock: undo the create, then report.
-        let undo = pb::DeleteProductRequest { id: product.id };
-        if let Err(undo_error) =
-            state.downstream.call(client.delete_product(state.downstream.request(undo, Some(token)))).await
-        {
-            tracing::error!(product = product.id, %undo_error, "could not undo a product whose stock failed");
-        }
-        return Err(error);
-    }
-    Ok((product, stock))
+    let message = pb::CreateProductRequest { fields: Some(fields) };
+    state.downstream.call(client.create_product(state.downstream.request(message, Some(token)))).await
 }
 
 /// One product (an inactive one only for its owner or an admin).
@@ -452,21 +425,17 @@ async fn update_product(
     Ok(Json(with_stock(&state, product).await?))
 }
 
-/// Changes a product, then its stock when one was sent.
+/// Changes a product, with its stock when one was sent, in one operation
+/// of catalog's: a failure changes nothing.
 pub(crate) async fn update_with_stock(
     state: &AppState,
     token: &str,
     id: i64,
     fields: pb::ProductFields,
 ) -> Result<pb::Product, ApiError> {
-    let stock = fields.stock.as_deref().map(units);
     let mut client = state.downstream.catalog.clone();
     let message = pb::UpdateProductRequest { id, fields: Some(fields) };
-    let product = state.downstream.call(client.update_product(state.downstream.request(message, Some(token)))).await?;
-    if let Some(stock) = stock {
-        set_stock(state, token, id, stock).await?;
-    }
-    Ok(product)
+    state.downstream.call(client.update_product(state.downstream.request(message, Some(token)))).await
 }
 
 /// Delete a product (owning vendor or admin): it leaves every read.

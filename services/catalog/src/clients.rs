@@ -1,5 +1,5 @@
-//! Catalog's one downstream: identity, asked who a vendor is and whether
-//! it is approved.
+//! Catalog's downstreams: identity, asked who a vendor is and whether it
+//! is approved; order, which applies and takes back product writes' stock.
 use std::time::Duration;
 
 use common::ApiError;
@@ -7,6 +7,8 @@ use common::grpc_client::ServiceChannel;
 use common::grpc_client::{call, request};
 use proto::identity::v1 as pb;
 use proto::identity::v1::identity_client::IdentityClient;
+use proto::order::v1 as order_pb;
+use proto::order::v1::order_client::OrderClient;
 
 use crate::store::VendorRow;
 
@@ -45,5 +47,34 @@ impl Identity {
             call(self.deadline, client.get_vendors(request(pb::GetVendorsRequest { ids }, self.deadline, None)))
                 .await?;
         Ok(answer.vendors.into_iter().map(vendor_row).collect())
+    }
+}
+
+/// The order service, which owns stock: asked to apply a product write's
+/// stock, or to take back the stock of a write catalog abandoned. Neither
+/// call carries a user's token: order reads the write from catalog.
+#[derive(Clone)]
+pub struct Order {
+    client: OrderClient<ServiceChannel>,
+    deadline: Duration,
+}
+
+impl Order {
+    pub fn new(channel: ServiceChannel, deadline: Duration) -> Self {
+        Self { client: OrderClient::new(channel), deadline }
+    }
+
+    pub async fn apply_stock_write(&self, write_id: &str) -> Result<(), ApiError> {
+        let mut client = self.client.clone();
+        let message = order_pb::StockWriteRequest { write_id: write_id.to_owned() };
+        call(self.deadline, client.apply_stock_write(request(message, self.deadline, None))).await?;
+        Ok(())
+    }
+
+    pub async fn undo_stock_write(&self, write_id: &str) -> Result<(), ApiError> {
+        let mut client = self.client.clone();
+        let message = order_pb::StockWriteRequest { write_id: write_id.to_owned() };
+        call(self.deadline, client.undo_stock_write(request(message, self.deadline, None))).await?;
+        Ok(())
     }
 }

@@ -18,7 +18,8 @@ use crate::import;
 use crate::index::document::StoredProduct;
 use crate::index::query::{Filters, Scope};
 use crate::index::{CatalogIndex, PageRequest, View, document};
-use crate::store::{CategoryRow, Imported, ProductRow, Store, VendorRow};
+use crate::stock_writes::{StockWrites, new_write_id};
+use crate::store::{CategoryRow, Imported, ProductRow, Store, VendorRow, WrittenStock};
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
@@ -32,6 +33,7 @@ pub struct CatalogService {
     prefix: String,
     version_key: String,
     index: Arc<CatalogIndex>,
+    stock_writes: Arc<StockWrites>,
 }
 
 /// Who may write products: an admin, or an approved vendor.
@@ -138,6 +140,7 @@ impl CatalogService {
         identity: Identity,
         cache: Cache,
         index: Arc<CatalogIndex>,
+        stock_writes: Arc<StockWrites>,
         prefix: &str,
     ) -> Self {
         Self {
@@ -148,6 +151,7 @@ impl CatalogService {
             prefix: prefix.to_owned(),
             version_key: common::cache::catalog_version_key(prefix),
             index,
+            stock_writes,
         }
     }
 
@@ -202,23 +206,6 @@ impl CatalogService {
             Writer::Vendor(vendor) if vendor.id == product.vendor_id => Ok(product),
             Writer::Vendor(_) => Err(ApiError::not_found()),
         }
-    }
-
-    /// The vendor of each of `ids`, when the caller may write them all
-    /// (else the first refusal, a stranger's product being not found).
-    async fn writable_products(&self, principal: &Principal, ids: &[i64]) -> Result<Vec<i64>, ApiError> {
-        if ids.len() > import::MAX_LINES {
-            return Err(ApiError::field("ids", "At most 10,000 products at a time."));
-        }
-        let writer = self.writer(principal).await?;
-        let vendors = self.store.product_vendors(ids).await?;
-        ids.iter()
-            .map(|id| match (vendors.get(id), &writer) {
-                (None, _) => Err(ApiError::not_found()),
-                (Some(vendor), Writer::Vendor(me)) if *vendor != me.id => Err(ApiError::not_found()),
-                (Some(vendor), _) => Ok(*vendor),
-            })
-            .collect()
     }
 
     /// A product row through the cache (any state but deleted).
@@ -489,9 +476,11 @@ impl pb::catalog_server::Catalog for CatalogService {
             return Err(ApiError::forbidden().into());
         };
         let change = domain::validate_product(&raw_product(request.into_inner().fields), true)?;
-        let id = self.store.create_product(vendor.id, &change).await?;
+        let write_id = new_write_id();
+        let id = [self.store.create_product(vendor.id, &change, &write_id).await?];
+        self.stock_writes.complete(&write_id, || self.store.publish_created(&write_id, &id)).await?;
         self.bump().await;
-        let row = self.store.product(id).await?.ok_or_else(|| ApiError::internal("created product vanished"))?;
+        let row = self.store.product(id[0]).await?.ok_or_else(|| ApiError::internal("created product vanished"))?;
         Ok(Response::new(product_message(row)))
     }
 
@@ -509,8 +498,11 @@ impl pb::catalog_server::Catalog for CatalogService {
         }
         let (rows, mut errors) = import::validate(body.lines);
         errors.extend(import::from_message(body.invalid));
-        match self.store.import_products(vendor.id, &rows, errors.is_empty()).await? {
+        let write_id = new_write_id();
+        let write = errors.is_empty().then_some(write_id.as_str());
+        match self.store.import_products(vendor.id, &rows, write).await? {
             Imported::Written(ids) => {
+                self.stock_writes.complete(&write_id, || self.store.publish_created(&write_id, &ids)).await?;
                 self.bump().await;
                 Ok(Response::new(pb::ImportProductsResponse { ids, errors: Vec::new() }))
             }
@@ -524,9 +516,18 @@ impl pb::catalog_server::Catalog for CatalogService {
     async fn update_product(&self, request: Request<pb::UpdateProductRequest>) -> RpcResult<pb::Product> {
         let principal = self.keys.require_principal(request.metadata()).await?;
         let body = request.into_inner();
-        self.writable_product(&principal, body.id).await?;
+        let product = self.writable_product(&principal, body.id).await?;
         let change = domain::validate_product(&raw_product(body.fields), false)?;
-        self.store.update_product(body.id, &change).await?;
+        match change.stock {
+            None => self.store.update_product(body.id, &change).await?,
+            Some(available) => {
+                let write_id = new_write_id();
+                let stock = WrittenStock { product_id: body.id, vendor_id: product.vendor_id, available };
+                self.store.open_stock_write(&write_id, stock).await?;
+                let publish = || self.store.publish_update(&write_id, body.id, &change);
+                self.stock_writes.complete(&write_id, publish).await?;
+            }
+        }
         self.bump().await;
         let row = self.store.product(body.id).await?.ok_or_else(ApiError::not_found)?;
         Ok(Response::new(product_message(row)))
@@ -550,25 +551,18 @@ impl pb::catalog_server::Catalog for CatalogService {
         Ok(Response::new(pb::AuthorizeProductWriteResponse { vendor_id: product.vendor_id }))
     }
 
-    async fn authorize_product_writes(
-        &self,
-        request: Request<pb::AuthorizeProductWritesRequest>,
-    ) -> RpcResult<pb::AuthorizeProductWritesResponse> {
-        let principal = self.keys.require_principal(request.metadata()).await?;
-        let vendor_ids = self.writable_products(&principal, &request.into_inner().product_ids).await?;
-        Ok(Response::new(pb::AuthorizeProductWritesResponse { vendor_ids }))
-    }
-
-    async fn delete_products(
-        &self,
-        request: Request<pb::DeleteProductsRequest>,
-    ) -> RpcResult<pb::DeleteProductResponse> {
-        let principal = self.keys.require_principal(request.metadata()).await?;
-        let ids = request.into_inner().ids;
-        self.writable_products(&principal, &ids).await?;
-        self.store.delete_products(&ids).await?;
-        self.bump().await;
-        Ok(Response::new(pb::DeleteProductResponse {}))
+    async fn get_stock_write(&self, request: Request<pb::GetStockWriteRequest>) -> RpcResult<pb::StockWrite> {
+        let write_id = request.into_inner().write_id;
+        if write_id.len() != 36 || uuid::Uuid::try_parse(&write_id).is_err() {
+            return Err(ApiError::field("write_id", "Not a product write id.").into());
+        }
+        let write = self.store.stock_write(&write_id).await?.ok_or_else(ApiError::not_found)?;
+        let levels = write
+            .levels
+            .into_iter()
+            .map(|l| pb::WrittenStock { product_id: l.product_id, vendor_id: l.vendor_id, available: l.available })
+            .collect();
+        Ok(Response::new(pb::StockWrite { state: write.state.into(), levels }))
     }
 
     async fn get_products(&self, request: Request<pb::GetProductsRequest>) -> RpcResult<pb::ProductList> {

@@ -6,11 +6,11 @@
 //! index catches up from; listings themselves are not read here.
 mod changes;
 mod import;
+mod stock_writes;
 
 pub use changes::{IndexedProduct, IndexedVendor, Sequence};
 pub use import::{ImportRow, Imported};
-
-use std::collections::HashMap;
+pub use stock_writes::{StockWrite, WrittenStock};
 
 use chrono::{DateTime, Utc};
 use common::ApiError;
@@ -345,7 +345,7 @@ impl Store {
 
     #[instrument(name = "catalog.product", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn product(&self, id: i64) -> Result<Option<ProductRow>, ApiError> {
-        Ok(sqlx::query_as(select_products!("WHERE p.id = ? AND p.deleted_at IS NULL"))
+        Ok(sqlx::query_as(select_products!("WHERE p.id = ? AND p.deleted_at IS NULL AND p.pending_write IS NULL"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
@@ -356,7 +356,9 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query = QueryBuilder::<MySql>::new(select_products!("WHERE p.deleted_at IS NULL AND p.id IN "));
+        let mut query = QueryBuilder::<MySql>::new(select_products!(
+            "WHERE p.deleted_at IS NULL AND p.pending_write IS NULL AND p.id IN "
+        ));
         push_in_list(&mut query, ids.iter().copied());
         query.push(" ORDER BY p.id");
         Ok(query.build_query_as().fetch_all(&self.pool).await?)
@@ -370,10 +372,16 @@ impl Store {
         }
     }
 
-    /// Inserts a product. A slug lost to a concurrent insert is recomputed
-    /// and tried again.
+    /// Inserts a product for open write `write_id`, which records its
+    /// stock: no read sees it until the write is published. A slug lost to
+    /// a concurrent insert is recomputed and tried again.
     #[instrument(name = "catalog.create_product", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn create_product(&self, vendor_id: i64, change: &ProductChange) -> Result<i64, ApiError> {
+    pub async fn create_product(
+        &self,
+        vendor_id: i64,
+        change: &ProductChange,
+        write_id: &str,
+    ) -> Result<i64, ApiError> {
         let name = change.name.clone().unwrap_or_default();
         let base = slug::slugify(&name);
         for _ in 0..SLUG_ATTEMPTS {
@@ -381,8 +389,8 @@ impl Store {
                 let mut tx = self.pool.begin().await?;
                 let slug = free_slug(&mut tx, "SELECT slug FROM products WHERE slug = ? OR slug LIKE ?", &base).await?;
                 let done = sqlx::query(
-                    "INSERT INTO products (vendor_id, category_id, name, slug, description, sku, price, is_active) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO products (vendor_id, category_id, name, slug, description, sku, price, is_active, \
+                     pending_write) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(vendor_id)
                 .bind(change.category.flatten())
@@ -392,10 +400,12 @@ impl Store {
                 .bind(change.sku.clone().unwrap_or_default())
                 .bind(change.price.unwrap_or_default())
                 .bind(change.is_active.unwrap_or(true))
+                .bind(write_id)
                 .execute(&mut *tx)
                 .await?;
                 let id = done.last_insert_id() as i64;
-                changes::stamp_products(&mut tx, &[id]).await?;
+                let stock = WrittenStock { product_id: id, vendor_id, available: change.stock.unwrap_or(0) };
+                stock_writes::record(&mut tx, write_id, &[stock]).await?;
                 tx.commit().await?;
                 Ok(id)
             })
@@ -412,38 +422,46 @@ impl Store {
     /// Applies a change to a live product (its slug is kept).
     #[instrument(name = "catalog.update_product", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn update_product(&self, id: i64, change: &ProductChange) -> Result<(), ApiError> {
-        let (set_category, category) = match change.category {
-            Some(c) => (true, c),
-            None => (false, None),
-        };
         let found = retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
-            let done = sqlx::query(
-                "UPDATE products SET name = COALESCE(?, name), price = COALESCE(?, price), \
-                 category_id = IF(?, ?, category_id), description = COALESCE(?, description), \
-                 sku = COALESCE(?, sku), is_active = COALESCE(?, is_active), updated_at = CURRENT_TIMESTAMP(6) \
-                 WHERE id = ? AND deleted_at IS NULL",
-            )
-            .bind(&change.name)
-            .bind(change.price)
-            .bind(set_category)
-            .bind(category)
-            .bind(&change.description)
-            .bind(&change.sku)
-            .bind(change.is_active)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
+            if !Self::update_in(&mut tx, id, change).await? {
                 return Ok(false);
             }
-            changes::stamp_products(&mut tx, &[id]).await?;
             tx.commit().await?;
             Ok(true)
         })
         .await
         .map_err(|e| Self::product_write_error(e, change))?;
         if found { Ok(()) } else { Err(ApiError::not_found()) }
+    }
+
+    /// The change inside `tx`, stamped; false when the product is not live.
+    async fn update_in(tx: &mut Transaction<'_, MySql>, id: i64, change: &ProductChange) -> Result<bool, sqlx::Error> {
+        let (set_category, category) = match change.category {
+            Some(c) => (true, c),
+            None => (false, None),
+        };
+        let done = sqlx::query(
+            "UPDATE products SET name = COALESCE(?, name), price = COALESCE(?, price), \
+             category_id = IF(?, ?, category_id), description = COALESCE(?, description), \
+             sku = COALESCE(?, sku), is_active = COALESCE(?, is_active), updated_at = CURRENT_TIMESTAMP(6) \
+             WHERE id = ? AND deleted_at IS NULL AND pending_write IS NULL",
+        )
+        .bind(&change.name)
+        .bind(change.price)
+        .bind(set_category)
+        .bind(category)
+        .bind(&change.description)
+        .bind(&change.sku)
+        .bind(change.is_active)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        changes::stamp_products(tx, &[id]).await?;
+        Ok(true)
     }
 
     /// Soft-deletes: the row stays for history, every read skips it and its
@@ -454,7 +472,7 @@ impl Store {
             let mut tx = self.pool.begin().await?;
             let done = sqlx::query(
                 "UPDATE products SET deleted_at = CURRENT_TIMESTAMP(6), updated_at = CURRENT_TIMESTAMP(6) \
-                 WHERE id = ? AND deleted_at IS NULL",
+                 WHERE id = ? AND deleted_at IS NULL AND pending_write IS NULL",
             )
             .bind(id)
             .execute(&mut *tx)
@@ -468,41 +486,6 @@ impl Store {
         })
         .await?;
         if found { Ok(()) } else { Err(ApiError::not_found()) }
-    }
-}
-
-impl Store {
-    /// The vendor of each live product among `ids` (missing ones absent).
-    #[instrument(name = "catalog.product_vendors", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn product_vendors(&self, ids: &[i64]) -> Result<HashMap<i64, i64>, ApiError> {
-        let mut vendors = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(1000) {
-            let mut query =
-                QueryBuilder::<MySql>::new("SELECT id, vendor_id FROM products WHERE deleted_at IS NULL AND id IN ");
-            push_in_list(&mut query, chunk.iter().copied());
-            vendors.extend(query.build_query_as::<(i64, i64)>().fetch_all(&self.pool).await?);
-        }
-        Ok(vendors)
-    }
-
-    /// Soft-deletes many products in one transaction (see `delete_product`).
-    #[instrument(name = "catalog.delete_products", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn delete_products(&self, ids: &[i64]) -> Result<(), ApiError> {
-        retry_transient(|| async {
-            let mut tx = self.pool.begin().await?;
-            for chunk in ids.chunks(1000) {
-                let mut query = QueryBuilder::<MySql>::new(
-                    "UPDATE products SET deleted_at = CURRENT_TIMESTAMP(6), updated_at = CURRENT_TIMESTAMP(6) \
-                     WHERE deleted_at IS NULL AND id IN ",
-                );
-                push_in_list(&mut query, chunk.iter().copied());
-                query.build().execute(&mut *tx).await?;
-            }
-            changes::stamp_products(&mut tx, ids).await?;
-            tx.commit().await
-        })
-        .await?;
-        Ok(())
     }
 }
 

@@ -1,6 +1,8 @@
 //! Catalog over real gRPC against the real MariaDB and Redis, with a real
-//! identity beside it (catalog asks it who vendors are): the RPCs other
-//! services rely on, and the authorisation each one applies.
+//! identity beside it (catalog asks it who vendors are) and a real order
+//! service (which stores product writes' stock): the RPCs other services
+//! rely on, the authorisation each one applies, and product writes that
+//! leave nothing half-written when order stalls or is gone.
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,19 +16,31 @@ use proto::catalog::v1 as pb;
 use proto::catalog::v1::catalog_client::CatalogClient;
 use proto::identity::v1 as id_pb;
 use proto::identity::v1::identity_client::IdentityClient;
+use proto::order::v1 as order_pb;
+use proto::order::v1::order_client::OrderClient;
+use stalling_link::StallingLink;
+
+mod stalling_link;
 
 const PASSWORD: &str = "Tr1cky-Horse-92";
+/// Catalog's deadline for order's answers here: a stalled order fails fast.
+const ORDER_DEADLINE: Duration = Duration::from_secs(1);
 
 struct Ctx {
     catalog: ServiceChannel,
     identity: ServiceChannel,
+    order: ServiceChannel,
     admin_email: String,
+    /// What starts another catalog replica (`catalog_via`).
+    catalog_config: catalog::Config,
+    order_addr: String,
+    stop: CancellationToken,
 }
 
 fn main() -> ExitCode {
     common::testkit::service_suite(
         "catgrpc",
-        &[identity::SCHEMA, catalog::SCHEMA],
+        &[identity::SCHEMA, catalog::SCHEMA, order::SCHEMA],
         |infra, stop| async move { start(&infra, &stop).await },
         cases![Ctx;
             writes_need_an_approved_vendor,
@@ -34,6 +48,9 @@ fn main() -> ExitCode {
             get_products_returns_any_state_but_deleted,
             own_listing_needs_the_vendor_role,
             refresh_vendor_hides_a_suspended_vendors_products,
+            a_product_write_applies_its_stock_with_its_fields,
+            a_product_write_whose_stock_reply_stalls_changes_nothing,
+            a_product_write_with_order_gone_changes_nothing,
         ],
         4,
     )
@@ -42,16 +59,33 @@ fn main() -> ExitCode {
 async fn start(infra: &Infra, stop: &CancellationToken) -> Result<Ctx, common::StartupError> {
     let (identity_addr, admin_email) = identity::serve_for_tests(infra, PASSWORD, stop.clone()).await?;
 
-    let mut catalog_config = catalog::Config::from_env(infra.clone())?;
-    catalog_config.identity_addr = identity_addr.clone();
     let catalog_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let catalog_addr = catalog_listener.local_addr()?.to_string();
+    let order_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let order_addr = order_listener.local_addr()?.to_string();
+
+    let mut catalog_config = catalog::Config::from_env(infra.clone())?;
+    catalog_config.identity_addr = identity_addr.clone();
+    catalog_config.order_addr = order_addr.clone();
+    catalog_config.downstream_timeout = ORDER_DEADLINE;
+    catalog_config.stock_write_recovery_interval = Duration::from_millis(300);
     let catalog = catalog::start(&catalog_config).await?;
     tokio::spawn(catalog.serve(catalog_listener, stop.clone()));
+
+    let mut order_config = order::Config::from_env(infra.clone())?;
+    order_config.identity_addr = identity_addr.clone();
+    order_config.catalog_addr = catalog_addr.clone();
+    order_config.consume_payment_events = false;
+    let order = order::start(&order_config).await?;
+    tokio::spawn(order.serve(order_listener, stop.clone()));
     Ok(Ctx {
         catalog: common::grpc_client::lazy_channel(&catalog_addr)?,
         identity: common::grpc_client::lazy_channel(&identity_addr)?,
+        order: common::grpc_client::lazy_channel(&order_addr)?,
         admin_email,
+        catalog_config,
+        order_addr,
+        stop: stop.clone(),
     })
 }
 
@@ -105,6 +139,41 @@ impl Ctx {
             call(self.identity().verify_vendor(authed(request, Some(&admin)))).await.expect("approved");
         }
         (token, profile.id)
+    }
+
+    /// Another catalog replica, whose calls to order go through a link the
+    /// test can break (order's calls back reach the first replica).
+    async fn catalog_via(&self, link: &StallingLink) -> CatalogClient<ServiceChannel> {
+        let mut config = self.catalog_config.clone();
+        config.order_addr = link.addr.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        tokio::spawn(catalog::start(&config).await.expect("replica").serve(listener, self.stop.clone()));
+        CatalogClient::new(common::grpc_client::lazy_channel(&addr).expect("channel"))
+    }
+
+    /// Order's stock of `product`, asked of order directly.
+    async fn stock(&self, product: i64) -> i64 {
+        let request = order_pb::GetStockRequest { product_ids: vec![product] };
+        let levels = call(OrderClient::new(self.order.clone()).get_stock(request)).await.expect("stock");
+        levels.levels.first().map_or(0, |l| l.available)
+    }
+
+    /// `product` reads as created (stock 3), and it is still its owner's
+    /// only product.
+    async fn assert_untouched(&self, owner: &str, product: &pb::Product, when: &str) {
+        let read = pb::GetProductRequest { id: product.id };
+        let now = call(self.catalog().get_product(authed(read, Some(owner)))).await.expect("product");
+        assert_eq!((now.name.as_str(), now.price.as_str()), (product.name.as_str(), product.price.as_str()), "{when}");
+        assert_eq!(self.stock(product.id).await, 3, "{when}");
+        assert_eq!(self.own_products(owner).await, [product.id], "{when}");
+    }
+
+    /// The vendor's own products (any state but deleted), by id.
+    async fn own_products(&self, token: &str) -> Vec<i64> {
+        let mine = pb::ListProductsRequest { mine: true, ..Default::default() };
+        let page = call(self.catalog().list_products(authed(mine, Some(token)))).await.expect("own products");
+        page.products.iter().map(|p| p.id).collect()
     }
 
     async fn product(&self, token: &str) -> Result<pb::Product, ApiError> {
@@ -202,4 +271,106 @@ async fn refresh_vendor_hides_a_suspended_vendors_products(ctx: Arc<Ctx>) {
     assert!(page.products.is_empty());
     let detail = call(ctx.catalog().get_product(pb::GetProductRequest { id: product.id })).await;
     assert_eq!(detail.expect_err("hidden").kind, ErrorKind::NotFound);
+}
+
+fn renamed_with_stock(name: &str, stock: &str) -> pb::ProductFields {
+    pb::ProductFields { name: Some(name.into()), stock: Some(stock.into()), ..Default::default() }
+}
+
+async fn update(
+    catalog: &mut CatalogClient<ServiceChannel>,
+    token: &str,
+    id: i64,
+    fields: pb::ProductFields,
+) -> Result<pb::Product, ApiError> {
+    call(catalog.update_product(authed(pb::UpdateProductRequest { id, fields: Some(fields) }, Some(token)))).await
+}
+
+fn import_of(names: &[&str]) -> pb::ImportProductsRequest {
+    let lines = names
+        .iter()
+        .zip(1..)
+        .map(|(name, line)| pb::ImportLine {
+            line,
+            fields: Some(pb::ProductFields {
+                name: Some((*name).into()),
+                price: Some("2.50".into()),
+                stock: Some("7".into()),
+                ..Default::default()
+            }),
+        })
+        .collect();
+    pb::ImportProductsRequest { lines, invalid: Vec::new() }
+}
+
+async fn a_product_write_applies_its_stock_with_its_fields(ctx: Arc<Ctx>) {
+    let (owner, _) = ctx.vendor(true).await;
+    let product = ctx.product(&owner).await.expect("created");
+    assert_eq!(ctx.stock(product.id).await, 3);
+    let changed = update(&mut ctx.catalog(), &owner, product.id, renamed_with_stock("Renamed", "11")).await;
+    assert_eq!(changed.expect("updated").name, "Renamed");
+    assert_eq!(ctx.stock(product.id).await, 11);
+    // A change without stock leaves it.
+    let fields = pb::ProductFields { price: Some("1.25".into()), ..Default::default() };
+    update(&mut ctx.catalog(), &owner, product.id, fields).await.expect("repriced");
+    assert_eq!(ctx.stock(product.id).await, 11);
+    let imported = call(ctx.catalog().import_products(authed(import_of(&["Ink", "Quill"]), Some(&owner))))
+        .await
+        .expect("imported");
+    assert_eq!(imported.ids.len(), 2);
+    for id in imported.ids {
+        assert_eq!(ctx.stock(id).await, 7);
+    }
+}
+
+/// Order receives every request and does its work, but no answer comes
+/// back: catalog gives up at its deadline. Nothing of the writes may show,
+/// stock included, then or after the link recovers.
+async fn a_product_write_whose_stock_reply_stalls_changes_nothing(ctx: Arc<Ctx>) {
+    let (owner, _) = ctx.vendor(true).await;
+    let product = ctx.product(&owner).await.expect("created");
+    let link = StallingLink::to(ctx.order_addr.clone()).await;
+    let mut stalled = ctx.catalog_via(&link).await;
+    link.hold_replies();
+
+    let refused = update(&mut stalled, &owner, product.id, renamed_with_stock("Half", "99")).await;
+    assert!(refused.is_err(), "a write whose stock did not answer fails");
+    let fields = pb::ProductFields {
+        name: Some("Never".into()),
+        price: Some("1.00".into()),
+        stock: Some("4".into()),
+        ..Default::default()
+    };
+    assert!(
+        call(stalled.create_product(authed(pb::CreateProductRequest { fields: Some(fields) }, Some(&owner))))
+            .await
+            .is_err()
+    );
+    assert!(call(stalled.import_products(authed(import_of(&["Lost", "Gone"]), Some(&owner)))).await.is_err());
+
+    ctx.assert_untouched(&owner, &product, "while order's answers are held").await;
+    link.release();
+    // Order answers again, to the late undo too; the recovery settles
+    // what is left. Still nothing of the three writes.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ctx.assert_untouched(&owner, &product, "after the link recovered").await;
+    let changed = update(&mut stalled, &owner, product.id, renamed_with_stock("Later", "5")).await;
+    assert_eq!(changed.expect("a later write").name, "Later");
+    assert_eq!(ctx.stock(product.id).await, 5);
+}
+
+/// Order is gone: the writes fail at once and change nothing.
+async fn a_product_write_with_order_gone_changes_nothing(ctx: Arc<Ctx>) {
+    let (owner, _) = ctx.vendor(true).await;
+    let product = ctx.product(&owner).await.expect("created");
+    let link = StallingLink::to(ctx.order_addr.clone()).await;
+    let mut cut_off = ctx.catalog_via(&link).await;
+    link.cut();
+    let refused = update(&mut cut_off, &owner, product.id, renamed_with_stock("Half", "99")).await;
+    assert!(matches!(refused.expect_err("order gone").kind, ErrorKind::Unavailable | ErrorKind::Timeout));
+    ctx.assert_untouched(&owner, &product, "with order gone").await;
+    link.restore();
+    let changed = update(&mut cut_off, &owner, product.id, renamed_with_stock("Back", "6")).await;
+    assert_eq!(changed.expect("order is back").name, "Back");
+    assert_eq!(ctx.stock(product.id).await, 6);
 }

@@ -35,3 +35,28 @@ pub fn on_os_signal() -> CancellationToken {
     });
     token
 }
+
+/// Runs `task` every `interval` until `shutdown`, logging a failed pass
+/// (`what` names it) and trying again on the next tick.
+pub fn spawn_every<F, Fut>(
+    what: &'static str,
+    interval: std::time::Duration,
+    shutdown: CancellationToken,
+    mut task: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), crate::ApiError>> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            if let Err(error) = task().await {
+                tracing::warn!(%error, "{what} failed; will try again");
+            }
+        }
+    })
+}

@@ -288,11 +288,17 @@ impl order_pb::order_server::Order for CountingOrders {
         Err(tonic::Status::unimplemented("double"))
     }
 
-    async fn set_stock(&self, _: tonic::Request<order_pb::SetStockRequest>) -> Answer<order_pb::StockLevel> {
+    async fn apply_stock_write(
+        &self,
+        _: tonic::Request<order_pb::StockWriteRequest>,
+    ) -> Answer<order_pb::ApplyStockWriteResponse> {
         Err(tonic::Status::unimplemented("double"))
     }
 
-    async fn set_stocks(&self, _: tonic::Request<order_pb::SetStocksRequest>) -> Answer<order_pb::SetStocksResponse> {
+    async fn undo_stock_write(
+        &self,
+        _: tonic::Request<order_pb::StockWriteRequest>,
+    ) -> Answer<order_pb::UndoStockWriteResponse> {
         Err(tonic::Status::unimplemented("double"))
     }
 

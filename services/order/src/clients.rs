@@ -1,6 +1,6 @@
-//! The order service's downstream: catalog — whether a caller may change a
-//! product, the product snapshot taken at checkout, and a vendor caller's
-//! own profile.
+//! The order service's downstream: catalog — a product write's stock (the
+//! levels and whether catalog still holds the write open), the product
+//! snapshot taken at checkout, and a vendor caller's own profile.
 use std::time::Duration;
 
 use common::ApiError;
@@ -22,22 +22,12 @@ impl Catalog {
         Self { client: CatalogClient::new(channel), deadline }
     }
 
-    /// The product's vendor, when the caller (by their token) may change it.
-    pub async fn authorize_product_write(&self, token: &str, product_id: i64) -> Result<i64, ApiError> {
+    /// A product write's stock as catalog recorded it (NotFound for a write
+    /// catalog does not know).
+    pub async fn stock_write(&self, write_id: &str) -> Result<pb::StockWrite, ApiError> {
         let mut client = self.client.clone();
-        let message = pb::AuthorizeProductWriteRequest { product_id };
-        let answer =
-            call(self.deadline, client.authorize_product_write(request(message, self.deadline, Some(token)))).await?;
-        Ok(answer.vendor_id)
-    }
-
-    /// Each product's vendor, when the caller may change them all.
-    pub async fn authorize_product_writes(&self, token: &str, product_ids: Vec<i64>) -> Result<Vec<i64>, ApiError> {
-        let mut client = self.client.clone();
-        let message = pb::AuthorizeProductWritesRequest { product_ids };
-        let answer =
-            call(self.deadline, client.authorize_product_writes(request(message, self.deadline, Some(token)))).await?;
-        Ok(answer.vendor_ids)
+        let message = pb::GetStockWriteRequest { write_id: write_id.to_owned() };
+        call(self.deadline, client.get_stock_write(request(message, self.deadline, None))).await
     }
 
     /// What catalog says of these products now (deleted ones are absent).

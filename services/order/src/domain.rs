@@ -1,4 +1,4 @@
-//! Order rules as pure functions: stock levels, the order status machine,
+//! Order rules as pure functions: the order status machine,
 //! and turning a cart plus a catalog snapshot into an order (lines, one
 //! sub-order per vendor, totals) or the reason it cannot be placed, and
 //! the events that announce an order's moves.
@@ -9,19 +9,6 @@ use common::proto_time::timestamp;
 use common::{ApiError, money};
 use proto::order::v1 as events;
 use rust_decimal::Decimal;
-
-pub const MAX_STOCK: i64 = 1_000_000;
-
-/// A stock level a vendor may set: 0..=1,000,000 units.
-pub fn validate_stock(available: i64) -> Result<u32, ApiError> {
-    if available < 0 {
-        return Err(ApiError::field("stock", "Ensure this value is greater than or equal to 0."));
-    }
-    if available > MAX_STOCK {
-        return Err(ApiError::field("stock", format!("Ensure this value is less than or equal to {MAX_STOCK}.")));
-    }
-    u32::try_from(available).map_err(ApiError::internal)
-}
 
 /// An order's status. `pending → paid → cancelled`, `pending → cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,14 +274,6 @@ mod tests {
             price: Decimal::new(price, 2),
             buyable,
         }
-    }
-
-    #[test]
-    fn stock_is_bounded() {
-        assert_eq!(validate_stock(0).ok(), Some(0));
-        assert_eq!(validate_stock(MAX_STOCK).ok(), Some(1_000_000));
-        assert!(validate_stock(-1).is_err());
-        assert!(validate_stock(MAX_STOCK + 1).is_err());
     }
 
     #[test]

@@ -8,16 +8,29 @@ use common::ApiError;
 use common::auth::{KeyRing, Principal, Role};
 use common::cache::Cache;
 use common::proto_time::timestamp;
+use proto::catalog::v1::StockWriteState;
 use proto::order::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use crate::clients::Catalog;
 use crate::domain::{self, OrderStatus};
-use crate::store::{self, Cancelled, FullOrder, ItemRow, Placed, Store};
+use crate::store::{self, Applied, Cancelled, FullOrder, ItemRow, Level, Placed, Store};
 
 type RpcResult<T> = Result<Response<T>, Status>;
 
 const MAX_IDS: usize = 500;
+
+/// A write id as catalog makes them (a hyphenated UUID), or a 400.
+fn stock_write_id(request: &pb::StockWriteRequest) -> Result<String, ApiError> {
+    match uuid::Uuid::try_parse(&request.write_id) {
+        Ok(id) if request.write_id.len() == 36 => Ok(id.to_string()),
+        _ => Err(ApiError::field("write_id", "Not a product write id.")),
+    }
+}
+
+fn stock_write_closed() -> ApiError {
+    ApiError::conflict("This product write is no longer open.", "stock_write_closed")
+}
 
 pub struct OrderService {
     store: Store,
@@ -113,8 +126,10 @@ impl OrderService {
     }
 
     /// Cancels pending orders whose reservation ran out; safe with several
-    /// replicas (each cancellation locks its order and re-checks it).
+    /// replicas (each cancellation locks its order and re-checks it). Also
+    /// forgets week-old stock writes.
     pub async fn reap_expired(&self) -> Result<usize, ApiError> {
+        self.store.purge_stock_writes().await?;
         let mut cancelled = 0;
         for id in self.store.expired_orders(Utc::now(), 100).await? {
             if matches!(self.store.cancel(id, &[OrderStatus::Pending], "expired").await?, Cancelled::Done) {
@@ -128,32 +143,40 @@ impl OrderService {
 
 #[tonic::async_trait]
 impl pb::order_server::Order for OrderService {
-    async fn set_stock(&self, request: Request<pb::SetStockRequest>) -> RpcResult<pb::StockLevel> {
-        let principal = self.keys.require_principal(request.metadata()).await?;
-        let body = request.into_inner();
-        // Ownership first: a stranger learns nothing from validation.
-        let vendor_id = self.catalog.authorize_product_write(&principal.token, body.product_id).await?;
-        let available = domain::validate_stock(body.available)?;
-        self.store.set_stock(body.product_id, vendor_id, available).await?;
+    async fn apply_stock_write(
+        &self,
+        request: Request<pb::StockWriteRequest>,
+    ) -> RpcResult<pb::ApplyStockWriteResponse> {
+        let write_id = stock_write_id(request.get_ref())?;
+        // Authorized by the write's owner: catalog recorded these levels for
+        // a caller it had checked, and still holds the write open.
+        let write = self.catalog.stock_write(&write_id).await?;
+        if write.state() != StockWriteState::Open {
+            return Err(stock_write_closed().into());
+        }
+        let levels: Vec<Level> = write
+            .levels
+            .iter()
+            .map(|l| Level { product_id: l.product_id, vendor_id: l.vendor_id, available: l.available })
+            .collect();
+        if self.store.apply_stock_write(&write_id, &levels).await? == Applied::Fenced {
+            return Err(stock_write_closed().into());
+        }
         // Stock set by a vendor shows in the very next listing; stock moved
         // by checkouts does not bump (lists may lag it briefly).
         self.cache.bump(&self.catalog_version_key).await;
-        Ok(Response::new(pb::StockLevel { product_id: body.product_id, available: i64::from(available) }))
+        Ok(Response::new(pb::ApplyStockWriteResponse {}))
     }
 
-    async fn set_stocks(&self, request: Request<pb::SetStocksRequest>) -> RpcResult<pb::SetStocksResponse> {
-        let principal = self.keys.require_principal(request.metadata()).await?;
-        let levels = request.into_inner().levels;
-        let ids: Vec<i64> = levels.iter().map(|l| l.product_id).collect();
-        let vendors = self.catalog.authorize_product_writes(&principal.token, ids).await?;
-        let rows = levels
-            .iter()
-            .zip(vendors)
-            .map(|(level, vendor)| Ok((level.product_id, vendor, domain::validate_stock(level.available)?)))
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        self.store.set_stocks(&rows).await?;
+    async fn undo_stock_write(&self, request: Request<pb::StockWriteRequest>) -> RpcResult<pb::UndoStockWriteResponse> {
+        let write_id = stock_write_id(request.get_ref())?;
+        let write = self.catalog.stock_write(&write_id).await?;
+        if !matches!(write.state(), StockWriteState::Abandoned | StockWriteState::Undone) {
+            return Err(ApiError::conflict("Catalog has not abandoned this product write.", "stock_write_open").into());
+        }
+        self.store.undo_stock_write(&write_id).await?;
         self.cache.bump(&self.catalog_version_key).await;
-        Ok(Response::new(pb::SetStocksResponse {}))
+        Ok(Response::new(pb::UndoStockWriteResponse {}))
     }
 
     async fn get_stock(&self, request: Request<pb::GetStockRequest>) -> RpcResult<pb::StockLevels> {

@@ -23,6 +23,10 @@ use tracing::instrument;
 
 use crate::domain::{self, OrderDraft, OrderStatus};
 
+mod stock_writes;
+
+pub use stock_writes::{Applied, Level};
+
 #[derive(Debug, Clone, FromRow)]
 pub struct OrderRow {
     pub id: i64,
@@ -147,42 +151,6 @@ impl Store {
     }
 
     // ---- inventory ----
-
-    /// Sets a product's stock (one statement: an upsert is atomic).
-    #[instrument(name = "order.set_stock", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn set_stock(&self, product_id: i64, vendor_id: i64, available: u32) -> Result<(), ApiError> {
-        sqlx::query(
-            "INSERT INTO inventory (product_id, vendor_id, available) VALUES (?, ?, ?) \
-             ON DUPLICATE KEY UPDATE vendor_id = VALUES(vendor_id), available = VALUES(available)",
-        )
-        .bind(product_id)
-        .bind(vendor_id)
-        .bind(available)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Sets many products' stock `(product, vendor, available)` in one
-    /// transaction.
-    #[instrument(name = "order.set_stocks", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn set_stocks(&self, rows: &[(i64, i64, u32)]) -> Result<(), ApiError> {
-        retry_transient(|| async {
-            let mut tx = self.pool.begin().await?;
-            for chunk in rows.chunks(1000) {
-                let mut upsert =
-                    QueryBuilder::<MySql>::new("INSERT INTO inventory (product_id, vendor_id, available) ");
-                upsert.push_values(chunk, |mut row, (product, vendor, available)| {
-                    row.push_bind(*product).push_bind(*vendor).push_bind(*available);
-                });
-                upsert.push(" ON DUPLICATE KEY UPDATE vendor_id = VALUES(vendor_id), available = VALUES(available)");
-                upsert.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        })
-        .await?;
-        Ok(())
-    }
 
     /// Available units of the products that have an inventory row.
     #[instrument(name = "order.stock", skip_all, fields(db.system = "mysql", otel.kind = "client"))]

@@ -86,7 +86,8 @@ macro_rules! select_indexed {
     ($rest:literal) => {
         concat!(
             "SELECT STRAIGHT_JOIN p.id, p.vendor_id, v.status AS vendor_status, p.category_id, p.name, p.slug, p.description, ",
-            "p.sku, p.price, p.is_active, p.deleted_at IS NOT NULL AS deleted, p.created_at, p.updated_at, ",
+            "p.sku, p.price, p.is_active, p.deleted_at IS NOT NULL OR p.pending_write IS NOT NULL AS deleted, ",
+            "p.created_at, p.updated_at, ",
             "p.change_seq ",
             "FROM products p JOIN vendors v ON v.id = p.vendor_id ",
             $rest
@@ -103,11 +104,13 @@ impl Store {
     /// Live products after `after_id`, by id: the index's start-up build.
     #[instrument(name = "catalog.live_products", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn live_products(&self, after_id: i64, limit: i64) -> Result<Vec<IndexedProduct>, ApiError> {
-        Ok(sqlx::query_as(select_indexed!("WHERE p.id > ? AND p.deleted_at IS NULL ORDER BY p.id LIMIT ?"))
-            .bind(after_id)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(select_indexed!(
+            "WHERE p.id > ? AND p.deleted_at IS NULL AND p.pending_write IS NULL ORDER BY p.id LIMIT ?"
+        ))
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Products stamped after `(seq, id)`, deleted ones included, in

@@ -18,10 +18,11 @@ use common::slug;
 use sqlx::{Connection, MySql, MySqlConnection, QueryBuilder, Transaction};
 use tracing::instrument;
 
-use super::{ER_NO_REFERENCED_ROW, SLUG_ATTEMPTS, Store, changes, duplicate_sku, missing};
+use super::stock_writes::{self, WrittenStock};
+use super::{ER_NO_REFERENCED_ROW, SLUG_ATTEMPTS, Store, duplicate_sku, missing};
 use crate::domain::ProductChange;
 
-/// Rows per multi-row statement (8 placeholders each, far below the
+/// Rows per multi-row statement (9 placeholders each, far below the
 /// protocol's 65,535).
 const CHUNK: usize = 500;
 /// How long an import waits for the one before it.
@@ -44,16 +45,22 @@ pub enum Imported {
 }
 
 impl Store {
-    /// Checks every row, then — when none failed and `write` — inserts them
-    /// all in one transaction. `write: false` checks only (other lines are
-    /// known to be invalid already).
+    /// Checks every row, then — when none failed and a `write` id is given —
+    /// inserts them all in one transaction, unseen until that stock write is
+    /// published, and records their stock under it. No `write` checks only
+    /// (other lines are known to be invalid already).
     ///
     /// Imports run one at a time per catalog (a MariaDB named lock): two
     /// large files share many slug bases, and racing each other they would
     /// lose their slugs to one another attempt after attempt. A single create
     /// racing an import still meets the unique key and checks again.
     #[instrument(name = "catalog.import_products", skip_all, fields(db.system = "mysql", otel.kind = "client", rows = rows.len()))]
-    pub async fn import_products(&self, vendor_id: i64, rows: &[ImportRow], write: bool) -> Result<Imported, ApiError> {
+    pub async fn import_products(
+        &self,
+        vendor_id: i64,
+        rows: &[ImportRow],
+        write: Option<&str>,
+    ) -> Result<Imported, ApiError> {
         let mut conn = self.pool.acquire().await?;
         let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(CONCAT(DATABASE(), '.product_import'), ?)")
             .bind(IMPORT_LOCK_WAIT_SECS)
@@ -78,7 +85,7 @@ async fn attempts(
     conn: &mut MySqlConnection,
     vendor_id: i64,
     rows: &[ImportRow],
-    write: bool,
+    write: Option<&str>,
 ) -> Result<Imported, ApiError> {
     let mut transient = 0;
     let mut lost = 0;
@@ -102,15 +109,20 @@ async fn attempt(
     conn: &mut MySqlConnection,
     vendor_id: i64,
     rows: &[ImportRow],
-    write: bool,
+    write: Option<&str>,
 ) -> Result<Imported, sqlx::Error> {
     let mut tx = conn.begin().await?;
     let refused = check(&mut tx, vendor_id, rows).await?;
-    if !refused.is_empty() || !write {
+    let Some(write_id) = write.filter(|_| refused.is_empty()) else {
         return Ok(Imported::Refused(refused));
-    }
-    let ids = insert(&mut tx, vendor_id, rows).await?;
-    changes::stamp_products(&mut tx, &ids).await?;
+    };
+    let ids = insert(&mut tx, vendor_id, rows, write_id).await?;
+    let levels: Vec<WrittenStock> = ids
+        .iter()
+        .zip(rows)
+        .map(|(id, row)| WrittenStock { product_id: *id, vendor_id, available: row.change.stock.unwrap_or(0) })
+        .collect();
+    stock_writes::record(&mut tx, write_id, &levels).await?;
     tx.commit().await?;
     Ok(Imported::Written(ids))
 }
@@ -267,12 +279,18 @@ async fn free_slugs(tx: &mut Transaction<'_, MySql>, rows: &[ImportRow]) -> Resu
 
 /// Inserts the rows and reads their ids back by slug (unique), so the ids
 /// do not depend on how InnoDB hands out auto-increments to a batch.
-async fn insert(tx: &mut Transaction<'_, MySql>, vendor_id: i64, rows: &[ImportRow]) -> Result<Vec<i64>, sqlx::Error> {
+async fn insert(
+    tx: &mut Transaction<'_, MySql>,
+    vendor_id: i64,
+    rows: &[ImportRow],
+    write_id: &str,
+) -> Result<Vec<i64>, sqlx::Error> {
     let slugs = free_slugs(tx, rows).await?;
     let lines: Vec<(&ImportRow, &String)> = rows.iter().zip(&slugs).collect();
     for chunk in lines.chunks(CHUNK) {
         let mut insert = QueryBuilder::<MySql>::new(
-            "INSERT INTO products (vendor_id, category_id, name, slug, description, sku, price, is_active) ",
+            "INSERT INTO products (vendor_id, category_id, name, slug, description, sku, price, is_active, \
+             pending_write) ",
         );
         insert.push_values(chunk, |mut row, (product, slug)| {
             let change = &product.change;
@@ -283,7 +301,8 @@ async fn insert(tx: &mut Transaction<'_, MySql>, vendor_id: i64, rows: &[ImportR
                 .push_bind(change.description.clone().unwrap_or_default())
                 .push_bind(change.sku.clone().unwrap_or_default())
                 .push_bind(change.price.unwrap_or_default())
-                .push_bind(change.is_active.unwrap_or(true));
+                .push_bind(change.is_active.unwrap_or(true))
+                .push_bind(write_id);
         });
         insert.build().execute(&mut **tx).await?;
     }

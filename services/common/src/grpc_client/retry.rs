@@ -37,7 +37,7 @@ mod tests {
     fn reads_and_declared_idempotent_writes_are_retry_safe_and_order_writes_are_not() {
         assert!(is_retry_safe("/marketplace.catalog.v1.Catalog/GetProducts"));
         assert!(is_retry_safe("/marketplace.order.v1.Order/GetStock"));
-        assert!(is_retry_safe("/marketplace.order.v1.Order/SetStock"));
+        assert!(is_retry_safe("/marketplace.order.v1.Order/ApplyStockWrite"));
         assert!(is_retry_safe("/grpc.health.v1.Health/Check"));
         assert!(!is_retry_safe("/marketplace.order.v1.Order/PlaceOrder"));
         assert!(!is_retry_safe("/marketplace.order.v1.Order/RefundOrder"));
