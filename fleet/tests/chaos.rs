@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::config::Infra;
+use common::{cases, testkit};
 use fleet::cluster::{Cluster, ClusterConfig};
 use fleet::local_redis::LocalRedis;
 use reqwest::Method;
@@ -36,17 +37,16 @@ const INITIAL_STOCK: i64 = 10_000;
 const CUSTOMERS: usize = 8;
 
 fn main() -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async {
-        let _telemetry = common::telemetry::init_with_filter("chaos", "warn,sqlx=error");
+    let start = || async {
+        let telemetry = common::telemetry::init_with_filter("chaos", "warn,sqlx=error").ok();
         let prefix = common::testkit::unique_prefix("chaos");
         let redis_dir = std::env::temp_dir().join(format!("marketplace-chaos-redis-{prefix}"));
-        let redis = LocalRedis::durable(redis_dir).expect("a Redis of the test's own");
-        let mut infra = Infra::from_env().expect("infra");
+        let redis = LocalRedis::durable(redis_dir).map_err(|e| format!("a Redis of the test's own: {e}"))?;
+        let mut infra = Infra::from_env().map_err(|e| e.to_string())?;
         infra.schema_prefix = prefix.clone();
         infra.redis_url = redis.url();
         let admin_email = format!("admin-{}@example.com", prefix.trim_end_matches('_').replace('_', "-"));
-        let mut config = ClusterConfig::for_tests(infra.clone()).expect("cluster config");
+        let mut config = ClusterConfig::for_tests(infra.clone()).map_err(|e| e.to_string())?;
         for (name, value) in [
             ("ADMIN_EMAIL", admin_email.as_str()),
             ("ADMIN_PASSWORD", PASSWORD),
@@ -66,9 +66,8 @@ fn main() -> ExitCode {
         let cluster = match Cluster::start(config).await {
             Ok(cluster) => cluster,
             Err(error) => {
-                eprintln!("the cluster did not start: {error}");
                 let _ = fleet::drop_schemas(&infra).await;
-                return ExitCode::FAILURE;
+                return Err(format!("the cluster did not start: {error}"));
             }
         };
         println!("cluster up in {:.1} s; logs in {}", started.elapsed().as_secs_f64(), log_dir.display());
@@ -78,38 +77,53 @@ fn main() -> ExitCode {
             redis: Mutex::new(redis),
             admin_email,
         });
-        let scenarios = tokio::spawn({
-            let world = world.clone();
-            async move {
-                let shop = world.shop().await;
-                replicas_killed_and_frozen_under_load(&world, &shop).await;
-                redis_killed_for_a_few_seconds(&world, &shop).await;
-                gateway_killed_mid_checkout(&world, &shop).await;
-                order_stalled_or_gone_mid_product_write(&world, &shop).await;
-            }
-        });
-        let passed = scenarios.await.is_ok();
-        world.cluster.lock().await.stop().await;
-        {
-            // Redis up for the clean-up (a failing scenario may have killed it);
-            // it goes, with its file, when `world` does.
-            let mut redis = world.redis.lock().unwrap_or_else(|p| p.into_inner());
-            if !redis.is_running() {
-                let _ = redis.start();
-            }
+        Ok((Shared(world.clone()), Teardown { world, infra, log_dir, _telemetry: telemetry }))
+    };
+    let pace = testkit::Pace { parallel: 1, case_timeout: Duration::from_secs(900) };
+    testkit::suite(cases![Shared; the_books_balance_through_kills_freezes_and_outages], pace, start, tear_down)
+}
+
+/// The world the one case runs in.
+struct Shared(Arc<World>);
+
+/// What the clean-up takes down.
+struct Teardown {
+    world: Arc<World>,
+    infra: Infra,
+    log_dir: std::path::PathBuf,
+    _telemetry: Option<common::telemetry::Telemetry>,
+}
+
+async fn the_books_balance_through_kills_freezes_and_outages(shared: Arc<Shared>) {
+    let world = &shared.0;
+    let started = Instant::now();
+    let shop = world.shop().await;
+    replicas_killed_and_frozen_under_load(world, &shop).await;
+    redis_killed_for_a_few_seconds(world, &shop).await;
+    gateway_killed_mid_checkout(world, &shop).await;
+    order_stalled_or_gone_mid_product_write(world, &shop).await;
+    println!("chaos: all scenarios passed in {:.0} s", started.elapsed().as_secs_f64());
+}
+
+async fn tear_down(teardown: Option<Teardown>, passed: bool) {
+    let Some(Teardown { world, infra, log_dir, _telemetry }) = teardown else { return };
+    world.cluster.lock().await.stop().await;
+    {
+        // Redis up for the clean-up (a failing scenario may have killed it);
+        // it goes, with its file, when `world` does.
+        let mut redis = world.redis.lock().unwrap_or_else(|p| p.into_inner());
+        if !redis.is_running() {
+            let _ = redis.start();
         }
-        if let Err(error) = fleet::drop_schemas(&infra).await {
-            eprintln!("could not drop the test schemas: {error}");
-        }
-        if passed {
-            let _ = std::fs::remove_dir_all(&log_dir);
-            println!("chaos: all scenarios passed in {:.0} s", started.elapsed().as_secs_f64());
-            ExitCode::SUCCESS
-        } else {
-            eprintln!("chaos: FAILED (process logs kept in {})", log_dir.display());
-            ExitCode::FAILURE
-        }
-    })
+    }
+    if let Err(error) = fleet::drop_schemas(&infra).await {
+        eprintln!("could not drop the test schemas: {error}");
+    }
+    if passed {
+        let _ = std::fs::remove_dir_all(&log_dir);
+    } else {
+        eprintln!("chaos: FAILED (process logs kept in {})", log_dir.display());
+    }
 }
 
 struct World {

@@ -4,8 +4,10 @@
 //! it stops; a fleet on the same schemas and streams starts with the
 //! consumer running, and every order reaches `paid` — once.
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::{cases, testkit};
 use fleet::{Fleet, FleetConfig};
 use serde_json::{Value, json};
 
@@ -61,34 +63,38 @@ impl Client {
     }
 }
 
-fn main() -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async {
-        let _telemetry = common::telemetry::init_with_filter("restart", "warn,sqlx=error");
-        let mut config = FleetConfig::for_tests("restart").expect("config");
-        let admin = format!("admin-{}@example.com", config.infra.schema_prefix.trim_end_matches('_').replace('_', "-"));
-        config.identity.admin = Some((admin.clone(), PASSWORD.to_owned()));
-        let infra = config.infra.clone();
-        // A panicking assertion surfaces as a failed task, so clean-up runs.
-        let outcome =
-            tokio::time::timeout(Duration::from_secs(120), tokio::spawn(async move { run(config, &admin).await }))
-                .await;
-        let _ = fleet::drop_schemas(&infra).await;
-        match outcome {
-            Ok(Ok(true)) => {
-                println!("\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n");
-                ExitCode::SUCCESS
-            }
-            _ => {
-                println!("\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n");
-                ExitCode::FAILURE
-            }
-        }
-    })
+/// The fleets' settings, and the admin they create.
+struct Setup {
+    config: FleetConfig,
+    admin_email: String,
 }
 
-async fn run(config: FleetConfig, admin_email: &str) -> bool {
-    println!("\nrunning 1 test");
+fn main() -> ExitCode {
+    let start = || async {
+        let telemetry = common::telemetry::init_with_filter("restart", "warn,sqlx=error").ok();
+        let mut config = FleetConfig::for_tests("restart").map_err(|e| e.to_string())?;
+        let admin_email =
+            format!("admin-{}@example.com", config.infra.schema_prefix.trim_end_matches('_').replace('_', "-"));
+        config.identity.admin = Some((admin_email.clone(), PASSWORD.to_owned()));
+        let infra = config.infra.clone();
+        Ok((Setup { config, admin_email }, (infra, telemetry)))
+    };
+    let finish = |started: Option<(common::config::Infra, Option<common::telemetry::Telemetry>)>, _| async move {
+        if let Some((infra, _telemetry)) = started {
+            let _ = fleet::drop_schemas(&infra).await;
+        }
+    };
+    let pace = testkit::Pace { parallel: 1, case_timeout: Duration::from_secs(120) };
+    testkit::suite(
+        cases![Setup; payment_events_published_while_their_consumer_is_down_apply_once_it_runs],
+        pace,
+        start,
+        finish,
+    )
+}
+
+async fn payment_events_published_while_their_consumer_is_down_apply_once_it_runs(setup: Arc<Setup>) {
+    let (config, admin_email) = (setup.config.clone(), setup.admin_email.as_str());
     let mut down = config.clone();
     down.order.consume_payment_events = false;
     let mut first = Fleet::start(down).await.expect("first fleet");
@@ -154,7 +160,6 @@ async fn run(config: FleetConfig, admin_email: &str) -> bool {
     assert!(all_paid, "every order reached paid once its consumer ran");
     assert_eq!(stock, 45, "five units sold, none twice");
     assert!(analytics_agrees, "analytics equals a recomputation from the orders API");
-    true
 }
 
 /// The summary recomputed from `/orders/` (this fleet's every order), and

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     let redis = LocalRedis::ephemeral().expect("a Redis of the test's own");
     let url = redis.url();
     *REDIS.lock().unwrap_or_else(|p| p.into_inner()) = Some(redis);
-    let code = support::run_suite("redisout", cases![Ctx; reads_and_writes_survive_a_redis_outage], |config| {
+    let code = support::run_suite("redisout", cases![Ctx; reads_and_writes_survive_a_redis_outage], move |config| {
         config.edit_infra(|infra| infra.redis_url = url.clone())
     });
     REDIS.lock().unwrap_or_else(|p| p.into_inner()).take();

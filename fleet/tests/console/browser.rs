@@ -13,6 +13,8 @@ use serde_json::json;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const WAIT: Duration = Duration::from_secs(15);
+/// How long a click may take to leave its page.
+const LEAVE: Duration = Duration::from_secs(5);
 
 /// The `chromedriver` process.
 pub struct Driver {
@@ -117,11 +119,25 @@ impl Browser {
     }
 
     pub async fn press(&self, button: &str) {
-        self.wait_for(&format!("//button[normalize-space()={}]", literal(button))).await.click().await.expect("click");
+        let pressed = self.wait_for(&format!("//button[normalize-space()={}]", literal(button))).await;
+        self.click_and_leave(pressed).await;
     }
 
     pub async fn follow(&self, link: &str) {
-        self.wait_for(&format!("//a[normalize-space()={}]", literal(link))).await.click().await.expect("click");
+        let followed = self.wait_for(&format!("//a[normalize-space()={}]", literal(link))).await;
+        self.click_and_leave(followed).await;
+    }
+
+    /// Clicks, then waits until the page the element was on is gone (the
+    /// element went stale), so what is read next is the new page, not the
+    /// old one still showing. A click that stays on the page (a browser's
+    /// own form validation) gives up waiting after a while.
+    async fn click_and_leave(&self, element: Element) {
+        element.clone().click().await.expect("click");
+        let started = std::time::Instant::now();
+        while element.tag_name().await.is_ok() && started.elapsed() < LEAVE {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The text of the link whose text ends with `end`.

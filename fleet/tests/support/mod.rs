@@ -33,41 +33,56 @@ pub struct Ctx {
     next_ip: AtomicU32,
 }
 
-/// Starts a fleet, runs `cases`, stops and cleans up; the exit code says
-/// whether everything passed.
-pub fn run_suite(tag: &str, cases: Vec<Case<Ctx>>, configure: impl FnOnce(&mut FleetConfig)) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let _telemetry = common::telemetry::init_with_filter(tag, "warn,sqlx=error");
-        let mut config = FleetConfig::for_tests(tag).expect("test config");
+/// What a suite stops and cleans up afterwards.
+pub struct Running {
+    shape: Shape,
+    infra: common::config::Infra,
+    /// Flushes the suite's spans when dropped, after the clean-up.
+    _telemetry: Option<common::telemetry::Telemetry>,
+}
+
+enum Shape {
+    Fleet(Fleet),
+    /// With the directory of its processes' logs, kept when a case failed.
+    Cluster(fleet::cluster::Cluster, std::path::PathBuf),
+}
+
+/// Starts a fleet (or, with `E2E_SHAPE=cluster`, the separate-process
+/// cluster) when the first selected case runs, runs `cases` through the
+/// common harness (libtest's command line: `--exact`, `--list`, nextest),
+/// then stops it and drops its schemas; the exit code says whether
+/// everything passed.
+pub fn run_suite(
+    tag: &str,
+    cases: Vec<Case<Ctx>>,
+    configure: impl FnOnce(&mut FleetConfig) + Send + 'static,
+) -> ExitCode {
+    let tag = tag.to_owned();
+    let start = move || async move {
+        let telemetry = common::telemetry::init_with_filter(&tag, "warn,sqlx=error").ok();
+        let mut config = FleetConfig::for_tests(&tag).map_err(|e| format!("test config: {e}"))?;
         let prefix = config.infra.schema_prefix.clone();
         let admin_email = format!("admin-{}@example.com", prefix.trim_end_matches('_').replace('_', "-"));
-        let signing_key = KeyPair::generate().expect("signing key");
+        let signing_key = KeyPair::generate().map_err(|e| format!("signing key: {e}"))?;
         config.identity.admin = Some((admin_email.clone(), PASSWORD.to_owned()));
         config.identity.private_key_pem = Some(signing_key.private_pem.clone());
         // Every test client claims its own address through a trusted proxy,
         // so per-IP limits of one test never touch another.
-        config.gateway.trusted_proxies = gateway::client_ip::parse_cidrs("127.0.0.0/8").expect("cidr");
+        config.gateway.trusted_proxies = gateway::client_ip::parse_cidrs("127.0.0.0/8").map_err(|e| e.to_string())?;
         configure(&mut config);
         let infra = config.infra.clone();
         if std::env::var("E2E_SHAPE").as_deref() == Ok("cluster") {
-            return on_cluster(config, admin_email, signing_key, cases).await;
+            let (ctx, shape) = on_cluster(config, admin_email, signing_key).await?;
+            return Ok((ctx, Running { shape, infra, _telemetry: telemetry }));
         }
-        let mut fleet = match Fleet::start(config).await {
+        let fleet = match Fleet::start(config).await {
             Ok(fleet) => fleet,
             Err(e) => {
-                eprintln!("the fleet did not start: {e}");
                 let _ = fleet::drop_schemas(&infra).await;
-                return ExitCode::FAILURE;
+                return Err(format!("the fleet did not start: {e}"));
             }
         };
-        let ctx = Arc::new(Ctx {
+        let ctx = Ctx {
             base: fleet.base_url(),
             http: reqwest::Client::new(),
             prefix,
@@ -77,23 +92,44 @@ pub fn run_suite(tag: &str, cases: Vec<Case<Ctx>>, configure: impl FnOnce(&mut F
             order_addr: fleet.order_addr,
             identity_metrics: format!("{}/metrics", fleet.base_url()),
             next_ip: AtomicU32::new(1),
-        });
-        let passed = testkit::run(ctx, cases, 8).await;
-        fleet.stop().await;
-        if let Err(e) = fleet::drop_schemas(&infra).await {
-            eprintln!("clean-up failed: {e}");
+        };
+        Ok((ctx, Running { shape: Shape::Fleet(fleet), infra, _telemetry: telemetry }))
+    };
+    testkit::suite(cases, testkit::Pace::parallel(8), start, finish)
+}
+
+async fn finish(running: Option<Running>, passed: bool) {
+    let Some(Running { shape, infra, _telemetry }) = running else { return };
+    let log_dir = match shape {
+        Shape::Fleet(mut fleet) => {
+            fleet.stop().await;
+            None
         }
-        if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-    })
+        Shape::Cluster(mut cluster, log_dir) => {
+            cluster.stop().await;
+            Some(log_dir)
+        }
+    };
+    if let Err(e) = fleet::drop_schemas(&infra).await {
+        eprintln!("clean-up failed: {e}");
+    }
+    match log_dir {
+        Some(dir) if passed => {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        Some(dir) => eprintln!("process logs kept in {}", dir.display()),
+        None => {}
+    }
 }
 
 /// The same suite against the marketplace as separate processes with
 /// replicas (`E2E_SHAPE=cluster`, `make test` runs the contract suites
 /// this way too): the fleet settings a suite changed become the processes'
 /// environment.
-async fn on_cluster(config: FleetConfig, admin_email: String, signing_key: KeyPair, cases: Vec<Case<Ctx>>) -> ExitCode {
+async fn on_cluster(config: FleetConfig, admin_email: String, signing_key: KeyPair) -> Result<(Ctx, Shape), String> {
     let infra = config.infra.clone();
-    let mut cluster_config = fleet::cluster::ClusterConfig::for_tests(infra.clone()).expect("cluster config");
+    let mut cluster_config =
+        fleet::cluster::ClusterConfig::for_tests(infra.clone()).map_err(|e| format!("cluster config: {e}"))?;
     let trusted = if config.gateway.trusted_proxies.is_empty() { "" } else { "127.0.0.0/8" };
     for (name, value) in [
         ("ADMIN_EMAIL", admin_email.clone()),
@@ -110,38 +146,33 @@ async fn on_cluster(config: FleetConfig, admin_email: String, signing_key: KeyPa
         cluster_config.env.insert(name.to_owned(), value);
     }
     let log_dir = cluster_config.log_dir.clone();
-    let mut cluster = match fleet::cluster::Cluster::start(cluster_config).await {
+    let cluster = match fleet::cluster::Cluster::start(cluster_config).await {
         Ok(cluster) => cluster,
         Err(e) => {
-            eprintln!("the cluster did not start: {e}");
             let _ = fleet::drop_schemas(&infra).await;
-            return ExitCode::FAILURE;
+            return Err(format!("the cluster did not start: {e}"));
         }
     };
-    let first = |name: &str| cluster.process(name).and_then(|p| p.addr.parse().ok()).expect("replica address");
-    let ctx = Arc::new(Ctx {
+    let first = |name: &str| cluster.process(name).and_then(|p| p.addr.parse().ok());
+    let (Some(cart_addr), Some(order_addr)) = (first("cart-1"), first("order-1")) else {
+        return Err("the cluster has no cart-1 or order-1".to_owned());
+    };
+    let identity_metrics = match cluster.process("identity") {
+        Some(identity) => format!("http://{}/metrics", identity.metrics_addr),
+        None => return Err("the cluster has no identity".to_owned()),
+    };
+    let ctx = Ctx {
         base: cluster.gateway_url.clone(),
         http: reqwest::Client::new(),
         prefix: infra.schema_prefix.clone(),
         admin_email,
         signing_key,
-        cart_addr: first("cart-1"),
-        order_addr: first("order-1"),
-        identity_metrics: format!("http://{}/metrics", cluster.process("identity").expect("identity").metrics_addr),
+        cart_addr,
+        order_addr,
+        identity_metrics,
         next_ip: AtomicU32::new(1),
-    });
-    let passed = testkit::run(ctx, cases, 8).await;
-    cluster.stop().await;
-    if let Err(e) = fleet::drop_schemas(&infra).await {
-        eprintln!("clean-up failed: {e}");
-    }
-    if passed {
-        let _ = std::fs::remove_dir_all(&log_dir);
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("process logs kept in {}", log_dir.display());
-        ExitCode::FAILURE
-    }
+    };
+    Ok((ctx, Shape::Cluster(cluster, log_dir)))
 }
 
 /// A REST response: status, headers and the JSON body (Null when empty).

@@ -11,6 +11,7 @@ use common::cases;
 use common::config::Infra;
 use common::grpc_client::ServiceChannel;
 use common::shutdown::CancellationToken;
+use common::testkit::accounts::Accounts;
 use common::{ApiError, ErrorKind};
 use proto::catalog::v1 as pb;
 use proto::catalog::v1::catalog_client::CatalogClient;
@@ -31,6 +32,7 @@ struct Ctx {
     identity: ServiceChannel,
     order: ServiceChannel,
     admin_email: String,
+    accounts: Accounts,
     /// What starts another catalog replica (`catalog_via`).
     catalog_config: catalog::Config,
     order_addr: String,
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
             own_listing_needs_the_vendor_role,
             refresh_vendor_hides_a_suspended_vendors_products,
             a_product_write_applies_its_stock_with_its_fields,
+            a_write_with_stock_moves_the_product_in_every_listing,
             a_product_write_whose_stock_reply_stalls_changes_nothing,
             a_product_write_with_order_gone_changes_nothing,
         ],
@@ -82,6 +85,7 @@ async fn start(infra: &Infra, stop: &CancellationToken) -> Result<Ctx, common::S
         catalog: common::grpc_client::lazy_channel(&catalog_addr)?,
         identity: common::grpc_client::lazy_channel(&identity_addr)?,
         order: common::grpc_client::lazy_channel(&order_addr)?,
+        accounts: Accounts::new(common::grpc_client::lazy_channel(&identity_addr)?, admin_email.clone(), PASSWORD),
         admin_email,
         catalog_config,
         order_addr,
@@ -111,34 +115,16 @@ impl Ctx {
     }
 
     async fn login(&self, email: &str) -> String {
-        let request = id_pb::LoginRequest { email: Some(email.into()), password: Some(PASSWORD.into()) };
-        call(self.identity().login(request)).await.expect("login").access
+        self.accounts.login(email).await
     }
 
     async fn user(&self, role: &str) -> String {
-        let email = format!("{role}-{}@example.com", unique());
-        let request = id_pb::RegisterRequest {
-            email: Some(email.clone()),
-            password: Some(PASSWORD.into()),
-            password_confirm: Some(PASSWORD.into()),
-            role: Some(role.into()),
-            ..Default::default()
-        };
-        call(self.identity().register(request)).await.expect("registered");
-        self.login(&email).await
+        self.accounts.user(role).await
     }
 
     /// A vendor token and its profile id; approved when asked.
     async fn vendor(&self, approved: bool) -> (String, i64) {
-        let token = self.user("vendor").await;
-        let request = id_pb::CreateVendorRequest { shop_name: Some(format!("Shop {}", unique())), description: None };
-        let profile = call(self.identity().create_vendor(authed(request, Some(&token)))).await.expect("profile");
-        if approved {
-            let admin = self.login(&self.admin_email).await;
-            let request = id_pb::VerifyVendorRequest { vendor_id: profile.id, status: None };
-            call(self.identity().verify_vendor(authed(request, Some(&admin)))).await.expect("approved");
-        }
-        (token, profile.id)
+        self.accounts.vendor(approved).await
     }
 
     /// Another catalog replica, whose calls to order go through a link the
@@ -373,4 +359,38 @@ async fn a_product_write_with_order_gone_changes_nothing(ctx: Arc<Ctx>) {
     let changed = update(&mut cut_off, &owner, product.id, renamed_with_stock("Back", "6")).await;
     assert_eq!(changed.expect("order is back").name, "Back");
     assert_eq!(ctx.stock(product.id).await, 6);
+}
+
+async fn a_write_with_stock_moves_the_product_in_every_listing(ctx: Arc<Ctx>) {
+    let (owner, vendor_id) = ctx.vendor(true).await;
+    let product = ctx.product(&owner).await.expect("created");
+    let admin = ctx.login(&ctx.admin_email).await;
+    let listed = |active: &'static str| {
+        let ctx = ctx.clone();
+        let admin = admin.clone();
+        async move {
+            let request = pb::ListProductsRequest {
+                all: true,
+                active: Some(active.into()),
+                vendor: Some(vendor_id.to_string()),
+                ..Default::default()
+            };
+            let page = call(ctx.catalog().list_products(authed(request, Some(&admin)))).await.expect("page");
+            page.products.iter().map(|p| p.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("true").await, [product.id]);
+    // Every field, as the console's form sends them, by an admin.
+    let fields = pb::ProductFields {
+        name: Some(product.name.clone()),
+        price: Some(product.price.clone()),
+        stock: Some("9".into()),
+        category: Some("null".into()),
+        description: Some(String::new()),
+        sku: Some(String::new()),
+        is_active: Some(false),
+    };
+    update(&mut ctx.catalog(), &admin, product.id, fields).await.expect("deactivated");
+    assert_eq!(listed("false").await, [product.id], "among the inactive");
+    assert_eq!(listed("true").await, Vec::<i64>::new(), "not among the active");
 }

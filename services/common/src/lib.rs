@@ -22,6 +22,7 @@ pub mod redis_conn;
 pub mod shutdown;
 pub mod slug;
 pub mod telemetry;
+#[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod trace_context;
 

@@ -132,6 +132,7 @@ pub async fn ensure_admin(store: &Store, email: &str, password: &str) -> Result<
 /// Identity serving on a loopback port with an admin (`root-…@example.com`,
 /// `password`), for other services' tests that need real tokens: its
 /// address and the admin's email.
+#[cfg(feature = "testkit")]
 pub async fn serve_for_tests(
     infra: &Infra,
     password: &str,

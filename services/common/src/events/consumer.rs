@@ -274,7 +274,7 @@ impl<E: StreamEvent> Consumer<E> {
 
     /// A pass that "crashes" after each COMMIT and before its XACK, for the
     /// tests that prove the crash is harmless.
-    #[doc(hidden)]
+    #[cfg(feature = "testkit")]
     pub async fn consume_once_crashing_before_ack<H: Handler<Event = E>>(
         &self,
         handler: &H,

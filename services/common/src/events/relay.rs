@@ -98,7 +98,7 @@ impl Relay {
 
     /// A pass that "crashes" after publishing and before marking the rows
     /// published, for the tests that prove the crash is harmless.
-    #[doc(hidden)]
+    #[cfg(feature = "testkit")]
     pub async fn relay_once_crashing_before_mark(&self) -> Result<usize, EventsError> {
         self.relay_once_inner(false).await
     }
