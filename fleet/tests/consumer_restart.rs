@@ -67,7 +67,7 @@ fn main() -> ExitCode {
         let _telemetry = common::telemetry::init_with_filter("restart", "warn,sqlx=error");
         let mut config = FleetConfig::for_tests("restart").expect("config");
         let admin = format!("admin-{}@example.com", config.infra.schema_prefix.trim_end_matches('_').replace('_', "-"));
-        config.identity.admin = Some((admin.clone(), PASSWORD.to_owned()));
+        config.identity.admin = identity::Admin::new(&admin, PASSWORD);
         let infra = config.infra.clone();
         // A panicking assertion surfaces as a failed task, so clean-up runs.
         let outcome =
