@@ -1,36 +1,16 @@
-//! Command-line arguments, parsed by hand: flags with their defaults and
-//! bounds, the admin credentials' fallbacks, the scenario names and groups,
-//! and how many clients each scenario runs.
-use crate::error::{BenchError, Result};
-
-pub const USAGE: &str = "\
-usage: bench [--base-url URL] [--clients N] [--duration SECS] [--vendors N] [--categories N]
-             [--products N] [--customers N] [--admin-email E] [--admin-password P] SCENARIO...
-
-scenarios: list-first-page  GET /products/ with no query (the cached first page)
-           list-varied      GET /products/ with random filters, orderings, page sizes and next cursors
-           product-detail   GET /products/{id}/ for random seeded products
-           facets           GET /products/facets/ with the random filters of list-varied
-           all              the four above, in that order
-           checkout-spread  --customers customers, --clients workers: add 1-3 random products to the cart,
-                            POST /orders/create/, again, for --duration seconds
-           checkout-hot     200 customers buy 1 unit each of one product with 100 units, 64 in flight;
-                            fails on any oversold unit, unconserved stock or 5xx
-           pay              --customers customers, --clients workers: add 1 random product, POST /orders/create/,
-                            POST /payments/initiate/, sandbox complete, poll the order every 20 ms until paid
-                            (10 s at most); headline: sandbox complete sent -> paid seen
-           checkout         the three above, in that order
-
-defaults:  --base-url http://127.0.0.1:8000 (loopback 127.0.0.0/8 only)  --duration 10
-           --clients 32 (checkout-spread, pay: 16; checkout-hot always runs 64 in flight)
-           --vendors 20  --categories 10  --products 2000  --customers 64
-           --admin-email / --admin-password: env ADMIN_EMAIL / ADMIN_PASSWORD, else admin@example.com / Admin-Pass-2026
-checkout registers customers: run the fleet with REGISTER_RATE_LIMIT=0 (or high enough);
-checkout-spread leaves every order unpaid: run the fleet with MAX_PENDING_ORDERS=0";
+//! Command-line arguments, through clap: flags with their defaults and
+//! bounds, the admin credentials' fallbacks to the environment, the
+//! scenario names and groups, and how many clients each scenario runs.
+use clap::builder::RangedU64ValueParser;
+use clap::{CommandFactory, FromArgMatches, ValueEnum};
 
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8000";
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@example.com";
 pub const DEFAULT_ADMIN_PASSWORD: &str = "Admin-Pass-2026";
+
+const NOTES: &str = "\
+checkout registers customers: run the fleet with REGISTER_RATE_LIMIT=0 (or high enough);
+checkout-spread leaves every order unpaid: run the fleet with MAX_PENDING_ORDERS=0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -49,16 +29,6 @@ impl Scenario {
         [Scenario::ListFirstPage, Scenario::ListVaried, Scenario::ProductDetail, Scenario::Facets];
     /// The group `checkout`.
     pub const CHECKOUT: [Scenario; 3] = [Scenario::CheckoutSpread, Scenario::CheckoutHot, Scenario::Pay];
-    /// Every scenario, each selectable by its name.
-    const NAMED: [Scenario; 7] = [
-        Scenario::ListFirstPage,
-        Scenario::ListVaried,
-        Scenario::ProductDetail,
-        Scenario::Facets,
-        Scenario::CheckoutSpread,
-        Scenario::CheckoutHot,
-        Scenario::Pay,
-    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -82,6 +52,96 @@ impl Scenario {
     }
 }
 
+/// A scenario or a group of them, as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Pick {
+    /// GET /products/ with no query (the cached first page)
+    ListFirstPage,
+    /// GET /products/ with random filters, orderings, page sizes and next cursors
+    ListVaried,
+    /// GET /products/{id}/ for random seeded products
+    ProductDetail,
+    /// GET /products/facets/ with the random filters of list-varied
+    Facets,
+    /// The four above, in that order
+    All,
+    /// --customers customers, --clients workers: add 1-3 random products to the cart, POST /orders/create/, again,
+    /// for --duration seconds
+    CheckoutSpread,
+    /// 200 customers buy 1 unit each of one product with 100 units, 64 in flight; fails on any oversold unit,
+    /// unconserved stock or 5xx
+    CheckoutHot,
+    /// --customers customers, --clients workers: add 1 random product, POST /orders/create/, POST
+    /// /payments/initiate/, sandbox complete, poll the order every 20 ms until paid (10 s at most); headline:
+    /// sandbox complete sent -> paid seen
+    Pay,
+    /// The three above, in that order
+    Checkout,
+}
+
+impl Pick {
+    fn scenarios(self) -> &'static [Scenario] {
+        match self {
+            Pick::ListFirstPage => &[Scenario::ListFirstPage],
+            Pick::ListVaried => &[Scenario::ListVaried],
+            Pick::ProductDetail => &[Scenario::ProductDetail],
+            Pick::Facets => &[Scenario::Facets],
+            Pick::All => &Scenario::ALL,
+            Pick::CheckoutSpread => &[Scenario::CheckoutSpread],
+            Pick::CheckoutHot => &[Scenario::CheckoutHot],
+            Pick::Pay => &[Scenario::Pay],
+            Pick::Checkout => &Scenario::CHECKOUT,
+        }
+    }
+}
+
+/// The command line as clap reads it.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "bench",
+    version,
+    about = "Seeds a running marketplace on loopback, then drives it and checks its answers",
+    after_help = NOTES
+)]
+struct Cli {
+    /// Origin of the gateway (loopback 127.0.0.0/8 only).
+    #[arg(long, default_value = DEFAULT_BASE_URL)]
+    base_url: String,
+    /// Concurrent clients of every scenario but checkout-hot, whose burst of
+    /// 64 is fixed [default: 32; checkout-spread, pay: 16].
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    clients: Option<usize>,
+    /// Seconds per scenario.
+    #[arg(
+        long = "duration",
+        value_name = "SECS",
+        default_value = "10",
+        value_parser = RangedU64ValueParser::<u64>::new().range(1..=3600)
+    )]
+    duration_secs: u64,
+    /// Vendors to register and approve.
+    #[arg(long, default_value = "20", value_parser = RangedU64ValueParser::<usize>::new().range(1..=250))]
+    vendors: usize,
+    /// Categories.
+    #[arg(long, default_value = "10", value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    categories: usize,
+    /// Products, spread over vendors and categories.
+    #[arg(long, default_value = "2000", value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    products: usize,
+    /// Customers of checkout-spread, and as many again of pay.
+    #[arg(long, default_value = "64", value_parser = RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    customers: usize,
+    /// The admin who approves vendors and creates categories.
+    #[arg(long, env = "ADMIN_EMAIL", default_value = DEFAULT_ADMIN_EMAIL)]
+    admin_email: String,
+    /// That admin's password.
+    #[arg(long, env = "ADMIN_PASSWORD", default_value = DEFAULT_ADMIN_PASSWORD, hide_env_values = true)]
+    admin_password: String,
+    /// What to run; each runs once, in the order first named.
+    #[arg(value_enum, required = true, value_name = "SCENARIO")]
+    scenarios: Vec<Pick>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     pub base_url: String,
@@ -97,78 +157,47 @@ pub struct Args {
     pub scenarios: Vec<Scenario>,
 }
 
-/// What the command line asked for: a run, or the usage text.
-#[derive(Debug)]
-pub enum Command {
-    Run(Args),
-    Help,
+/// The process's arguments; `--help`, `--version` and bad input exit here
+/// as clap does (0, 0 and 2 with its message).
+pub fn parse() -> Args {
+    let mut command = blank_env_is_unset(Cli::command());
+    let matches = command.get_matches_mut();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli.into(),
+        Err(error) => error.format(&mut command).exit(),
+    }
 }
 
-/// Parses `argv` without the program name. `env` looks up environment
-/// variables (injected so tests do not depend on the real environment).
-pub fn parse(argv: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Command> {
-    let mut args = Args {
-        base_url: DEFAULT_BASE_URL.to_owned(),
-        clients: None,
-        duration_secs: 10,
-        vendors: 20,
-        categories: 10,
-        products: 2000,
-        customers: 64,
-        admin_email: env("ADMIN_EMAIL").filter(|v| !v.is_empty()).unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_owned()),
-        admin_password: env("ADMIN_PASSWORD")
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| DEFAULT_ADMIN_PASSWORD.to_owned()),
-        scenarios: Vec::new(),
-    };
-    let mut rest = argv.iter();
-    while let Some(arg) = rest.next() {
-        // `--flag=value` and `--flag value` are both accepted.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || -> Result<String> {
-            inline
-                .clone()
-                .or_else(|| rest.next().cloned())
-                .ok_or_else(|| BenchError::new(format!("{flag} needs a value")))
-        };
-        match flag {
-            "-h" | "--help" => return Ok(Command::Help),
-            "--base-url" => args.base_url = value()?,
-            "--clients" => args.clients = Some(number(flag, &value()?, 1, 4096)?),
-            "--duration" => args.duration_secs = number(flag, &value()?, 1, 3600)? as u64,
-            "--vendors" => args.vendors = number(flag, &value()?, 1, 250)?,
-            "--categories" => args.categories = number(flag, &value()?, 1, 1000)?,
-            "--products" => args.products = number(flag, &value()?, 1, 1_000_000)?,
-            "--customers" => args.customers = number(flag, &value()?, 1, 10_000)?,
-            "--admin-email" => args.admin_email = value()?,
-            "--admin-password" => args.admin_password = value()?,
-            "all" => args.scenarios.extend(Scenario::ALL),
-            "checkout" => args.scenarios.extend(Scenario::CHECKOUT),
-            name if !name.starts_with('-') => {
-                let scenario = Scenario::NAMED
-                    .into_iter()
-                    .find(|s| s.name() == name)
-                    .ok_or_else(|| BenchError::new(format!("unknown scenario {name:?}")))?;
-                args.scenarios.push(scenario);
+/// clap takes a variable set to "" as the value ""; an empty
+/// `ADMIN_EMAIL` or `ADMIN_PASSWORD` means the default instead.
+fn blank_env_is_unset(command: clap::Command) -> clap::Command {
+    command.mut_args(|arg| match arg.get_env().and_then(std::env::var_os) {
+        Some(value) if value.is_empty() => arg.env(None::<&str>),
+        _ => arg,
+    })
+}
+
+impl From<Cli> for Args {
+    fn from(cli: Cli) -> Self {
+        let mut scenarios = Vec::new();
+        for scenario in cli.scenarios.iter().flat_map(|pick| pick.scenarios()) {
+            if !scenarios.contains(scenario) {
+                scenarios.push(*scenario);
             }
-            other => return Err(BenchError::new(format!("unknown flag {other:?}"))),
+        }
+        Args {
+            base_url: cli.base_url,
+            clients: cli.clients,
+            duration_secs: cli.duration_secs,
+            vendors: cli.vendors,
+            categories: cli.categories,
+            products: cli.products,
+            customers: cli.customers,
+            admin_email: cli.admin_email,
+            admin_password: cli.admin_password,
+            scenarios,
         }
     }
-    if args.scenarios.is_empty() {
-        return Err(BenchError::new("no scenario given"));
-    }
-    // Each scenario runs once, in the order first named.
-    let mut unique = Vec::with_capacity(Scenario::NAMED.len());
-    for scenario in args.scenarios.drain(..) {
-        if !unique.contains(&scenario) {
-            unique.push(scenario);
-        }
-    }
-    args.scenarios = unique;
-    Ok(Command::Run(args))
 }
 
 impl Args {
@@ -187,26 +216,34 @@ impl Args {
     }
 }
 
-fn number(flag: &str, raw: &str, low: usize, high: usize) -> Result<usize> {
-    raw.parse::<usize>()
-        .ok()
-        .filter(|n| (low..=high).contains(n))
-        .ok_or_else(|| BenchError::new(format!("{flag} must be an integer in {low}..={high}, got {raw:?}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn argv(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_owned).collect()
+    /// Parsed as the binary would, but with the environment the test says
+    /// instead of the process's.
+    fn parse_with(s: &str, env: &[(&str, &str)]) -> Result<Args, clap::Error> {
+        let command = Cli::command().mut_args(|arg| {
+            let value = arg.get_env().and_then(|name| env.iter().find(|(k, _)| name == *k)).map(|(_, v)| v.to_string());
+            match value {
+                Some(value) => arg.env(None::<&str>).default_value(value),
+                None => arg.env(None::<&str>),
+            }
+        });
+        let matches = command.try_get_matches_from(std::iter::once("bench").chain(s.split_whitespace()))?;
+        Ok(Cli::from_arg_matches(&matches)?.into())
     }
 
     fn run(s: &str) -> Args {
-        match parse(&argv(s), |_| None) {
-            Ok(Command::Run(args)) => args,
-            other => panic!("expected a run, got {other:?}"),
+        match parse_with(s, &[]) {
+            Ok(args) => args,
+            Err(e) => panic!("expected a run, got {e}"),
         }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
@@ -258,14 +295,8 @@ mod tests {
 
     #[test]
     fn admin_from_env_unless_flag() {
-        let env = |k: &str| match k {
-            "ADMIN_EMAIL" => Some("boss@example.com".to_owned()),
-            "ADMIN_PASSWORD" => Some("S3cret-Env".to_owned()),
-            _ => None,
-        };
-        let Ok(Command::Run(args)) = parse(&argv("--admin-password Flag-Pass-1 all"), env) else {
-            panic!("expected a run");
-        };
+        let env = [("ADMIN_EMAIL", "boss@example.com"), ("ADMIN_PASSWORD", "S3cret-Env")];
+        let args = parse_with("--admin-password Flag-Pass-1 all", &env).expect("a run");
         assert_eq!(args.admin_email, "boss@example.com");
         assert_eq!(args.admin_password, "Flag-Pass-1");
     }
@@ -282,8 +313,9 @@ mod tests {
             "checkout --customers 0",
             "checkouts",
         ] {
-            assert!(parse(&argv(bad), |_| None).is_err(), "{bad:?} should be refused");
+            assert!(parse_with(bad, &[]).is_err(), "{bad:?} should be refused");
         }
-        assert!(matches!(parse(&argv("--help"), |_| None), Ok(Command::Help)));
+        let help = parse_with("--help", &[]).err().map(|e| e.kind());
+        assert_eq!(help, Some(clap::error::ErrorKind::DisplayHelp));
     }
 }

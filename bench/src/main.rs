@@ -17,25 +17,13 @@ mod words;
 
 use std::process::ExitCode;
 
-use crate::cli::{Args, Command, USAGE};
+use crate::cli::Args;
 use crate::client::Api;
 use crate::error::{BenchError, Result};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match cli::parse(&argv, |name| std::env::var(name).ok()) {
-        Ok(Command::Run(args)) => args,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("bench: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args).await {
+    match run(cli::parse()).await {
         Ok(0) => {
             println!("bench: no errors");
             ExitCode::SUCCESS

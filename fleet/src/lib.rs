@@ -3,6 +3,7 @@
 //! REST, sharing one runtime. This is the local default (`cargo run -p
 //! fleet`) and the harness the end-to-end tests start (`Fleet::start` on
 //! port 0 with uniquely prefixed schemas, `Fleet::drop_schemas` afterwards).
+pub mod cli;
 pub mod cluster;
 pub mod demo;
 pub mod local_redis;
@@ -11,7 +12,7 @@ pub mod parked;
 use std::net::SocketAddr;
 
 use common::StartupError;
-use common::config::{Infra, env_or};
+use common::config::{Infra, defaults};
 use common::shutdown::CancellationToken;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -27,6 +28,35 @@ pub const ANY_LOOPBACK_PORT: &str = "127.0.0.1:0";
 /// Every schema the fleet's services own.
 pub const SCHEMAS: &[&str] =
     &[identity::SCHEMA, catalog::SCHEMA, cart::SCHEMA, order::SCHEMA, payment::SCHEMA, analytics::SCHEMA];
+
+/// The fleet's own settings (each service inside reads its own from the
+/// environment, as its binary would).
+#[derive(Debug, Clone, clap::Args)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    pub infra: Infra,
+    /// REST on 127.0.0.1:PORT.
+    #[arg(long, env = "PORT", default_value_t = defaults::gateway::PORT)]
+    pub port: u16,
+    /// Where the in-process identity service listens.
+    #[arg(long = "identity-grpc-addr", env = "IDENTITY_GRPC_ADDR", default_value = ANY_LOOPBACK_PORT)]
+    pub identity_grpc_addr: String,
+    /// Where the in-process catalog service listens.
+    #[arg(long = "catalog-grpc-addr", env = "CATALOG_GRPC_ADDR", default_value = ANY_LOOPBACK_PORT)]
+    pub catalog_grpc_addr: String,
+    /// Where the in-process cart service listens.
+    #[arg(long = "cart-grpc-addr", env = "CART_GRPC_ADDR", default_value = ANY_LOOPBACK_PORT)]
+    pub cart_grpc_addr: String,
+    /// Where the in-process order service listens.
+    #[arg(long = "order-grpc-addr", env = "ORDER_GRPC_ADDR", default_value = ANY_LOOPBACK_PORT)]
+    pub order_grpc_addr: String,
+    /// Where the in-process payment service listens.
+    #[arg(long = "payment-grpc-addr", env = "PAYMENT_GRPC_ADDR", default_value = ANY_LOOPBACK_PORT)]
+    pub payment_grpc_addr: String,
+    /// Where the in-process analytics service listens.
+    #[arg(long = "analytics-grpc-addr", env = "ANALYTICS_GRPC_ADDR", default_value = ANY_LOOPBACK_PORT)]
+    pub analytics_grpc_addr: String,
+}
 
 #[derive(Debug, Clone)]
 pub struct FleetConfig {
@@ -51,16 +81,21 @@ pub struct FleetConfig {
 impl FleetConfig {
     /// The local default, from the environment.
     pub fn from_env() -> Result<Self, StartupError> {
-        let infra = Infra::from_env()?;
-        let port: u16 = env_or("PORT", 8000)?;
+        Self::new(common::cli::from_env()?)
+    }
+
+    /// The fleet's own settings as given, every service's from the
+    /// environment.
+    pub fn new(args: FleetArgs) -> Result<Self, StartupError> {
+        let infra = args.infra.checked()?;
         Ok(Self {
-            http_addr: format!("127.0.0.1:{port}"),
-            identity_grpc_addr: env_or("IDENTITY_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
-            catalog_grpc_addr: env_or("CATALOG_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
-            cart_grpc_addr: env_or("CART_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
-            order_grpc_addr: env_or("ORDER_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
-            payment_grpc_addr: env_or("PAYMENT_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
-            analytics_grpc_addr: env_or("ANALYTICS_GRPC_ADDR", ANY_LOOPBACK_PORT.to_owned())?,
+            http_addr: format!("127.0.0.1:{}", args.port),
+            identity_grpc_addr: args.identity_grpc_addr,
+            catalog_grpc_addr: args.catalog_grpc_addr,
+            cart_grpc_addr: args.cart_grpc_addr,
+            order_grpc_addr: args.order_grpc_addr,
+            payment_grpc_addr: args.payment_grpc_addr,
+            analytics_grpc_addr: args.analytics_grpc_addr,
             identity: identity::Config::from_env(infra.clone())?,
             catalog: catalog::Config::from_env(infra.clone())?,
             cart: cart::Config::from_env(infra.clone())?,

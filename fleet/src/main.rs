@@ -3,42 +3,36 @@
 //! `fleet` serves; `fleet create-admin --email E [--password P]` makes sure
 //! an admin exists (the password may also come from `ADMIN_PASSWORD` or
 //! standard input, read without echo on a terminal); `fleet events …`
-//! lists, replays and discards parked events.
+//! lists, replays and discards parked events. `fleet --help` has the rest.
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use common::StartupError;
-use common::config::{Infra, env_opt};
-use fleet::{Fleet, FleetConfig};
-
-const USAGE: &str = "usage: fleet                                   run every service and the gateway
-       fleet --demo                            the same, seeded with a small demo marketplace (idempotent)
-       fleet cluster                           every service as its own process (2 replicas of catalog, cart, order)
-       fleet create-admin --email E [--password P]   create an admin (password also from ADMIN_PASSWORD or stdin)
-       fleet events list | replay SERVICE CONSUMER EVENT_ID | discard SERVICE CONSUMER EVENT_ID
-                                               the parked events of every service (as the console's Events page)";
+use common::config::Infra;
+use fleet::cli::{Cli, Command};
+use fleet::{Fleet, FleetArgs, FleetConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let _telemetry = match common::telemetry::init("fleet") {
+    let (cli, _) = common::cli::parse::<Cli>(fleet::cli::command());
+    let _telemetry = match common::telemetry::init("fleet", &cli.telemetry) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("fleet: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let result = match args.first().map(String::as_str) {
-        None => serve(false).await,
-        Some("--demo") => serve(true).await,
-        Some("create-admin") => create_admin(&args[1..]).await,
-        Some("cluster") => cluster().await,
-        Some("events") => fleet::parked::command(&args[1..]).await,
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            Ok(())
+    let result = match cli.command {
+        None => serve(cli.fleet, cli.demo).await,
+        Some(_) if cli.demo => {
+            Err(StartupError::Config("--demo seeds the fleet it serves: give it no subcommand".into()))
         }
-        Some(other) => Err(StartupError::Config(format!("unknown argument {other:?}\n{USAGE}"))),
+        Some(Command::Cluster { first_port }) => cluster(cli.fleet, first_port).await,
+        Some(Command::CreateAdmin { email, password }) => create_admin(cli.fleet.infra, &email, password).await,
+        Some(Command::Events { action }) => match cli.fleet.infra.checked() {
+            Ok(infra) => fleet::parked::command(&infra, action).await,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,8 +43,8 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(demo: bool) -> Result<(), StartupError> {
-    let config = FleetConfig::from_env()?;
+async fn serve(args: FleetArgs, demo: bool) -> Result<(), StartupError> {
+    let config = FleetConfig::new(args)?;
     if demo && config.infra.profile.is_production() {
         return Err(common::profile::refusal("--demo seeds accounts with a published password".into()));
     }
@@ -83,17 +77,10 @@ async fn serve(demo: bool) -> Result<(), StartupError> {
 }
 
 /// `make cluster`: the service binaries as separate processes, with
-/// replicas, until Ctrl-C.
-async fn cluster() -> Result<(), StartupError> {
-    let infra = Infra::from_env()?;
-    let port: u16 = common::config::env_or("PORT", 8000)?;
-    let first_port: u16 = common::config::env_or("CLUSTER_FIRST_PORT", fleet::cluster::LOCAL_FIRST_PORT)?;
-    let mut config = fleet::cluster::ClusterConfig::local(infra, port, first_port)?;
-    for name in ["ADMIN_EMAIL", "ADMIN_PASSWORD", "OTEL_EXPORTER_OTLP_ENDPOINT", "RUST_LOG", "LOG_FORMAT"] {
-        if let Some(value) = env_opt(name) {
-            config.env.insert(name.to_owned(), value);
-        }
-    }
+/// replicas, until Ctrl-C. Each process inherits this one's environment,
+/// where it finds its own settings.
+async fn cluster(args: FleetArgs, first_port: u16) -> Result<(), StartupError> {
+    let config = fleet::cluster::ClusterConfig::local(args.infra.checked()?, args.port, first_port)?;
     println!("Starting the marketplace as separate processes (logs in {}) ...", config.log_dir.display());
     let mut cluster = fleet::cluster::Cluster::start(config).await?;
     let base = &cluster.gateway_url;
@@ -121,13 +108,9 @@ async fn cluster() -> Result<(), StartupError> {
     Ok(())
 }
 
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
-}
-
-async fn create_admin(args: &[String]) -> Result<(), StartupError> {
-    let email = flag(args, "--email").ok_or_else(|| StartupError::Config(format!("--email is required\n{USAGE}")))?;
-    let password = match flag(args, "--password").or_else(|| env_opt("ADMIN_PASSWORD")) {
+async fn create_admin(infra: Infra, email: &str, password: Option<String>) -> Result<(), StartupError> {
+    let infra = infra.checked()?;
+    let password = match password {
         Some(p) => p,
         // On a terminal the password is typed without echo; piped in, it
         // is the first line of standard input.
@@ -138,7 +121,7 @@ async fn create_admin(args: &[String]) -> Result<(), StartupError> {
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    let created = fleet::create_admin(&Infra::from_env()?, &email, &password).await?;
+    let created = fleet::create_admin(&infra, email, &password).await?;
     if created {
         println!("admin {email} created");
     } else {

@@ -8,10 +8,28 @@ use common::config::Infra;
 use common::events::ParkedEvents;
 use proto::events::v1::ParkedKey;
 
-pub const USAGE: &str = "usage: fleet events list
-       fleet events replay SERVICE CONSUMER EVENT_ID    apply a parked event once through its consumer
-       fleet events discard SERVICE CONSUMER EVENT_ID   drop it without applying it
-(SERVICE: cart, order, payment or analytics; `list` prints all three columns)";
+/// What to do with the parked events.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Every parked event of every consuming service.
+    List,
+    /// Applies a parked event once through its consumer.
+    Replay(Key),
+    /// Drops a parked event without applying it.
+    Discard(Key),
+}
+
+/// One parked event.
+#[derive(Debug, clap::Args)]
+pub struct Key {
+    /// The consuming service.
+    #[arg(value_parser = SERVICES)]
+    service: String,
+    /// Its consumer group.
+    consumer: String,
+    /// The event's id.
+    event_id: String,
+}
 
 /// Connections per schema: one command at a time.
 const CONNECTIONS: u32 = 2;
@@ -29,7 +47,7 @@ async fn of_service(infra: &Infra, service: &str) -> Result<ParkedEvents, Startu
         "analytics" => {
             analytics::parked_events(infra.mysql_pool(analytics::SCHEMA, CONNECTIONS, &analytics::MIGRATOR).await?)
         }
-        other => return Err(StartupError::Config(format!("unknown service {other:?}\n{USAGE}"))),
+        other => return Err(StartupError::Config(format!("unknown service {other:?}"))),
     })
 }
 
@@ -39,13 +57,12 @@ fn refused(error: common::ApiError) -> StartupError {
     StartupError::Config(error.detail)
 }
 
-pub async fn command(args: &[String]) -> Result<(), StartupError> {
-    let infra = Infra::from_env()?;
-    match args {
-        [list] if list == "list" => {
+pub async fn command(infra: &Infra, action: Action) -> Result<(), StartupError> {
+    match action {
+        Action::List => {
             println!("SERVICE\tCONSUMER\tEVENT_ID\tSTREAM\tTYPE\tATTEMPTS\tPARKED_AT\tERROR");
             for service in SERVICES {
-                for event in of_service(&infra, service).await?.list().await.map_err(refused)? {
+                for event in of_service(infra, service).await?.list().await.map_err(refused)? {
                     let at = gateway::routes::rfc3339(event.parked_at.as_ref()).unwrap_or_default();
                     let error = event.error.replace(['\n', '\t'], " ");
                     println!(
@@ -56,18 +73,21 @@ pub async fn command(args: &[String]) -> Result<(), StartupError> {
             }
             Ok(())
         }
-        [action, service, consumer, event_id] if action == "replay" || action == "discard" => {
-            let events = of_service(&infra, service).await?;
-            let key = ParkedKey { consumer: consumer.clone(), event_id: event_id.clone() };
-            if action == "replay" {
-                let outcome = events.replay(&key).await.map_err(refused)?;
-                println!("{service} {consumer} {event_id}: {outcome}");
-            } else {
-                events.discard(&key).await.map_err(refused)?;
-                println!("{service} {consumer} {event_id}: discarded");
-            }
+        Action::Replay(key) => {
+            let outcome = of_service(infra, &key.service).await?.replay(&key.parked()).await.map_err(refused)?;
+            println!("{} {} {}: {outcome}", key.service, key.consumer, key.event_id);
             Ok(())
         }
-        _ => Err(StartupError::Config(USAGE.to_owned())),
+        Action::Discard(key) => {
+            of_service(infra, &key.service).await?.discard(&key.parked()).await.map_err(refused)?;
+            println!("{} {} {}: discarded", key.service, key.consumer, key.event_id);
+            Ok(())
+        }
+    }
+}
+
+impl Key {
+    fn parked(&self) -> ParkedKey {
+        ParkedKey { consumer: self.consumer.clone(), event_id: self.event_id.clone() }
     }
 }

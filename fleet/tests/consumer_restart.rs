@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         let mut config = FleetConfig::for_tests("restart").map_err(|e| e.to_string())?;
         let admin_email =
             format!("admin-{}@example.com", config.infra.schema_prefix.trim_end_matches('_').replace('_', "-"));
-        config.identity.admin = Some((admin_email.clone(), PASSWORD.to_owned()));
+        config.identity.admin = identity::Admin::new(&admin_email, PASSWORD);
         let infra = config.infra.clone();
         Ok((Setup { config, admin_email }, (infra, telemetry)))
     };

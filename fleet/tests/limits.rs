@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         |config| {
             config.gateway.register_rate_limit = 3;
             config.gateway.login_failure_limit = 0;
-            config.gateway.trusted_proxies.clear();
+            config.gateway.trusted_proxies = gateway::client_ip::Cidrs::default();
         },
     )
 }

@@ -60,9 +60,25 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Parses a comma-separated CIDR list.
-pub fn parse_cidrs(list: &str) -> Result<Vec<Cidr>, String> {
-    list.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect()
+/// A comma-separated CIDR list (`TRUSTED_PROXIES`); blank entries are
+/// skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cidrs(Vec<Cidr>);
+
+impl std::str::FromStr for Cidrs {
+    type Err = String;
+
+    fn from_str(list: &str) -> Result<Self, String> {
+        list.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect::<Result<_, _>>().map(Cidrs)
+    }
+}
+
+impl std::ops::Deref for Cidrs {
+    type Target = [Cidr];
+
+    fn deref(&self) -> &[Cidr] {
+        &self.0
+    }
 }
 
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
@@ -109,7 +125,7 @@ mod tests {
 
     #[test]
     fn behind_trusted_proxies_the_rightmost_untrusted_entry_wins() {
-        let trusted = parse_cidrs("127.0.0.0/8, 10.0.0.0/8").expect("cidrs");
+        let trusted: Cidrs = "127.0.0.0/8, 10.0.0.0/8".parse().expect("cidrs");
         let peer = "127.0.0.1".parse().expect("ip");
         let ip = client_ip(peer, &headers("6.6.6.6, 198.51.100.7, 10.0.0.5"), &trusted);
         assert_eq!(ip, "198.51.100.7".parse::<IpAddr>().expect("ip"));

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use common::ApiError;
 use common::StartupError;
+use common::config::defaults;
 use common::grpc_client::ServiceChannel;
 use common::grpc_client::{call, lazy_channel, request};
 use proto::analytics::v1::analytics_client::AnalyticsClient;
@@ -16,14 +17,27 @@ use proto::payment::v1::payment_client::PaymentClient;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-/// Where each downstream service listens.
-#[derive(Debug, Clone)]
+/// Where each downstream service listens: one `host:port`, a
+/// comma-separated list, or a DNS name for many replicas.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Addresses {
+    /// Identity service.
+    #[arg(long = "identity-addr", env = "IDENTITY_ADDR", default_value = defaults::identity::LOCAL)]
     pub identity: String,
+    /// Catalog service.
+    #[arg(long = "catalog-addr", env = "CATALOG_ADDR", default_value = defaults::catalog::LOCAL)]
     pub catalog: String,
+    /// Cart service.
+    #[arg(long = "cart-addr", env = "CART_ADDR", default_value = defaults::cart::LOCAL)]
     pub cart: String,
+    /// Order service.
+    #[arg(long = "order-addr", env = "ORDER_ADDR", default_value = defaults::order::LOCAL)]
     pub order: String,
+    /// Payment service.
+    #[arg(long = "payment-addr", env = "PAYMENT_ADDR", default_value = defaults::payment::LOCAL)]
     pub payment: String,
+    /// Analytics service.
+    #[arg(long = "analytics-addr", env = "ANALYTICS_ADDR", default_value = defaults::analytics::LOCAL)]
     pub analytics: String,
 }
 

@@ -33,7 +33,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get};
 use common::StartupError;
 use common::auth::KeyRing;
-use common::config::{Infra, PaymentProviderKind, env_opt, env_or};
+use common::config::{Infra, PaymentProviderKind, defaults};
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -41,61 +41,85 @@ use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::client_ip::Cidr;
+use crate::client_ip::Cidrs;
 use crate::clients::{Addresses, Downstream};
 use crate::rate_limit::RateLimiter;
 
-#[derive(Debug, Clone)]
+/// The gateway's settings: each flag also reads the environment variable
+/// named in `--help`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "gateway", version, about = "The marketplace's REST API in front of its gRPC services")]
 pub struct Config {
+    #[command(flatten)]
     pub infra: Infra,
+    /// REST listen address (also /healthz, /readyz, /metrics, /api/docs/).
+    #[arg(long, env = "HTTP_ADDR", default_value = defaults::gateway::LISTEN)]
+    pub http_addr: String,
+    #[command(flatten)]
     pub services: Addresses,
-    /// Deadline of every downstream call.
+    /// Deadline of every call to a service, milliseconds: 503 when it is
+    /// down, 504 past the deadline.
+    #[arg(
+        long = "downstream-timeout-ms",
+        env = "DOWNSTREAM_TIMEOUT_MS",
+        default_value = "5000",
+        value_parser = common::cli::millis
+    )]
     pub downstream_timeout: Duration,
     /// Failed logins per IP or email in 60 s before 429 (0 = off).
+    #[arg(long = "login-failure-limit", env = "LOGIN_FAILURE_LIMIT", default_value = "10")]
     pub login_failure_limit: u32,
     /// Registrations per IP per hour (0 = off).
+    #[arg(long = "register-rate-limit", env = "REGISTER_RATE_LIMIT", default_value = "300")]
     pub register_rate_limit: u32,
-    pub trusted_proxies: Vec<Cidr>,
-    /// `PUBLIC_URL`: where links in responses point (see `origin`).
+    /// Comma-separated CIDRs of proxies whose forwarded headers are believed.
+    #[arg(long = "trusted-proxies", env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: Cidrs,
+    /// `http(s)://host[:port][/prefix]` that links in responses start with;
+    /// required in production.
+    #[arg(long = "public-url", env = "PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// The sandbox is the payment provider, so its "complete" route exists.
-    pub sandbox_payments: bool,
+    /// `sandbox` or `stripe`, as the payment service's: the sandbox's
+    /// "complete" route exists only with the sandbox.
+    #[arg(long = "payment-provider", env = "PAYMENT_PROVIDER")]
+    pub payment_provider: Option<PaymentProviderKind>,
     /// Requests served at once; more are answered 503 at once.
+    #[arg(long = "max-in-flight", env = "MAX_IN_FLIGHT", default_value = "1024")]
     pub max_in_flight: usize,
-    /// Longest a request is worked on before it is answered 503.
+    /// Longest a request is worked on before it is answered 503,
+    /// milliseconds.
+    #[arg(
+        long = "request-timeout-ms",
+        env = "REQUEST_TIMEOUT_MS",
+        default_value = "15000",
+        value_parser = common::cli::millis
+    )]
     pub request_timeout: Duration,
 }
 
 impl Config {
+    /// From the environment alone, on `infra` (the fleet's, or a test's).
     pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
-        let proxies: String = env_or("TRUSTED_PROXIES", String::new())?;
-        let public_url = env_opt("PUBLIC_URL");
-        infra.profile.require("PUBLIC_URL", public_url.as_deref())?;
-        infra.profile.refuse_development_secret("PUBLIC_URL", public_url.as_deref().unwrap_or_default())?;
-        if let Some(url) = &public_url {
+        Self { infra, ..common::cli::from_env()? }.checked()
+    }
+
+    /// What clap cannot check: the shared settings, the public URL's shape
+    /// and the production profile's refusals.
+    pub fn checked(self) -> Result<Self, StartupError> {
+        let infra = self.infra.checked()?;
+        let public_url = self.public_url.as_deref();
+        infra.profile.require("PUBLIC_URL", public_url)?;
+        infra.profile.refuse_development_secret("PUBLIC_URL", public_url.unwrap_or_default())?;
+        if let Some(url) = public_url {
             origin::check_public_url(url).map_err(|e| StartupError::Config(format!("PUBLIC_URL={url:?} {e}")))?;
         }
-        let sandbox_payments = PaymentProviderKind::from_env(infra.profile)? == PaymentProviderKind::Sandbox;
-        Ok(Self {
-            infra,
-            services: Addresses {
-                identity: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
-                catalog: env_or("CATALOG_ADDR", "127.0.0.1:50052".to_owned())?,
-                cart: env_or("CART_ADDR", "127.0.0.1:50053".to_owned())?,
-                order: env_or("ORDER_ADDR", "127.0.0.1:50054".to_owned())?,
-                payment: env_or("PAYMENT_ADDR", "127.0.0.1:50055".to_owned())?,
-                analytics: env_or("ANALYTICS_ADDR", "127.0.0.1:50056".to_owned())?,
-            },
-            downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
-            login_failure_limit: env_or("LOGIN_FAILURE_LIMIT", 10)?,
-            register_rate_limit: env_or("REGISTER_RATE_LIMIT", 300)?,
-            trusted_proxies: client_ip::parse_cidrs(&proxies)
-                .map_err(|e| StartupError::Config(format!("TRUSTED_PROXIES: {e}")))?,
-            public_url,
-            sandbox_payments,
-            max_in_flight: env_or("MAX_IN_FLIGHT", 1024)?,
-            request_timeout: Duration::from_millis(env_or("REQUEST_TIMEOUT_MS", 15_000)?),
-        })
+        PaymentProviderKind::chosen(self.payment_provider, infra.profile)?;
+        Ok(Self { infra, ..self })
+    }
+
+    /// The sandbox is the payment provider, so its "complete" route exists.
+    pub fn sandbox_payments(&self) -> bool {
+        self.payment_provider.is_none_or(|kind| kind == PaymentProviderKind::Sandbox)
     }
 }
 

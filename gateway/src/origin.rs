@@ -140,7 +140,7 @@ impl FromRequestParts<AppState> for Origin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client_ip::parse_cidrs;
+    use crate::client_ip::Cidrs;
 
     fn connection(peer: &str, local: &str) -> Connection {
         Connection { peer: peer.parse().expect("peer"), local: Some(local.parse().expect("local")) }
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn a_trusted_proxy_forwards_its_host_and_scheme() {
-        let proxies = parse_cidrs("10.0.0.0/8").expect("cidr");
+        let proxies: Cidrs = "10.0.0.0/8".parse().expect("cidr");
         let via_proxy = connection("10.0.0.5:5000", "10.0.0.1:8000");
         let forwarded = headers(&[
             ("host", "gateway:8000"),

@@ -64,11 +64,11 @@ pub fn run_suite(
         let prefix = config.infra.schema_prefix.clone();
         let admin_email = format!("admin-{}@example.com", prefix.trim_end_matches('_').replace('_', "-"));
         let signing_key = KeyPair::generate().map_err(|e| format!("signing key: {e}"))?;
-        config.identity.admin = Some((admin_email.clone(), PASSWORD.to_owned()));
+        config.identity.admin = identity::Admin::new(&admin_email, PASSWORD);
         config.identity.private_key_pem = Some(signing_key.private_pem.clone());
         // Every test client claims its own address through a trusted proxy,
         // so per-IP limits of one test never touch another.
-        config.gateway.trusted_proxies = gateway::client_ip::parse_cidrs("127.0.0.0/8").map_err(|e| e.to_string())?;
+        config.gateway.trusted_proxies = "127.0.0.0/8".parse().map_err(|e| format!("cidr: {e}"))?;
         configure(&mut config);
         let infra = config.infra.clone();
         if std::env::var("E2E_SHAPE").as_deref() == Ok("cluster") {

@@ -171,7 +171,7 @@ impl FromRequestParts<AppState> for SandboxProvider {
     type Rejection = HttpError;
 
     async fn from_request_parts(_parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
-        if state.config.sandbox_payments { Ok(SandboxProvider) } else { Err(ApiError::not_found().into()) }
+        if state.config.sandbox_payments() { Ok(SandboxProvider) } else { Err(ApiError::not_found().into()) }
     }
 }
 

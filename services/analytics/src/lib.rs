@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 use common::StartupError;
 use common::auth::KeyRing;
-use common::config::{Infra, env_or};
+use common::config::{Infra, defaults};
 use common::events::{Consumer, ParkedEvents, ParkedEventsService};
 use common::grpc_client::lazy_channel;
+use common::grpc_server::Serving;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::analytics::v1::analytics_server::AnalyticsServer;
@@ -36,27 +37,48 @@ pub const GRPC_NAME: &str = "marketplace.analytics.v1.Analytics";
 /// The consumer group analytics reads the order and payment streams in.
 pub const CONSUMER_GROUP: &str = "analytics";
 
-#[derive(Debug, Clone)]
+/// The analytics service's settings: each flag also reads the environment
+/// variable named in `--help`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "analytics",
+    version,
+    about = "Analytics service: marketplace figures from the order and payment events"
+)]
 pub struct Config {
+    #[command(flatten)]
     pub infra: Infra,
-    pub identity_addr: String,
-    pub currency: String,
+    #[command(flatten)]
+    pub serving: Serving,
+    /// gRPC listen address.
+    #[arg(long, env = "GRPC_ADDR", default_value = defaults::analytics::LISTEN)]
+    pub grpc_addr: String,
+    /// MySQL pool size.
+    #[arg(long = "analytics-db-connections", env = "ANALYTICS_DB_CONNECTIONS", default_value = "8")]
     pub max_db_connections: u32,
+    /// Identity: token keys. One `host:port`, a comma-separated list, or a DNS name for many replicas.
+    #[arg(long = "identity-addr", env = "IDENTITY_ADDR", default_value = defaults::identity::LOCAL)]
+    pub identity_addr: String,
+    /// Currency the figures are reported in.
+    #[arg(long, env = "CURRENCY", default_value = "USD")]
+    pub currency: String,
 }
 
 impl Config {
+    /// From the environment alone, on `infra` (the fleet's, or a test's).
     pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
-        Ok(Self {
-            infra,
-            identity_addr: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
-            currency: env_or("CURRENCY", "USD".to_owned())?,
-            max_db_connections: env_or("ANALYTICS_DB_CONNECTIONS", 8)?,
-        })
+        Self { infra, ..common::cli::from_env()? }.checked()
+    }
+
+    /// What clap cannot check: the shared settings.
+    pub fn checked(self) -> Result<Self, StartupError> {
+        Ok(Self { infra: self.infra.checked()?, ..self })
     }
 }
 
 pub struct Analytics {
     pool: MySqlPool,
+    serving: Serving,
     service: AnalyticsService,
     order_events: Consumer<OrderEvent>,
     payment_events: Consumer<PaymentEvent>,
@@ -76,7 +98,7 @@ pub async fn start(config: &Config) -> Result<Analytics, StartupError> {
     let service = AnalyticsService::new(Store::new(pool.clone()), keys.clone(), config.currency.clone());
     let order_events = Consumer::connect(pool.clone(), &config.infra, CONSUMER_GROUP).await?;
     let payment_events = Consumer::connect(pool.clone(), &config.infra, CONSUMER_GROUP).await?;
-    Ok(Analytics { pool, service, order_events, payment_events, keys })
+    Ok(Analytics { pool, serving: config.serving.clone(), service, order_events, payment_events, keys })
 }
 
 impl Analytics {
@@ -85,7 +107,8 @@ impl Analytics {
         let payments = tokio::spawn(self.payment_events.run(events::PaymentEvents, shutdown.clone()));
         let parked = ParkedEventsService::new(parked_events(self.pool.clone()), self.keys);
         let routes = tonic::service::Routes::new(AnalyticsServer::new(self.service)).add_service(parked.into_server());
-        let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
+        let result =
+            common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), self.serving, shutdown).await;
         let _ = tokio::join!(orders, payments);
         result
     }

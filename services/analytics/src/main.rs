@@ -1,17 +1,17 @@
-//! The analytics service on its own: config from env, telemetry, serve.
-use common::config::{Infra, env_or};
+//! The analytics service on its own: config from flags and environment,
+//! telemetry, serve.
+use analytics::Config;
+use common::probe::Probe;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let probe = common::probe::Probe::Grpc { env: "GRPC_ADDR", default: "0.0.0.0:50056" };
-    common::service_main("analytics", probe, run).await
+    common::service_main(|config: &Config| Probe::Grpc { addr: config.grpc_addr.clone() }, run).await
 }
 
-async fn run() -> Result<(), common::StartupError> {
-    let config = analytics::Config::from_env(Infra::from_env()?)?;
-    let addr: String = env_or("GRPC_ADDR", "0.0.0.0:50056".to_owned())?;
+async fn run(config: Config) -> Result<(), common::StartupError> {
+    let config = config.checked()?;
     let service = analytics::start(&config).await?;
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!(%addr, "analytics serving gRPC");
+    let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;
+    tracing::info!(addr = %config.grpc_addr, "analytics serving gRPC");
     service.serve(listener, common::shutdown::on_os_signal()).await
 }

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use common::StartupError;
 use common::auth::KeyRing;
-use common::config::{Infra, env_or};
+use common::config::{Infra, defaults};
 use common::events::{Consumer, ParkedEvents, ParkedEventsService};
 use common::grpc_client::lazy_channel;
+use common::grpc_server::Serving;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::cart::v1::cart_server::CartServer;
@@ -30,33 +31,58 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 pub const SCHEMA: &str = "cart";
 pub const GRPC_NAME: &str = "marketplace.cart.v1.Cart";
 
-#[derive(Debug, Clone)]
+/// The cart service's settings: each flag also reads the environment
+/// variable named in `--help`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "cart", version, about = "Cart service: each customer's cart, checked against catalog and stock")]
 pub struct Config {
+    #[command(flatten)]
     pub infra: Infra,
-    pub identity_addr: String,
-    pub catalog_addr: String,
-    pub order_addr: String,
-    pub downstream_timeout: Duration,
-    pub currency: String,
+    #[command(flatten)]
+    pub serving: Serving,
+    /// gRPC listen address.
+    #[arg(long, env = "GRPC_ADDR", default_value = defaults::cart::LISTEN)]
+    pub grpc_addr: String,
+    /// MySQL pool size.
+    #[arg(long = "cart-db-connections", env = "CART_DB_CONNECTIONS", default_value = "10")]
     pub max_db_connections: u32,
+    /// Identity: token keys. One `host:port`, a comma-separated list, or a DNS name for many replicas.
+    #[arg(long = "identity-addr", env = "IDENTITY_ADDR", default_value = defaults::identity::LOCAL)]
+    pub identity_addr: String,
+    /// Catalog: is a product active, its price.
+    #[arg(long = "catalog-addr", env = "CATALOG_ADDR", default_value = defaults::catalog::LOCAL)]
+    pub catalog_addr: String,
+    /// Order: available stock.
+    #[arg(long = "order-addr", env = "ORDER_ADDR", default_value = defaults::order::LOCAL)]
+    pub order_addr: String,
+    /// Deadline of each call to catalog and order, milliseconds.
+    #[arg(
+        long = "downstream-timeout-ms",
+        env = "DOWNSTREAM_TIMEOUT_MS",
+        default_value = "5000",
+        value_parser = common::cli::millis
+    )]
+    pub downstream_timeout: Duration,
+    /// Currency of cart totals.
+    #[arg(long, env = "CURRENCY", default_value = "USD")]
+    pub currency: String,
 }
 
 impl Config {
+    /// From the environment alone, on `infra` (the fleet's, or a test's).
     pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
-        Ok(Self {
-            infra,
-            identity_addr: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
-            catalog_addr: env_or("CATALOG_ADDR", "127.0.0.1:50052".to_owned())?,
-            order_addr: env_or("ORDER_ADDR", "127.0.0.1:50054".to_owned())?,
-            downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
-            currency: env_or("CURRENCY", "USD".to_owned())?,
-            max_db_connections: env_or("CART_DB_CONNECTIONS", 10)?,
-        })
+        Self { infra, ..common::cli::from_env()? }.checked()
+    }
+
+    /// What clap cannot check: the shared settings.
+    pub fn checked(self) -> Result<Self, StartupError> {
+        Ok(Self { infra: self.infra.checked()?, ..self })
     }
 }
 
 pub struct Cart {
     pool: MySqlPool,
+    serving: Serving,
     service: CartService,
     order_events: Consumer<OrderEvent>,
     keys: Arc<KeyRing>,
@@ -77,7 +103,7 @@ pub async fn start(config: &Config) -> Result<Cart, StartupError> {
     );
     let service = CartService::new(Store::new(pool.clone()), keys.clone(), downstream, config.currency.clone());
     let order_events = Consumer::connect(pool.clone(), &config.infra, "cart").await?;
-    Ok(Cart { pool, service, order_events, keys })
+    Ok(Cart { pool, serving: config.serving.clone(), service, order_events, keys })
 }
 
 impl Cart {
@@ -85,7 +111,8 @@ impl Cart {
         let consumer = tokio::spawn(self.order_events.run(events::OrderEvents, shutdown.clone()));
         let parked = ParkedEventsService::new(parked_events(self.pool.clone()), self.keys);
         let routes = tonic::service::Routes::new(CartServer::new(self.service)).add_service(parked.into_server());
-        let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
+        let result =
+            common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), self.serving, shutdown).await;
         let _ = consumer.await;
         result
     }

@@ -21,7 +21,8 @@ use std::time::Duration;
 use common::StartupError;
 use common::auth::KeyRing;
 use common::cache::Cache;
-use common::config::{Infra, env_or};
+use common::config::{Infra, defaults};
+use common::grpc_server::Serving;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::catalog::v1::catalog_server::CatalogServer;
@@ -41,28 +42,66 @@ pub const GRPC_NAME: &str = "marketplace.catalog.v1.Catalog";
 /// grows a little as protobuf (tonic's default is 4 MiB).
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-#[derive(Debug, Clone)]
+/// The catalog service's settings: each flag also reads the environment
+/// variable named in `--help`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "catalog", version, about = "Catalog service: categories, products, listings and search")]
 pub struct Config {
+    #[command(flatten)]
     pub infra: Infra,
-    pub identity_addr: String,
-    pub order_addr: String,
-    pub downstream_timeout: Duration,
-    pub vendor_reconcile_interval: Duration,
-    pub stock_write_recovery_interval: Duration,
+    #[command(flatten)]
+    pub serving: Serving,
+    /// gRPC listen address.
+    #[arg(long, env = "GRPC_ADDR", default_value = defaults::catalog::LISTEN)]
+    pub grpc_addr: String,
+    /// MySQL pool size.
+    #[arg(long = "catalog-db-connections", env = "CATALOG_DB_CONNECTIONS", default_value = "16")]
     pub max_db_connections: u32,
+    /// Identity: token keys and vendor status. One `host:port`, a
+    /// comma-separated list, or a DNS name for many replicas.
+    #[arg(long = "identity-addr", env = "IDENTITY_ADDR", default_value = defaults::identity::LOCAL)]
+    pub identity_addr: String,
+    /// Deadline of each call to identity and order, milliseconds.
+    #[arg(
+        long = "downstream-timeout-ms",
+        env = "DOWNSTREAM_TIMEOUT_MS",
+        default_value = "5000",
+        value_parser = common::cli::millis
+    )]
+    pub downstream_timeout: Duration,
+    /// How often every known vendor's name and status are re-read from
+    /// identity, seconds.
+    #[arg(
+        long = "vendor-reconcile-secs",
+        env = "VENDOR_RECONCILE_SECS",
+        default_value = "30",
+        value_parser = common::cli::secs
+    )]
+    pub vendor_reconcile_interval: Duration,
+    /// Order: stores a product write's stock, and takes back an abandoned
+    /// write's.
+    #[arg(long = "order-addr", env = "ORDER_ADDR", default_value = defaults::order::LOCAL)]
+    pub order_addr: String,
+    /// How often product writes left unsettled (order down, a catalog that
+    /// died mid-write) are abandoned and their stock taken back, seconds.
+    #[arg(
+        long = "stock-write-recovery-secs",
+        env = "STOCK_WRITE_RECOVERY_SECS",
+        default_value = "10",
+        value_parser = common::cli::secs
+    )]
+    pub stock_write_recovery_interval: Duration,
 }
 
 impl Config {
+    /// From the environment alone, on `infra` (the fleet's, or a test's).
     pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
-        Ok(Self {
-            infra,
-            identity_addr: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
-            order_addr: env_or("ORDER_ADDR", "127.0.0.1:50054".to_owned())?,
-            downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
-            vendor_reconcile_interval: Duration::from_secs(env_or("VENDOR_RECONCILE_SECS", 30)?),
-            stock_write_recovery_interval: Duration::from_secs(env_or("STOCK_WRITE_RECOVERY_SECS", 10)?),
-            max_db_connections: env_or("CATALOG_DB_CONNECTIONS", 16)?,
-        })
+        Self { infra, ..common::cli::from_env()? }.checked()
+    }
+
+    /// What clap cannot check: the shared settings.
+    pub fn checked(self) -> Result<Self, StartupError> {
+        Ok(Self { infra: self.infra.checked()?, ..self })
     }
 }
 
@@ -72,6 +111,7 @@ pub struct Catalog {
     stock_writes: Arc<StockWrites>,
     reconcile_interval: Duration,
     recovery_interval: Duration,
+    serving: Serving,
 }
 
 pub async fn start(config: &Config) -> Result<Catalog, StartupError> {
@@ -98,6 +138,7 @@ pub async fn start(config: &Config) -> Result<Catalog, StartupError> {
         stock_writes,
         reconcile_interval: config.vendor_reconcile_interval,
         recovery_interval: config.stock_write_recovery_interval,
+        serving: config.serving.clone(),
     })
 }
 
@@ -117,7 +158,8 @@ impl Catalog {
         let routes = tonic::service::Routes::new(
             CatalogServer::from_arc(self.service).max_decoding_message_size(MAX_MESSAGE_BYTES),
         );
-        let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
+        let result =
+            common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), self.serving, shutdown).await;
         reconciler.abort();
         recovery.abort();
         result

@@ -1,53 +1,48 @@
-//! Typed configuration from the environment.
+//! The settings every service shares (`Infra`) and the payment provider's
+//! choice. Each binary's own settings are one clap struct in its crate,
+//! built on these; `cli` says how the environment is read, `defaults`
+//! holds every default address.
 //!
-//! Each binary has one config struct built from these helpers; the defaults
-//! are the ones that make `cargo run -p fleet` work on a developer machine.
+//! The defaults are the ones that make `cargo run -p fleet` work on a
+//! developer machine.
+pub mod defaults;
+
 use std::str::FromStr;
 
 use crate::StartupError;
 use crate::profile::Profile;
 
-/// A variable parsed as `T`, or `default` when it is unset or empty.
-pub fn env_or<T: FromStr>(name: &str, default: T) -> Result<T, StartupError>
-where
-    T::Err: std::fmt::Display,
-{
-    match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => {
-            value.trim().parse().map_err(|e| StartupError::Config(format!("{name}={value:?} is not valid: {e}")))
-        }
-        _ => Ok(default),
-    }
-}
-
-/// A variable that may be unset.
-pub fn env_opt(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// The shared infrastructure every service connects to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Infra {
-    /// Server URL without a database: each service picks its own schema.
+    /// MariaDB/MySQL server URL without a database: each service creates
+    /// and migrates its own schema there.
+    #[arg(long, env = "MYSQL_URL", default_value = "mysql://root@127.0.0.1:3306")]
     pub mysql_url: String,
+    /// Redis URL: caches, the catalog version, event streams.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
-    /// Prefixes every schema name and Redis key, so fleets can share servers.
+    /// Prefixes every schema name and Redis key (letters, digits, '_'), so
+    /// several marketplaces can share the servers.
+    #[arg(long, env = "SCHEMA_PREFIX", default_value = "")]
     pub schema_prefix: String,
-    /// `MARKETPLACE_ENV`: what the binary refuses to start with.
+    /// `development` or `production`: what the binary refuses to start with.
+    #[arg(long = "marketplace-env", env = "MARKETPLACE_ENV", default_value = "development")]
     pub profile: Profile,
 }
 
 impl Infra {
+    /// From the environment alone, checked.
     pub fn from_env() -> Result<Self, StartupError> {
-        let infra = Self {
-            mysql_url: env_or("MYSQL_URL", "mysql://root@127.0.0.1:3306".to_owned())?,
-            redis_url: env_or("REDIS_URL", "redis://127.0.0.1:6379".to_owned())?,
-            schema_prefix: env_or("SCHEMA_PREFIX", String::new())?,
-            profile: Profile::from_env()?,
-        };
-        infra.validate()?;
-        infra.profile.refuse_development_secret("REDIS_URL", &infra.redis_url)?;
-        Ok(infra)
+        crate::cli::from_env::<Self>()?.checked()
+    }
+
+    /// What clap cannot check: the prefix's characters, and the production
+    /// profile's refusal of a development Redis password.
+    pub fn checked(self) -> Result<Self, StartupError> {
+        self.validate()?;
+        self.profile.refuse_development_secret("REDIS_URL", &self.redis_url)?;
+        Ok(self)
     }
 
     pub fn validate(&self) -> Result<(), StartupError> {
@@ -108,11 +103,13 @@ impl FromStr for PaymentProviderKind {
 }
 
 impl PaymentProviderKind {
-    /// The sandbox by default in development; in production it must be
-    /// chosen explicitly, so a deployment never lets customers mark their
-    /// own orders paid by accident.
-    pub fn from_env(profile: Profile) -> Result<Self, StartupError> {
-        profile.require("PAYMENT_PROVIDER", env_opt("PAYMENT_PROVIDER").as_deref())?;
-        env_or("PAYMENT_PROVIDER", PaymentProviderKind::Sandbox)
+    /// The provider `PAYMENT_PROVIDER` named, else the sandbox in
+    /// development; in production it must be named, so a deployment never
+    /// lets customers mark their own orders paid by accident.
+    pub fn chosen(named: Option<Self>, profile: Profile) -> Result<Self, StartupError> {
+        if named.is_none() {
+            profile.require("PAYMENT_PROVIDER", None)?;
+        }
+        Ok(named.unwrap_or(PaymentProviderKind::Sandbox))
     }
 }

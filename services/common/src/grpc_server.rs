@@ -1,7 +1,8 @@
 //! The gRPC server every service runs: its own service plus
 //! `grpc.health.v1` (SERVING only while the database answers, NOT_SERVING
 //! as soon as shutdown begins), reflection, a tracing span per call, and a
-//! graceful drain of in-flight calls after `SHUTDOWN_GRACE_MS`.
+//! graceful drain of in-flight calls after `SHUTDOWN_GRACE_MS`, and its
+//! own `/metrics` when `METRICS_ADDR` asks for it (`Serving`).
 use std::time::Duration;
 
 use sqlx::MySqlPool;
@@ -16,6 +17,23 @@ use crate::{StartupError, db};
 
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 
+/// How a gRPC service serves, the same for all six.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Serving {
+    /// On SIGTERM/Ctrl-C, health says NOT_SERVING at once and the service
+    /// keeps serving this long (milliseconds), then drains in-flight calls.
+    #[arg(
+        long = "shutdown-grace-ms",
+        env = "SHUTDOWN_GRACE_MS",
+        default_value = "0",
+        value_parser = crate::cli::millis
+    )]
+    pub shutdown_grace: Duration,
+    /// Serve Prometheus `GET /metrics` on this address (unset: no endpoint).
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+}
+
 /// Serves `routes` (the service's own) on `listener` until `shutdown`.
 /// `name` is the fully-qualified gRPC service name reported in health.
 pub async fn serve(
@@ -23,6 +41,7 @@ pub async fn serve(
     routes: Routes,
     listener: TcpListener,
     pool: Option<MySqlPool>,
+    serving: Serving,
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
     // Install the recorder before anything records.
@@ -67,7 +86,7 @@ pub async fn serve(
     // the server keeps taking calls for the grace period so balancers see
     // it leave before it stops accepting; then it drains in-flight calls.
     let drain = CancellationToken::new();
-    let grace = std::time::Duration::from_millis(crate::config::env_or("SHUTDOWN_GRACE_MS", 0)?);
+    let grace = serving.shutdown_grace;
     {
         let (shutdown, drain) = (shutdown.clone(), drain.clone());
         tokio::spawn(async move {
@@ -78,7 +97,7 @@ pub async fn serve(
     }
     // A service on its own answers /metrics itself (the fleet's gateway
     // shows every service's metrics, as they share one process).
-    if let Some(addr) = crate::config::env_opt("METRICS_ADDR") {
+    if let Some(addr) = serving.metrics_addr {
         crate::metrics::spawn_upkeep(shutdown.clone());
         let stop = shutdown.clone();
         tokio::spawn(async move {

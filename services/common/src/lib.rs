@@ -6,6 +6,7 @@ pub mod auth;
 pub mod base64url;
 pub mod buyable;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -34,17 +35,29 @@ pub use error::{ApiError, ErrorKind, FieldErrors};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The body of every service binary's `main`: `<binary> healthcheck`
-/// probes the running service and exits 0 only when it is healthy;
-/// otherwise telemetry first, then `run`, whose failure is logged and
-/// printed as one line and becomes the exit code.
-pub async fn service_main<F, Fut>(name: &str, probe: probe::Probe, run: F) -> std::process::ExitCode
+/// The body of every service binary's `main`. The command line (flags,
+/// each with its environment variable) is parsed into `C` first, so
+/// `--help`, `--version` and an invalid value exit before anything starts;
+/// `<binary> healthcheck` probes the running service (`probe` says where)
+/// and exits 0 only when it is healthy; otherwise telemetry first, then
+/// `run`, whose failure is logged and printed as one line and becomes the
+/// exit code.
+pub async fn service_main<C, P, F, Fut>(probe: P, run: F) -> std::process::ExitCode
 where
-    F: FnOnce() -> Fut,
+    C: clap::CommandFactory + clap::Args,
+    P: FnOnce(&C) -> probe::Probe,
+    F: FnOnce(C) -> Fut,
     Fut: Future<Output = Result<(), StartupError>>,
 {
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        return match probe.run().await {
+    let command = service_command::<C>();
+    let name = command.get_name().to_owned();
+    let (config, matches) = cli::parse::<C>(command);
+    let settings = match <telemetry::Settings as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(settings) => settings,
+        Err(e) => e.exit(),
+    };
+    if matches.subcommand_name() == Some(HEALTHCHECK) {
+        return match probe(&config).run().await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(reason) => {
                 eprintln!("{name} unhealthy: {reason}");
@@ -52,14 +65,14 @@ where
             }
         };
     }
-    let _telemetry = match telemetry::init(name) {
+    let _telemetry = match telemetry::init(&name, &settings) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{name}: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    match run().await {
+    match run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{name}: {e}");
@@ -67,6 +80,21 @@ where
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+const HEALTHCHECK: &str = "healthcheck";
+
+/// A service binary's whole command line: its configuration `C`, the
+/// telemetry settings, and the `healthcheck` subcommand.
+pub fn service_command<C: clap::CommandFactory + clap::Args>() -> clap::Command {
+    use clap::Args as _;
+    // The settings first: a struct's doc comment becomes the command's
+    // about when it is added, and `C`'s must win.
+    let name = C::command().get_name().to_owned();
+    C::augment_args(telemetry::Settings::augment_args(clap::Command::new(name))).subcommand(
+        clap::Command::new(HEALTHCHECK)
+            .about("Asks the running service on its listen address whether it is healthy; exit code 0 when it is"),
+    )
 }
 
 /// Why a service could not start (or stopped serving).

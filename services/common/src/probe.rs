@@ -8,15 +8,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::config::env_or;
-
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// What to probe: the listen address comes from `env` (as the service
-/// reads it), with `0.0.0.0` asked on loopback.
+/// What to probe: the service's listen address from its configuration,
+/// with `0.0.0.0` asked on loopback.
 pub enum Probe {
-    Grpc { env: &'static str, default: &'static str },
-    Http { env: &'static str, default: &'static str, path: &'static str },
+    Grpc { addr: String },
+    Http { addr: String, path: &'static str },
 }
 
 fn local(addr: &str) -> String {
@@ -27,12 +25,8 @@ impl Probe {
     /// `Ok` when the service answers healthy, else why not.
     pub async fn run(&self) -> Result<(), String> {
         match self {
-            Probe::Grpc { env, default } => {
-                grpc_serving(&local(&env_or(env, (*default).to_owned()).map_err(|e| e.to_string())?)).await
-            }
-            Probe::Http { env, default, path } => {
-                http_ok(&local(&env_or(env, (*default).to_owned()).map_err(|e| e.to_string())?), path).await
-            }
+            Probe::Grpc { addr } => grpc_serving(&local(addr)).await,
+            Probe::Http { addr, path } => http_ok(&local(addr), path).await,
         }
     }
 }

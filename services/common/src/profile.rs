@@ -6,7 +6,6 @@
 //!
 //! Each refusal is one line naming the variable, never its value.
 use crate::StartupError;
-use crate::config::env_or;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Profile {
@@ -28,10 +27,6 @@ impl std::str::FromStr for Profile {
 }
 
 impl Profile {
-    pub fn from_env() -> Result<Self, StartupError> {
-        env_or("MARKETPLACE_ENV", Profile::Development)
-    }
-
     pub fn is_production(self) -> bool {
         self == Profile::Production
     }

@@ -14,10 +14,45 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::StartupError;
-use crate::config::env_opt;
 
 /// Which spans go to OpenTelemetry.
 const SPAN_FILTER: &str = "info,sqlx=warn,h2=warn,tower=warn";
+/// Which events the binaries log unless `RUST_LOG` says.
+const LOG_FILTER: &str = "info,sqlx=warn,h2=warn,tower=warn";
+
+/// How a binary logs and exports traces; part of every binary's command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// `pretty`, or `json`: one JSON object per line.
+    #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
+    pub log_format: LogFormat,
+    /// Log filter in `tracing`'s EnvFilter syntax (unset: info, and warn for
+    /// sqlx, h2 and tower).
+    #[arg(long = "rust-log", env = "RUST_LOG")]
+    pub log_filter: Option<String>,
+    /// OTLP/gRPC endpoint that spans are exported to under the binary's
+    /// name, e.g. `http://otel-collector:4317` (unset: no export).
+    #[arg(long = "otel-exporter-otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("expected pretty or json".to_owned()),
+        }
+    }
+}
 
 /// Keeps the trace exporter alive; flushes it when dropped.
 pub struct Telemetry {
@@ -43,14 +78,19 @@ impl Drop for Telemetry {
 }
 
 /// Installs the global subscriber. Call once per process, inside the runtime.
-pub fn init(service_name: &str) -> Result<Telemetry, StartupError> {
-    init_with_filter(service_name, "info,sqlx=warn,h2=warn,tower=warn")
+pub fn init(service_name: &str, settings: &Settings) -> Result<Telemetry, StartupError> {
+    init_with(service_name, settings, LOG_FILTER)
 }
 
-/// Like `init`, with another default log filter (`RUST_LOG` still wins):
-/// test harnesses log only warnings and errors unless asked.
+/// Like `init` with the settings from the environment and another default
+/// log filter (`RUST_LOG` still wins): test harnesses log only warnings and
+/// errors unless asked.
 pub fn init_with_filter(service_name: &str, default_filter: &str) -> Result<Telemetry, StartupError> {
-    let provider = match env_opt("OTEL_EXPORTER_OTLP_ENDPOINT") {
+    init_with(service_name, &crate::cli::from_env()?, default_filter)
+}
+
+fn init_with(service_name: &str, settings: &Settings, default_filter: &str) -> Result<Telemetry, StartupError> {
+    let provider = match settings.otlp_endpoint.clone() {
         Some(endpoint) => {
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
@@ -61,7 +101,7 @@ pub fn init_with_filter(service_name: &str, default_filter: &str) -> Result<Tele
         }
         None => None,
     };
-    install(service_name, default_filter, provider)
+    install(service_name, settings, default_filter, provider)
 }
 
 /// Like `init_with_filter`, with spans going to `exporter` instead of
@@ -71,7 +111,8 @@ pub fn init_with_exporter(
     default_filter: &str,
     exporter: impl SpanExporter + 'static,
 ) -> Result<Telemetry, StartupError> {
-    install(service_name, default_filter, Some(tracer_provider(service_name, exporter)))
+    let settings = crate::cli::from_env()?;
+    install(service_name, &settings, default_filter, Some(tracer_provider(service_name, exporter)))
 }
 
 fn tracer_provider(service_name: &str, exporter: impl SpanExporter + 'static) -> SdkTracerProvider {
@@ -83,14 +124,20 @@ fn tracer_provider(service_name: &str, exporter: impl SpanExporter + 'static) ->
 
 fn install(
     service_name: &str,
+    settings: &Settings,
     default_filter: &str,
     provider: Option<SdkTracerProvider>,
 ) -> Result<Telemetry, StartupError> {
     // The metrics recorder too, before anything records.
     crate::metrics::handle();
-    let logs = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let json = env_opt("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
-    let fmt = if json {
+    // A filter that does not parse falls back to the default, as
+    // `EnvFilter::from_default_env` would.
+    let logs = settings
+        .log_filter
+        .as_deref()
+        .and_then(|filter| EnvFilter::try_new(filter).ok())
+        .unwrap_or_else(|| EnvFilter::new(default_filter));
+    let fmt = if settings.log_format == LogFormat::Json {
         tracing_subscriber::fmt::layer().json().flatten_event(true).boxed()
     } else {
         tracing_subscriber::fmt::layer().boxed()

@@ -325,7 +325,9 @@ async fn serve_orders(orders: &CountingOrders, addr: &str) -> (String, Cancellat
     let addr = listener.local_addr().expect("addr").to_string();
     let stop = CancellationToken::new();
     let routes = tonic::service::Routes::new(order_pb::order_server::OrderServer::new(orders.clone()));
-    let serving = common::grpc_server::serve("marketplace.order.v1.Order", routes, listener, None, stop.clone());
+    let defaults = common::cli::from_env().expect("serving settings");
+    let serving =
+        common::grpc_server::serve("marketplace.order.v1.Order", routes, listener, None, defaults, stop.clone());
     let task = tokio::spawn(async move { serving.await.expect("served") });
     (addr, stop, task)
 }

@@ -13,7 +13,8 @@ pub mod tokens;
 
 use common::StartupError;
 use common::auth::KeyRing;
-use common::config::{Infra, env_opt, env_or};
+use common::config::{Infra, defaults};
+use common::grpc_server::Serving;
 use common::shutdown::CancellationToken;
 use proto::identity::v1::identity_server::IdentityServer;
 use sqlx::MySqlPool;
@@ -27,17 +28,56 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 pub const SCHEMA: &str = "identity";
 pub const GRPC_NAME: &str = "marketplace.identity.v1.Identity";
 
-#[derive(Clone)]
+/// The identity service's settings: each flag also reads the environment
+/// variable named in `--help`.
+#[derive(Clone, clap::Parser)]
+#[command(name = "identity", version, about = "Identity service: users, passwords, access and refresh tokens, vendors")]
 pub struct Config {
+    #[command(flatten)]
     pub infra: Infra,
-    pub access_ttl_secs: i64,
-    pub refresh_ttl_secs: i64,
-    /// PKCS#8 PEM of an Ed25519 key; when unset the key kept in the schema
-    /// (made on first start) is used.
-    pub private_key_pem: Option<String>,
-    /// Made sure to exist at start-up (never overwritten).
-    pub admin: Option<(String, String)>,
+    #[command(flatten)]
+    pub serving: Serving,
+    /// gRPC listen address.
+    #[arg(long, env = "GRPC_ADDR", default_value = defaults::identity::LISTEN)]
+    pub grpc_addr: String,
+    /// MySQL pool size.
+    #[arg(long = "identity-db-connections", env = "IDENTITY_DB_CONNECTIONS", default_value = "10")]
     pub max_db_connections: u32,
+    /// Access token (EdDSA JWT) lifetime, seconds.
+    #[arg(long = "access-token-ttl", env = "ACCESS_TOKEN_TTL", default_value = "900")]
+    pub access_ttl_secs: i64,
+    /// Refresh token lifetime, seconds.
+    #[arg(long = "refresh-token-ttl", env = "REFRESH_TOKEN_TTL", default_value = "604800")]
+    pub refresh_ttl_secs: i64,
+    /// PKCS#8 PEM of the Ed25519 key that signs access tokens; unset: the
+    /// key kept in the schema (made on first start) is used.
+    #[arg(long = "jwt-private-key-pem", env = "JWT_PRIVATE_KEY_PEM")]
+    pub private_key_pem: Option<String>,
+    #[command(flatten)]
+    pub admin: Admin,
+}
+
+/// The admin made sure to exist at start-up (never overwritten), when both
+/// are given.
+#[derive(Clone, Default, clap::Args)]
+pub struct Admin {
+    /// Email of the admin created at start-up unless a user has it.
+    #[arg(long = "admin-email", env = "ADMIN_EMAIL")]
+    pub email: Option<String>,
+    /// That admin's password (8 characters or more).
+    #[arg(long = "admin-password", env = "ADMIN_PASSWORD")]
+    pub password: Option<String>,
+}
+
+impl Admin {
+    pub fn new(email: &str, password: &str) -> Self {
+        Self { email: Some(email.to_owned()), password: Some(password.to_owned()) }
+    }
+
+    /// Email and password, when both are given.
+    pub fn account(&self) -> Option<(&str, &str)> {
+        self.email.as_deref().zip(self.password.as_deref())
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -45,34 +85,32 @@ impl std::fmt::Debug for Config {
         // Keys and passwords stay out of logs.
         f.debug_struct("Config")
             .field("infra", &self.infra)
+            .field("grpc_addr", &self.grpc_addr)
             .field("access_ttl_secs", &self.access_ttl_secs)
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .field("private_key_pem", &self.private_key_pem.as_ref().map(|_| "***"))
-            .field("admin", &self.admin.as_ref().map(|(email, _)| email))
+            .field("admin", &self.admin.account().map(|(email, _)| email))
             .finish()
     }
 }
 
 impl Config {
+    /// From the environment alone, on `infra` (the fleet's, or a test's).
     pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
-        let admin = match (env_opt("ADMIN_EMAIL"), env_opt("ADMIN_PASSWORD")) {
-            (Some(email), Some(password)) => Some((email, password)),
-            _ => None,
-        };
-        if let Some((_, password)) = &admin {
+        Self { infra, ..common::cli::from_env()? }.checked()
+    }
+
+    /// What clap cannot check: the shared settings, and the production
+    /// profile's refusal of development secrets.
+    pub fn checked(self) -> Result<Self, StartupError> {
+        let infra = self.infra.checked()?;
+        if let Some((_, password)) = self.admin.account() {
             infra.profile.refuse_development_secret("ADMIN_PASSWORD", password)?;
         }
-        if let Some(pem) = &env_opt("JWT_PRIVATE_KEY_PEM") {
+        if let Some(pem) = &self.private_key_pem {
             infra.profile.refuse_development_secret("JWT_PRIVATE_KEY_PEM", pem)?;
         }
-        Ok(Self {
-            infra,
-            access_ttl_secs: env_or("ACCESS_TOKEN_TTL", 15 * 60)?,
-            refresh_ttl_secs: env_or("REFRESH_TOKEN_TTL", 7 * 24 * 3600)?,
-            private_key_pem: env_opt("JWT_PRIVATE_KEY_PEM"),
-            admin,
-            max_db_connections: env_or("IDENTITY_DB_CONNECTIONS", 10)?,
-        })
+        Ok(Self { infra, ..self })
     }
 }
 
@@ -80,6 +118,7 @@ impl Config {
 pub struct Identity {
     pool: MySqlPool,
     service: IdentityService,
+    serving: Serving,
 }
 
 pub async fn connect(config: &Config) -> Result<MySqlPool, StartupError> {
@@ -104,11 +143,11 @@ pub async fn start(config: &Config) -> Result<Identity, StartupError> {
     };
     let keys = KeyRing::fixed(&store.public_keys().await.map_err(startup)?).map_err(startup)?;
     let signer = Signer::new(&pair, config.access_ttl_secs).map_err(startup)?;
-    if let Some((email, password)) = &config.admin {
+    if let Some((email, password)) = config.admin.account() {
         ensure_admin(&store, email, password).await?;
     }
     let service = IdentityService::new(store, keys, signer, chrono::Duration::seconds(config.refresh_ttl_secs));
-    Ok(Identity { pool, service })
+    Ok(Identity { pool, service, serving: config.serving.clone() })
 }
 
 /// Makes sure an admin with `email` exists; an existing user is left as is.
@@ -140,7 +179,7 @@ pub async fn serve_for_tests(
 ) -> Result<(String, String), StartupError> {
     let mut config = Config::from_env(infra.clone())?;
     let admin_email = format!("root-{}@example.com", infra.schema_prefix.trim_end_matches('_').replace('_', "-"));
-    config.admin = Some((admin_email.clone(), password.to_owned()));
+    config.admin = Admin::new(&admin_email, password);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?.to_string();
     tokio::spawn(start(&config).await?.serve(listener, stop));
@@ -150,6 +189,6 @@ pub async fn serve_for_tests(
 impl Identity {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartupError> {
         let routes = tonic::service::Routes::new(IdentityServer::new(self.service));
-        common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await
+        common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), self.serving, shutdown).await
     }
 }

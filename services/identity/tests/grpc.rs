@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 async fn start(infra: Infra, stop: CancellationToken) -> Result<Ctx, common::StartupError> {
     let mut config = identity::Config::from_env(infra)?;
     let admin_email = format!("root-{}@example.com", uuid_suffix());
-    config.admin = Some((admin_email.clone(), PASSWORD.to_owned()));
+    config.admin = identity::Admin::new(&admin_email, PASSWORD);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(identity::start(&config).await?.serve(listener, stop));

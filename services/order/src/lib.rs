@@ -14,8 +14,9 @@ use std::time::Duration;
 use common::StartupError;
 use common::auth::KeyRing;
 use common::cache::Cache;
-use common::config::{Infra, env_or};
+use common::config::{Infra, defaults};
 use common::events::{Consumer, ParkedEvents, ParkedEventsService, Relay};
+use common::grpc_server::Serving;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::order::v1::order_server::OrderServer;
@@ -31,44 +32,74 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 pub const SCHEMA: &str = "orders";
 pub const GRPC_NAME: &str = "marketplace.order.v1.Order";
 
-#[derive(Debug, Clone)]
+/// The order service's settings: each flag also reads the environment
+/// variable named in `--help`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "order", version, about = "Order service: orders, the inventory, reservations and refunds")]
 pub struct Config {
+    #[command(flatten)]
     pub infra: Infra,
-    pub identity_addr: String,
-    pub catalog_addr: String,
-    pub downstream_timeout: Duration,
+    #[command(flatten)]
+    pub serving: Serving,
+    /// gRPC listen address.
+    #[arg(long, env = "GRPC_ADDR", default_value = defaults::order::LISTEN)]
+    pub grpc_addr: String,
+    /// MySQL pool size.
+    #[arg(long = "order-db-connections", env = "ORDER_DB_CONNECTIONS", default_value = "16")]
     pub max_db_connections: u32,
+    /// Identity: token keys. One `host:port`, a comma-separated list, or a DNS name for many replicas.
+    #[arg(long = "identity-addr", env = "IDENTITY_ADDR", default_value = defaults::identity::LOCAL)]
+    pub identity_addr: String,
+    /// Catalog: the price snapshot at checkout, product ownership for stock writes.
+    #[arg(long = "catalog-addr", env = "CATALOG_ADDR", default_value = defaults::catalog::LOCAL)]
+    pub catalog_addr: String,
+    /// Deadline of each call to catalog, milliseconds.
+    #[arg(
+        long = "downstream-timeout-ms",
+        env = "DOWNSTREAM_TIMEOUT_MS",
+        default_value = "5000",
+        value_parser = common::cli::millis
+    )]
+    pub downstream_timeout: Duration,
+    /// Currency of new orders.
+    #[arg(long, env = "CURRENCY", default_value = "USD")]
     pub currency: String,
-    /// How long an unpaid order holds its stock.
+    /// How long an unpaid order holds its stock before the reaper cancels
+    /// it, seconds.
+    #[arg(long = "reservation-ttl", env = "RESERVATION_TTL", default_value = "1800", value_parser = common::cli::secs)]
     pub reservation_ttl: Duration,
-    /// How often expired reservations are looked for.
+    /// How often expired reservations are looked for, milliseconds.
+    #[arg(
+        long = "reaper-interval-ms",
+        env = "REAPER_INTERVAL_MS",
+        default_value = "5000",
+        value_parser = common::cli::millis
+    )]
     pub reaper_interval: Duration,
     /// Unpaid orders a customer may have at once (0: no cap).
+    #[arg(long = "max-pending-orders", env = "MAX_PENDING_ORDERS", default_value = "50")]
     pub max_pending_orders: u32,
     /// Whether this replica applies payment events (tests switch it off to
     /// play a consumer that is down).
+    #[arg(skip = true)]
     pub consume_payment_events: bool,
 }
 
 impl Config {
+    /// From the environment alone, on `infra` (the fleet's, or a test's).
     pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
-        Ok(Self {
-            infra,
-            identity_addr: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
-            catalog_addr: env_or("CATALOG_ADDR", "127.0.0.1:50052".to_owned())?,
-            downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
-            max_db_connections: env_or("ORDER_DB_CONNECTIONS", 16)?,
-            currency: env_or("CURRENCY", "USD".to_owned())?,
-            reservation_ttl: Duration::from_secs(env_or("RESERVATION_TTL", 1800)?),
-            reaper_interval: Duration::from_millis(env_or("REAPER_INTERVAL_MS", 5000)?),
-            max_pending_orders: env_or("MAX_PENDING_ORDERS", 50)?,
-            consume_payment_events: true,
-        })
+        Self { infra, ..common::cli::from_env()? }.checked()
+    }
+
+    /// What clap cannot check: the shared settings.
+    pub fn checked(self) -> Result<Self, StartupError> {
+        Ok(Self { infra: self.infra.checked()?, ..self })
     }
 }
 
 pub struct Order {
     pool: MySqlPool,
+    serving: Serving,
     service: Arc<OrderService>,
     relay: Relay,
     payment_events: Option<Consumer<PaymentEvent>>,
@@ -102,7 +133,15 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
     } else {
         None
     };
-    Ok(Order { pool, service: Arc::new(service), relay, payment_events, reaper_interval: config.reaper_interval, keys })
+    Ok(Order {
+        pool,
+        serving: config.serving.clone(),
+        service: Arc::new(service),
+        relay,
+        payment_events,
+        reaper_interval: config.reaper_interval,
+        keys,
+    })
 }
 
 impl Order {
@@ -127,7 +166,8 @@ impl Order {
         let consumer = self.payment_events.map(|c| tokio::spawn(c.run(events::PaymentEvents, shutdown.clone())));
         let parked = ParkedEventsService::new(parked_events(self.pool.clone()), self.keys);
         let routes = tonic::service::Routes::new(OrderServer::from_arc(self.service)).add_service(parked.into_server());
-        let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
+        let result =
+            common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), self.serving, shutdown).await;
         reaper.abort();
         let _ = relay.await;
         if let Some(consumer) = consumer {

@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use common::StartupError;
 use common::auth::KeyRing;
-use common::config::{Infra, PaymentProviderKind, env_opt, env_or};
+use common::config::{Infra, PaymentProviderKind, defaults};
 use common::events::{Consumer, ParkedEvents, ParkedEventsService, Relay};
 use common::grpc_client::lazy_channel;
+use common::grpc_server::Serving;
 use common::identity_keys::IdentityKeySource;
 use common::shutdown::CancellationToken;
 use proto::order::v1::order_event::Event as OrderEvent;
@@ -36,31 +37,61 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 pub const SCHEMA: &str = "payment";
 pub const GRPC_NAME: &str = "marketplace.payment.v1.Payment";
 
-#[derive(Clone)]
+/// The payment service's settings: each flag also reads the environment
+/// variable named in `--help`.
+#[derive(Clone, clap::Parser)]
+#[command(name = "payment", version, about = "Payment service: payments at the provider, signed webhooks, refunds")]
 pub struct Config {
+    #[command(flatten)]
     pub infra: Infra,
-    pub identity_addr: String,
-    pub order_addr: String,
-    pub downstream_timeout: Duration,
-    /// Webhook secrets, comma-separated (several during a rotation; the
-    /// first signs what the sandbox sends). No default: the fleet sets its
-    /// development one.
-    pub webhook_secrets: Vec<String>,
-    /// Where the sandbox provider sends its webhooks (the gateway's
-    /// `/payments/webhook/`).
-    pub webhook_url: String,
+    #[command(flatten)]
+    pub serving: Serving,
+    /// gRPC listen address.
+    #[arg(long, env = "GRPC_ADDR", default_value = defaults::payment::LISTEN)]
+    pub grpc_addr: String,
+    /// MySQL pool size.
+    #[arg(long = "payment-db-connections", env = "PAYMENT_DB_CONNECTIONS", default_value = "10")]
     pub max_db_connections: u32,
-    /// `PAYMENT_PROVIDER`: the sandbox (development default) or Stripe.
-    pub provider: PaymentProviderKind,
-    /// `STRIPE_SECRET_KEY`, required with Stripe.
+    /// Webhook signing secret(s), comma-separated during a rotation (any
+    /// verifies; the first signs what the sandbox sends). Required: the
+    /// fleet sets its development one.
+    #[arg(long = "webhook-secret", env = "WEBHOOK_SECRET", value_name = "SECRETS", value_delimiter = ',')]
+    pub webhook_secrets: Vec<String>,
+    /// `sandbox` (the development default; anyone may "pay" their order) or
+    /// `stripe`; production must name one.
+    #[arg(long = "payment-provider", env = "PAYMENT_PROVIDER")]
+    pub provider: Option<PaymentProviderKind>,
+    /// Stripe's secret API key, required with `stripe`.
+    #[arg(long = "stripe-secret-key", env = "STRIPE_SECRET_KEY")]
     pub stripe_secret_key: Option<String>,
+    /// Stripe's API base.
+    #[arg(long = "stripe-api-url", env = "STRIPE_API_URL", default_value = stripe::DEFAULT_API_URL)]
     pub stripe_api_url: String,
+    /// Where the sandbox provider sends its webhooks: the gateway's
+    /// `/payments/webhook/`.
+    #[arg(long = "payment-webhook-url", env = "PAYMENT_WEBHOOK_URL", default_value = defaults::PAYMENT_WEBHOOK_URL)]
+    pub webhook_url: String,
+    /// Identity: token keys. One `host:port`, a comma-separated list, or a DNS name for many replicas.
+    #[arg(long = "identity-addr", env = "IDENTITY_ADDR", default_value = defaults::identity::LOCAL)]
+    pub identity_addr: String,
+    /// Order: amount, owner and status of the order being paid.
+    #[arg(long = "order-addr", env = "ORDER_ADDR", default_value = defaults::order::LOCAL)]
+    pub order_addr: String,
+    /// Deadline of each call to order, milliseconds.
+    #[arg(
+        long = "downstream-timeout-ms",
+        env = "DOWNSTREAM_TIMEOUT_MS",
+        default_value = "5000",
+        value_parser = common::cli::millis
+    )]
+    pub downstream_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("infra", &self.infra)
+            .field("grpc_addr", &self.grpc_addr)
             .field("order_addr", &self.order_addr)
             .field("webhook_secrets", &format!("{} secret(s)", self.webhook_secrets.len()))
             .field("webhook_url", &self.webhook_url)
@@ -71,40 +102,34 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
+    /// From the environment alone, on `infra` (the fleet's, or a test's).
     pub fn from_env(infra: Infra) -> Result<Self, StartupError> {
-        let secrets: Vec<String> = env_opt("WEBHOOK_SECRET")
-            .unwrap_or_default()
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
+        Self { infra, ..common::cli::from_env()? }.checked()
+    }
+
+    /// What clap cannot check: the shared settings, the secrets' list
+    /// (blank entries dropped), the production profile's refusals, and the
+    /// provider's key.
+    pub fn checked(self) -> Result<Self, StartupError> {
+        let infra = self.infra.checked()?;
+        let secrets: Vec<String> =
+            self.webhook_secrets.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
         let profile = infra.profile;
         profile.require("WEBHOOK_SECRET", secrets.first().map(String::as_str))?;
         for secret in &secrets {
             profile.refuse_development_secret("WEBHOOK_SECRET", secret)?;
         }
-        let provider = PaymentProviderKind::from_env(profile)?;
-        let stripe_secret_key = env_opt("STRIPE_SECRET_KEY");
-        if provider == PaymentProviderKind::Stripe && stripe_secret_key.is_none() {
+        let provider = PaymentProviderKind::chosen(self.provider, profile)?;
+        if provider == PaymentProviderKind::Stripe && self.stripe_secret_key.is_none() {
             return Err(StartupError::Config("STRIPE_SECRET_KEY must be set with PAYMENT_PROVIDER=stripe".into()));
         }
-        Ok(Self {
-            infra,
-            identity_addr: env_or("IDENTITY_ADDR", "127.0.0.1:50051".to_owned())?,
-            order_addr: env_or("ORDER_ADDR", "127.0.0.1:50054".to_owned())?,
-            downstream_timeout: Duration::from_millis(env_or("DOWNSTREAM_TIMEOUT_MS", 5000)?),
-            webhook_secrets: secrets,
-            webhook_url: env_or("PAYMENT_WEBHOOK_URL", "http://127.0.0.1:8000/payments/webhook/".to_owned())?,
-            max_db_connections: env_or("PAYMENT_DB_CONNECTIONS", 10)?,
-            provider,
-            stripe_secret_key,
-            stripe_api_url: env_or("STRIPE_API_URL", stripe::DEFAULT_API_URL.to_owned())?,
-        })
+        Ok(Self { infra, webhook_secrets: secrets, ..self })
     }
 }
 
 pub struct Payment {
     pool: MySqlPool,
+    serving: Serving,
     service: PaymentService,
     relay: Relay,
     order_events: Consumer<OrderEvent>,
@@ -124,7 +149,7 @@ pub type Providers = (Arc<dyn PaymentProvider>, Option<Arc<Sandbox>>);
 
 /// Builds the provider the configuration names.
 pub fn provider(config: &Config) -> Result<Providers, StartupError> {
-    Ok(match config.provider {
+    Ok(match PaymentProviderKind::chosen(config.provider, config.infra.profile)? {
         PaymentProviderKind::Sandbox => {
             let sandbox = Arc::new(Sandbox::new(config.webhook_secrets.clone(), config.webhook_url.clone())?);
             (sandbox.clone(), Some(sandbox))
@@ -149,7 +174,7 @@ pub async fn start(config: &Config) -> Result<Payment, StartupError> {
     let store = Store::new(pool.clone(), relay.notifier());
     let service = PaymentService::new(store, keys.clone(), orders, provider.clone(), sandbox);
     let order_events = Consumer::connect(pool.clone(), &config.infra, "payment").await?;
-    Ok(Payment { pool, service, relay, order_events, provider, keys })
+    Ok(Payment { pool, serving: config.serving.clone(), service, relay, order_events, provider, keys })
 }
 
 impl Payment {
@@ -159,7 +184,8 @@ impl Payment {
         let consumer = tokio::spawn(self.order_events.run(handler, shutdown.clone()));
         let parked = ParkedEventsService::new(parked_events(self.pool.clone(), self.provider), self.keys);
         let routes = tonic::service::Routes::new(PaymentServer::new(self.service)).add_service(parked.into_server());
-        let result = common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), shutdown).await;
+        let result =
+            common::grpc_server::serve(GRPC_NAME, routes, listener, Some(self.pool), self.serving, shutdown).await;
         let _ = tokio::join!(relay, consumer);
         result
     }

@@ -1,17 +1,17 @@
-//! The payment service on its own: config from env, telemetry, serve.
-use common::config::{Infra, env_or};
+//! The payment service on its own: config from flags and environment,
+//! telemetry, serve.
+use common::probe::Probe;
+use payment::Config;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let probe = common::probe::Probe::Grpc { env: "GRPC_ADDR", default: "0.0.0.0:50055" };
-    common::service_main("payment", probe, run).await
+    common::service_main(|config: &Config| Probe::Grpc { addr: config.grpc_addr.clone() }, run).await
 }
 
-async fn run() -> Result<(), common::StartupError> {
-    let config = payment::Config::from_env(Infra::from_env()?)?;
-    let addr: String = env_or("GRPC_ADDR", "0.0.0.0:50055".to_owned())?;
+async fn run(config: Config) -> Result<(), common::StartupError> {
+    let config = config.checked()?;
     let service = payment::start(&config).await?;
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!(%addr, "payment serving gRPC");
+    let listener = tokio::net::TcpListener::bind(&config.grpc_addr).await?;
+    tracing::info!(addr = %config.grpc_addr, "payment serving gRPC");
     service.serve(listener, common::shutdown::on_os_signal()).await
 }
