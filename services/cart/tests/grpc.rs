@@ -41,32 +41,16 @@ fn main() -> ExitCode {
     )
 }
 
-async fn bound() -> Result<(tokio::net::TcpListener, String), common::StartupError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?.to_string();
-    Ok((listener, addr))
-}
-
 async fn start(infra: &Infra, stop: &CancellationToken) -> Result<Ctx, common::StartupError> {
     let (identity_addr, admin_email) = identity::serve_for_tests(infra, PASSWORD, stop.clone()).await?;
-    let (catalog_listener, catalog_addr) = bound().await?;
-    let (order_listener, order_addr) = bound().await?;
-    let (cart_listener, cart_addr) = bound().await?;
-
-    let mut catalog_config = catalog::Config::from_env(infra.clone())?;
-    catalog_config.identity_addr = identity_addr.clone();
-    catalog_config.order_addr = order_addr.clone();
-    tokio::spawn(catalog::start(&catalog_config).await?.serve(catalog_listener, stop.clone()));
-    let mut order_config = order::Config::from_env(infra.clone())?;
-    order_config.identity_addr = identity_addr.clone();
-    order_config.catalog_addr = catalog_addr.clone();
-    order_config.consume_payment_events = false;
-    tokio::spawn(order::start(&order_config).await?.serve(order_listener, stop.clone()));
+    let (catalog_addr, order_addr) = catalog::serve_for_tests(infra, &identity_addr, stop.clone()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let cart_addr = listener.local_addr()?.to_string();
     let mut cart_config = cart::Config::from_env(infra.clone())?;
     cart_config.identity_addr = identity_addr.clone();
     cart_config.catalog_addr = catalog_addr.clone();
     cart_config.order_addr = order_addr;
-    tokio::spawn(cart::start(&cart_config).await?.serve(cart_listener, stop.clone()));
+    tokio::spawn(cart::start(&cart_config).await?.serve(listener, stop.clone()));
 
     let identity = common::grpc_client::lazy_channel(&identity_addr)?;
     Ok(Ctx {

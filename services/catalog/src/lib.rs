@@ -165,3 +165,28 @@ impl Catalog {
         result
     }
 }
+
+/// Catalog and the order service it stores stock in, each on a loopback
+/// port, for other services' tests (identity at `identity_addr`): their
+/// addresses. Order consumes no payment events here.
+#[cfg(feature = "testkit")]
+pub async fn serve_for_tests(
+    infra: &Infra,
+    identity_addr: &str,
+    stop: CancellationToken,
+) -> Result<(String, String), StartupError> {
+    let catalog_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let catalog_addr = catalog_listener.local_addr()?.to_string();
+    let order_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let order_addr = order_listener.local_addr()?.to_string();
+    let mut config = Config::from_env(infra.clone())?;
+    config.identity_addr = identity_addr.to_owned();
+    config.order_addr = order_addr.clone();
+    tokio::spawn(start(&config).await?.serve(catalog_listener, stop.clone()));
+    let mut order_config = order::Config::from_env(infra.clone())?;
+    order_config.identity_addr = identity_addr.to_owned();
+    order_config.catalog_addr = catalog_addr.clone();
+    order_config.consume_payment_events = false;
+    tokio::spawn(order::start(&order_config).await?.serve(order_listener, stop));
+    Ok((catalog_addr, order_addr))
+}

@@ -178,6 +178,22 @@ where
     query.push(")");
 }
 
+/// Completes each `DELETE … IN ` prefix of `deletes` with the list of
+/// `keys` and runs them all in one transaction (a purge of rows that
+/// belong together, e.g. a settled record and its lines).
+pub async fn delete_keys(pool: &MySqlPool, deletes: &[&'static str], keys: &[String]) -> Result<(), sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for delete in deletes {
+        let mut query = sqlx::QueryBuilder::<sqlx::MySql>::new(*delete);
+        push_in_list(&mut query, keys.iter().cloned());
+        query.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
 /// True when the database answers a trivial query.
 pub async fn ping(pool: &MySqlPool) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(pool)).await, Ok(Ok(_)))

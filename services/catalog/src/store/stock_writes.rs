@@ -6,7 +6,7 @@
 //! `UPDATE … WHERE state = ?`, so a publish and an abandon of one write
 //! never both happen.
 use common::ApiError;
-use common::db::{push_in_list, retry_transient};
+use common::db::{delete_keys, retry_transient};
 use proto::catalog::v1::StockWriteState;
 use sqlx::{MySql, QueryBuilder, Transaction};
 use tracing::instrument;
@@ -224,18 +224,8 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        if old.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        for table in
-            ["DELETE FROM stock_write_levels WHERE write_id IN ", "DELETE FROM stock_writes WHERE write_id IN "]
-        {
-            let mut delete = QueryBuilder::<MySql>::new(table);
-            push_in_list(&mut delete, old.iter().cloned());
-            delete.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let deletes =
+            ["DELETE FROM stock_write_levels WHERE write_id IN ", "DELETE FROM stock_writes WHERE write_id IN "];
+        Ok(delete_keys(&self.pool, &deletes, &old).await?)
     }
 }
