@@ -60,7 +60,7 @@ pub struct Config {
     #[arg(long = "identity-addr", env = "IDENTITY_ADDR", default_value = defaults::identity::LOCAL)]
     pub identity_addr: String,
     /// Currency the figures are reported in.
-    #[arg(long, env = "CURRENCY", default_value = "USD")]
+    #[arg(long, env = "CURRENCY", default_value = defaults::CURRENCY)]
     pub currency: String,
 }
 

@@ -59,12 +59,12 @@ pub struct Config {
     #[arg(
         long = "downstream-timeout-ms",
         env = "DOWNSTREAM_TIMEOUT_MS",
-        default_value = "5000",
+        default_value = defaults::DOWNSTREAM_TIMEOUT_MS,
         value_parser = common::cli::millis
     )]
     pub downstream_timeout: Duration,
     /// Currency of cart totals.
-    #[arg(long, env = "CURRENCY", default_value = "USD")]
+    #[arg(long, env = "CURRENCY", default_value = defaults::CURRENCY)]
     pub currency: String,
 }
 

@@ -1,7 +1,8 @@
 //! Every binary's default addresses, each port stated once. The clap
 //! defaults of the services' own listen addresses and of where they find
 //! each other, the gateway's, the payment webhook's and the fleet's REST
-//! port are all made from these.
+//! port are all made from these; so are the settings several binaries
+//! share (the downstream deadline, the currency).
 
 /// A port and the two addresses made from it: where its binary listens by
 /// default (every interface) and where its callers look for it by default
@@ -39,6 +40,12 @@ port!(
 /// Where the sandbox payment provider posts its webhooks: the local
 /// gateway's webhook route.
 pub const PAYMENT_WEBHOOK_URL: &str = concat!("http://127.0.0.1:", gateway_port!(), "/payments/webhook/");
+
+/// Deadline of each call to another service, milliseconds.
+pub const DOWNSTREAM_TIMEOUT_MS: &str = "5000";
+
+/// The marketplace's one currency.
+pub const CURRENCY: &str = "USD";
 
 #[cfg(test)]
 mod tests {
