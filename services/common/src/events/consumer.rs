@@ -90,7 +90,7 @@ impl<H: Handler> Replay for H {
         tx: &'a mut Transaction<'static, MySql>,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move { self.handle(tx, event.decode::<H::Event>()?).await })
+        Box::pin(async move { self.handle(tx, event.decode::<H::Event>().map_err(Undecodable)?).await })
     }
 
     fn describe(&self, event: &Event) -> String {
@@ -128,12 +128,21 @@ pub(super) enum Outcome {
     Duplicate,
     /// The handler refused it (or panicked); the transaction must roll back.
     Failed(String),
+    /// No delivery can decode it (a case this build does not know, bytes
+    /// that are no such message): the transaction must roll back, and the
+    /// event is parked at once rather than retried.
+    Undecodable(String),
 }
+
+/// What `Replay::apply` fails with when the payload does not decode.
+#[derive(Debug, thiserror::Error)]
+#[error("undecodable event: {0}")]
+struct Undecodable(String);
 
 /// The one way an event is applied (by a consumer, or replayed from the
 /// parked list): in `tx`, claim its `processed_events` row for `group`,
-/// then run the handler. The caller commits, or rolls back on `Failed`
-/// and on an error (a deadlock, a lock wait or a lost database, which are
+/// then decode the event and run the handler. The caller commits, or
+/// rolls back on `Failed`, on `Undecodable` and on an error (a deadlock, a lock wait or a lost database, which are
 /// not the event's fault).
 pub(super) async fn claim_and_handle(
     tx: &mut Transaction<'static, MySql>,
@@ -154,6 +163,7 @@ pub(super) async fn claim_and_handle(
     let handled = AssertUnwindSafe(handler.apply(&mut *tx, event)).catch_unwind().await;
     let failure = match handled {
         Ok(Ok(())) => return Ok(Outcome::Applied),
+        Ok(Err(error)) if error.is::<Undecodable>() => return Ok(Outcome::Undecodable(error.to_string())),
         Ok(Err(error)) => match error.downcast::<sqlx::Error>() {
             Ok(error) if is_transient(&error) || is_outage(&error) => return Err(*error),
             Ok(error) => error.to_string(),
@@ -366,10 +376,6 @@ impl<E: StreamEvent> Consumer<E> {
             Ok(event) => event,
             Err(reason) => return self.park_malformed(&delivery, &reason).await,
         };
-        // No later delivery can decode it either: parked at once.
-        if let Err(reason) = event.decode::<H::Event>() {
-            return self.park(&event, &delivery, &format!("undecodable event: {reason}")).await;
-        }
         // OpenTelemetry's messaging "process" span (a consumer span), under
         // the relay's publish span the entry names.
         let span = tracing::info_span!(
@@ -402,6 +408,8 @@ impl<E: StreamEvent> Consumer<E> {
                 tracing::debug!("event already processed");
                 metrics::counter!("events_duplicate_total", &labels).increment(1);
             }
+            // No later delivery can decode it either: parked at once.
+            Outcome::Undecodable(reason) => return self.park(event, delivery, &reason).await,
             Outcome::Failed(error) if delivery.deliveries >= self.max_attempts => {
                 return self.park(event, delivery, &error).await;
             }
@@ -428,9 +436,9 @@ impl<E: StreamEvent> Consumer<E> {
     async fn apply<H: Handler<Event = E>>(&self, handler: &H, event: &Event) -> Result<Outcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         match claim_and_handle(&mut tx, self.group, handler, event).await {
-            Ok(Outcome::Failed(failure)) => {
+            Ok(refused @ (Outcome::Failed(_) | Outcome::Undecodable(_))) => {
                 let _ = tx.rollback().await;
-                Ok(Outcome::Failed(failure))
+                Ok(refused)
             }
             Ok(done) => {
                 tx.commit().await?;

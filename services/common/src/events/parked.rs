@@ -150,7 +150,7 @@ impl ParkedEvents {
             ApiError::bad_request("A malformed stream entry cannot be replayed; discard it.", "not_replayable")
         })?;
         let outcome = match claim_and_handle(&mut tx, &row.consumer, handler.as_ref(), &event).await? {
-            Outcome::Failed(error) => {
+            Outcome::Failed(error) | Outcome::Undecodable(error) => {
                 let _ = tx.rollback().await;
                 return Err(ApiError::bad_request(format!("The event failed again: {error}"), "replay_failed"));
             }
