@@ -552,11 +552,9 @@ impl pb::catalog_server::Catalog for CatalogService {
     }
 
     async fn get_stock_write(&self, request: Request<pb::GetStockWriteRequest>) -> RpcResult<pb::StockWrite> {
-        let write_id = request.into_inner().write_id;
-        if write_id.len() != 36 || uuid::Uuid::try_parse(&write_id).is_err() {
-            return Err(ApiError::field("write_id", "Not a product write id.").into());
-        }
-        let write = self.store.stock_write(&write_id).await?.ok_or_else(ApiError::not_found)?;
+        let body = request.into_inner();
+        let write_id = common::ids::stock_write_id(&body.write_id)?;
+        let write = self.store.stock_write(write_id).await?.ok_or_else(ApiError::not_found)?;
         let levels = write
             .levels
             .into_iter()

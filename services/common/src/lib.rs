@@ -14,6 +14,7 @@ pub mod events;
 pub mod grpc_client;
 pub mod grpc_server;
 pub mod identity_keys;
+pub mod ids;
 pub mod metrics;
 pub mod money;
 pub mod probe;

@@ -20,14 +20,6 @@ type RpcResult<T> = Result<Response<T>, Status>;
 
 const MAX_IDS: usize = 500;
 
-/// A write id as catalog makes them (a hyphenated UUID), or a 400.
-fn stock_write_id(request: &pb::StockWriteRequest) -> Result<String, ApiError> {
-    match uuid::Uuid::try_parse(&request.write_id) {
-        Ok(id) if request.write_id.len() == 36 => Ok(id.to_string()),
-        _ => Err(ApiError::field("write_id", "Not a product write id.")),
-    }
-}
-
 fn stock_write_closed() -> ApiError {
     ApiError::conflict("This product write is no longer open.", "stock_write_closed")
 }
@@ -147,7 +139,7 @@ impl pb::order_server::Order for OrderService {
         &self,
         request: Request<pb::StockWriteRequest>,
     ) -> RpcResult<pb::ApplyStockWriteResponse> {
-        let write_id = stock_write_id(request.get_ref())?;
+        let write_id = common::ids::stock_write_id(&request.get_ref().write_id)?.to_owned();
         // Authorized by the write's owner: catalog recorded these levels for
         // a caller it had checked, and still holds the write open.
         let write = self.catalog.stock_write(&write_id).await?;
@@ -169,7 +161,7 @@ impl pb::order_server::Order for OrderService {
     }
 
     async fn undo_stock_write(&self, request: Request<pb::StockWriteRequest>) -> RpcResult<pb::UndoStockWriteResponse> {
-        let write_id = stock_write_id(request.get_ref())?;
+        let write_id = common::ids::stock_write_id(&request.get_ref().write_id)?.to_owned();
         let write = self.catalog.stock_write(&write_id).await?;
         if !matches!(write.state(), StockWriteState::Abandoned | StockWriteState::Undone) {
             return Err(ApiError::conflict("Catalog has not abandoned this product write.", "stock_write_open").into());

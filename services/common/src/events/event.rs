@@ -80,7 +80,7 @@ impl Event {
     pub fn from_stream_entry(entry: &StreamId) -> Result<Self, String> {
         let field = |name: &str| entry.get::<String>(name).ok_or_else(|| format!("field `{name}` is missing"));
         let id = field("id")?;
-        if id.len() != 36 || uuid::Uuid::try_parse(&id).is_err() {
+        if !crate::ids::is_hyphenated_uuid(&id) {
             return Err(format!("field `id` is not a hyphenated UUID: {id:?}"));
         }
         let encoding = match entry.get::<String>("encoding") {
