@@ -52,6 +52,7 @@ fn main() -> ExitCode {
             refresh_vendor_hides_a_suspended_vendors_products,
             a_product_write_applies_its_stock_with_its_fields,
             a_write_with_stock_moves_the_product_in_every_listing,
+            stock_write_rpcs_act_only_on_writes_catalog_holds_open_or_abandoned,
             a_product_write_whose_stock_reply_stalls_changes_nothing,
             a_product_write_with_order_gone_changes_nothing,
         ],
@@ -393,4 +394,46 @@ async fn a_write_with_stock_moves_the_product_in_every_listing(ctx: Arc<Ctx>) {
     update(&mut ctx.catalog(), &admin, product.id, fields).await.expect("deactivated");
     assert_eq!(listed("false").await, [product.id], "among the inactive");
     assert_eq!(listed("true").await, Vec::<i64>::new(), "not among the active");
+}
+
+fn refusal<T: std::fmt::Debug>(result: Result<T, ApiError>) -> ErrorKind {
+    result.expect_err("refused").kind
+}
+
+/// The stock-write RPCs carry no user token: a write's id is the
+/// capability, and each RPC acts only on a write in the state it is for.
+async fn stock_write_rpcs_act_only_on_writes_catalog_holds_open_or_abandoned(ctx: Arc<Ctx>) {
+    let mut order = OrderClient::new(ctx.order.clone());
+    let write = |id: &str| order_pb::StockWriteRequest { write_id: id.to_owned() };
+    let read = |id: &str| pb::GetStockWriteRequest { write_id: id.to_owned() };
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_eq!(refusal(call(ctx.catalog().get_stock_write(read("not-an-id"))).await), ErrorKind::Invalid);
+    assert_eq!(refusal(call(ctx.catalog().get_stock_write(read(&unknown))).await), ErrorKind::NotFound);
+    assert_eq!(refusal(call(order.apply_stock_write(write("not-an-id"))).await), ErrorKind::Invalid);
+    assert_eq!(refusal(call(order.apply_stock_write(write(&unknown))).await), ErrorKind::NotFound);
+    assert_eq!(refusal(call(order.undo_stock_write(write(&unknown))).await), ErrorKind::NotFound);
+
+    // A published write: it reads as such, and can be neither applied again
+    // nor taken back.
+    let (owner, vendor_id) = ctx.vendor(true).await;
+    let product = ctx.product(&owner).await.expect("created");
+    let infra = &ctx.catalog_config.infra;
+    let db = common::db::connect(&infra.mysql_url, &infra.schema(catalog::SCHEMA), 1, &catalog::MIGRATOR)
+        .await
+        .expect("catalog schema");
+    let published: String = sqlx::query_scalar("SELECT write_id FROM stock_write_levels WHERE product_id = ?")
+        .bind(product.id)
+        .fetch_one(&db)
+        .await
+        .expect("the create's write");
+    let recorded = call(ctx.catalog().get_stock_write(read(&published))).await.expect("write");
+    assert_eq!(recorded.state(), pb::StockWriteState::Published);
+    let levels: Vec<_> = recorded.levels.iter().map(|l| (l.product_id, l.vendor_id, l.available)).collect();
+    assert_eq!(levels, [(product.id, vendor_id, 3)]);
+    let again = call(order.apply_stock_write(write(&published))).await.expect_err("published");
+    assert_eq!((again.kind, again.code.as_deref()), (ErrorKind::Conflict, Some("stock_write_closed")));
+    let undo = call(order.undo_stock_write(write(&published))).await.expect_err("published");
+    assert_eq!((undo.kind, undo.code.as_deref()), (ErrorKind::Conflict, Some("stock_write_open")));
+    assert_eq!(ctx.stock(product.id).await, 3);
+    db.close().await;
 }
