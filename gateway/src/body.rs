@@ -164,6 +164,22 @@ impl Form {
         value
     }
 
+    /// A status named by a string field, one of `allowed`; left out or
+    /// empty: `default` (`None`: the field is required).
+    pub fn status<S: common::status::Named>(&mut self, name: &str, allowed: &[S], default: Option<S>) -> Option<S> {
+        let raw = self.string(name).filter(|raw| !raw.trim().is_empty());
+        match (raw, default) {
+            (Some(raw), _) => crate::statuses::chosen(&mut self.errors, name, &raw, allowed),
+            (None, Some(default)) => Some(default),
+            (None, None) => {
+                if !self.errors.has(name) {
+                    self.errors.add(name, "This field is required.");
+                }
+                None
+            }
+        }
+    }
+
     /// Fails with every type error found, or hands back nothing.
     pub fn finish(self) -> Result<(), HttpError> {
         self.errors.into_result().map_err(HttpError::Api)

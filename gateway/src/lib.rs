@@ -24,6 +24,7 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod request_span;
 pub mod routes;
+pub mod statuses;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! verification queue's length) and the vendors (a filtered, searched,
 //! paged table; a vendor's page with `Approve` and `Suspend`, under the
 //! same rules as `PATCH /vendors/{id}/verify/`).
+use common::status::{Named, VendorStatus};
 use std::collections::HashMap;
 
 use askama::Template;
@@ -17,6 +18,7 @@ use super::page::{self, Layout, Posted, Section};
 use super::session::{Admin, SignedIn};
 use crate::AppState;
 use crate::routes::vendors::set_vendor_status;
+use crate::statuses::{self, Choice};
 
 /// Vendors per page of the table.
 const VENDORS_PER_PAGE: i64 = 25;
@@ -35,6 +37,12 @@ struct DashboardPage {
     /// SVG drawn by `charts` (its text escaped there).
     revenue_chart: String,
     vendors_chart: String,
+}
+
+impl DashboardPage {
+    fn pending_link(&self) -> String {
+        format!("/admin/vendors/{}", super::query_string(&[("status", VendorStatus::Pending.name())]))
+    }
 }
 
 /// The admin's dashboard (the caller checked the role).
@@ -63,7 +71,7 @@ pub async fn dashboard(
         Err(error) => return page::failure(Some(&session), &csrf, error),
     };
     let (revenue_chart, vendors_chart) = draw_charts(&from, &to, &days, &vendors);
-    let pending = VendorQuery { status: Some("pending".into()), ..VendorQuery::default() };
+    let pending = VendorQuery { status: Some(VendorStatus::Pending.name().into()), ..VendorQuery::default() };
     let pending_vendors = match search_vendors(&state, session.token(), &pending, 0).await {
         Ok(found) => found.count,
         Err(error) => return page::failure(Some(&session), &csrf, error),
@@ -138,7 +146,7 @@ async fn search_vendors(
     vendor_id: i64,
 ) -> Result<pb::VendorPage, common::ApiError> {
     let message = pb::SearchVendorsRequest {
-        status: query.status().map(str::to_owned),
+        status: query.status().and_then(VendorStatus::from_name).map(Into::into),
         search: query.words(),
         vendor_id,
         limit: VENDORS_PER_PAGE,
@@ -154,21 +162,46 @@ pub struct VendorRow {
     id: i64,
     shop_name: String,
     owner_email: String,
-    status: String,
+    status: VendorStatus,
     description: String,
     created: String,
     verified: String,
+}
+
+/// What an admin may do to a vendor: the status it moves to, the button.
+const ACTIONS: [(VendorStatus, &str); 2] = [(VendorStatus::Approved, "Approve"), (VendorStatus::Suspended, "Suspend")];
+
+/// One button of a vendor's page.
+pub struct Action {
+    status: &'static str,
+    label: &'static str,
+    danger: bool,
+}
+
+impl VendorRow {
+    fn status_name(&self) -> &'static str {
+        self.status.name()
+    }
+
+    /// The moves away from the vendor's current status.
+    fn actions(&self) -> Vec<Action> {
+        ACTIONS
+            .iter()
+            .filter(|(to, _)| *to != self.status)
+            .map(|(to, label)| Action { status: to.name(), label, danger: *to == VendorStatus::Suspended })
+            .collect()
+    }
 }
 
 impl From<pb::Vendor> for VendorRow {
     fn from(v: pb::Vendor) -> Self {
         Self {
             id: v.id,
+            status: v.status(),
             created: page::when(v.created_at.as_ref()),
             verified: page::when(v.verified_at.as_ref()),
             shop_name: v.shop_name,
             owner_email: v.owner_email,
-            status: v.status,
             description: v.description,
         }
     }
@@ -178,7 +211,7 @@ impl From<pb::Vendor> for VendorRow {
 #[template(path = "console/vendors.html")]
 struct VendorsPage {
     layout: Layout,
-    status: String,
+    statuses: Vec<Choice>,
     q: String,
     vendors: Vec<VendorRow>,
     count: i64,
@@ -193,7 +226,7 @@ pub async fn vendors(
     Admin(session, csrf): Admin,
     Query(query): Query<VendorQuery>,
 ) -> Response {
-    if query.status().is_some_and(|s| !["pending", "approved", "suspended"].contains(&s)) {
+    if query.status().is_some_and(|s| VendorStatus::from_name(s).is_none()) {
         return page::message(StatusCode::BAD_REQUEST, Some(&session), &csrf, "Bad request", "Unknown vendor status.");
     }
     let found = match search_vendors(&state, session.token(), &query, 0).await {
@@ -207,7 +240,7 @@ pub async fn vendors(
         StatusCode::OK,
         &VendorsPage {
             layout,
-            status: query.status().unwrap_or_default().to_owned(),
+            statuses: statuses::options::<VendorStatus>(query.status()),
             q: query.words().unwrap_or_default(),
             vendors: found.vendors.into_iter().map(VendorRow::from).collect(),
             count: found.count,
@@ -241,9 +274,9 @@ pub async fn vendor(
         Err(error) => return page::failure(Some(&session), &csrf, error),
     };
     let Some(vendor) = found.vendors.into_iter().next() else { return not_found(&session, &csrf) };
-    let notice = params.get("done").and_then(|done| match done.as_str() {
-        "approved" => Some("The vendor is approved.".to_owned()),
-        "suspended" => Some("The vendor is suspended.".to_owned()),
+    let notice = params.get("done").and_then(|done| match VendorStatus::from_name(done)? {
+        VendorStatus::Approved => Some("The vendor is approved.".to_owned()),
+        VendorStatus::Suspended => Some("The vendor is suspended.".to_owned()),
         _ => None,
     });
     let layout = Layout::new(vendor.shop_name.clone(), Some(&session), &csrf, Section::Vendors);
@@ -266,9 +299,14 @@ pub async fn set_status(
     let Some(id) = page::path_id(&id) else {
         return page::message(StatusCode::NOT_FOUND, Some(&session), &csrf, "Not found", "No such vendor.");
     };
-    let message = pb::VerifyVendorRequest { vendor_id: id, status: Some(change.status) };
+    let Some(status) = VendorStatus::from_name(&change.status).filter(|s| ACTIONS.iter().any(|(a, _)| a == s)) else {
+        return page::message(StatusCode::BAD_REQUEST, Some(&session), &csrf, "Bad request", "Unknown vendor status.");
+    };
+    let message = pb::VerifyVendorRequest { vendor_id: id, status: status.into() };
     match set_vendor_status(&state, session.token(), message).await {
-        Ok(vendor) => Redirect::to(&format!("/admin/vendors/{}/?done={}", vendor.id, vendor.status)).into_response(),
+        Ok(vendor) => {
+            Redirect::to(&format!("/admin/vendors/{}/?done={}", vendor.id, vendor.status().name())).into_response()
+        }
         Err(error) => page::failure(Some(&session), &csrf, error),
     }
 }

@@ -7,6 +7,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use common::status::{Named, OrderStatus};
 use proto::order::v1 as pb;
 use proto::payment::v1 as payment_pb;
 use serde::Deserialize;
@@ -14,9 +15,9 @@ use serde::Deserialize;
 use super::page::{self, Layout, Posted, Section};
 use super::session::{Admin, Csrf, Session};
 use crate::AppState;
+use crate::statuses::{self, Choice};
 
 const ORDERS_PER_PAGE: i64 = 25;
-const STATUSES: [&str; 3] = ["pending", "paid", "cancelled"];
 
 /// The table's filters, as the query string carries them.
 #[derive(Debug, Default, Deserialize)]
@@ -49,8 +50,8 @@ impl OrderQuery {
 pub struct OrderRow {
     id: i64,
     user: i64,
-    status: String,
-    payment: String,
+    status: &'static str,
+    payment: &'static str,
     total: String,
     created: String,
 }
@@ -60,8 +61,8 @@ impl From<&pb::OrderMessage> for OrderRow {
         Self {
             id: o.id,
             user: o.user,
-            status: o.status.clone(),
-            payment: o.payment_status.clone().unwrap_or_else(|| "none".to_owned()),
+            status: o.status().name(),
+            payment: o.payment_status.map_or("none", |_| o.payment_status().name()),
             total: format!("{} {}", o.total_price, o.currency),
             created: page::when(o.created_at.as_ref()),
         }
@@ -72,7 +73,7 @@ impl From<&pb::OrderMessage> for OrderRow {
 #[template(path = "console/orders.html")]
 struct OrdersPage {
     layout: Layout,
-    status: String,
+    statuses: Vec<Choice>,
     customer: String,
     orders: Vec<OrderRow>,
     count: i64,
@@ -89,18 +90,20 @@ pub async fn list(
 ) -> Response {
     let bad =
         |text: &str| page::message(StatusCode::BAD_REQUEST, Some(&session), &csrf, "Bad request", text.to_owned());
-    if query.status().is_some_and(|s| !STATUSES.contains(&s)) {
+    let status = query.status().map(OrderStatus::from_name);
+    if status.is_some_and(|s| s.is_none()) {
         return bad("Unknown order status.");
     }
-    if query.customer().is_some_and(|c| c.parse::<i64>().map_or(true, |id| id < 1)) {
+    let customer = query.customer().map(|c| c.parse::<i64>().ok().filter(|id| *id >= 1));
+    if customer.is_some_and(|c| c.is_none()) {
         return bad("A customer is a user id: a positive whole number.");
     }
     let page = query.page();
     let message = pb::ListOrdersRequest {
         limit: ORDERS_PER_PAGE,
         offset: (page - 1) * ORDERS_PER_PAGE,
-        status: query.status().map(str::to_owned),
-        user: query.customer().map(str::to_owned),
+        status: status.flatten().map(Into::into),
+        user_id: customer.flatten(),
     };
     let d = &state.downstream;
     let mut orders = d.order.clone();
@@ -114,7 +117,7 @@ pub async fn list(
         StatusCode::OK,
         &OrdersPage {
             layout,
-            status: query.status().unwrap_or_default().to_owned(),
+            statuses: statuses::options::<OrderStatus>(query.status()),
             customer: query.customer().unwrap_or_default().to_owned(),
             orders: found.orders.iter().map(OrderRow::from).collect(),
             count: found.count,
@@ -138,7 +141,7 @@ pub struct LineRow {
 pub struct PaymentRow {
     id: i64,
     amount: String,
-    status: String,
+    status: &'static str,
     provider: String,
     created: String,
 }
@@ -147,7 +150,7 @@ pub struct SubOrderRow {
     id: i64,
     vendor: String,
     subtotal: String,
-    status: String,
+    status: &'static str,
 }
 
 #[derive(Template)]
@@ -215,7 +218,7 @@ pub async fn show(
             id: v.id,
             vendor: v.vendor_name.clone(),
             subtotal: v.subtotal.clone(),
-            status: v.status.clone(),
+            status: v.status().name(),
         })
         .collect();
     let d = &state.downstream;
@@ -228,16 +231,16 @@ pub async fn show(
             .map(|p| PaymentRow {
                 id: p.id,
                 amount: format!("{} {}", p.amount, p.currency),
-                status: p.status,
+                status: p.status().name(),
                 provider: p.provider,
                 created: page::when(p.created_at.as_ref()),
             })
             .collect(),
         Err(error) => return page::failure(Some(&session), &csrf, error),
     };
-    let notice = (done.done.as_deref() == Some("refunded")).then_some("The order is refunded and its stock restored.");
+    let notice = (done.done.as_deref() == Some("refund")).then_some("The order is refunded and its stock restored.");
     let layout = Layout::new(format!("Order #{id}"), Some(&session), &csrf, Section::Orders);
-    let refundable = order.status != "cancelled";
+    let refundable = matches!(order.status(), OrderStatus::Pending | OrderStatus::Paid);
     page::render(
         StatusCode::OK,
         &OrderPage { layout, order: OrderRow::from(&order), lines, sub_orders, payments, notice, refundable },
@@ -274,7 +277,7 @@ pub async fn refund(
     let d = &state.downstream;
     let mut orders = d.order.clone();
     match d.call(orders.refund_order(d.request(pb::RefundOrderRequest { id }, Some(session.token())))).await {
-        Ok(_) => Redirect::to(&format!("/admin/orders/{id}/?done=refunded")).into_response(),
+        Ok(_) => Redirect::to(&format!("/admin/orders/{id}/?done=refund")).into_response(),
         Err(error) => page::failure(Some(&session), &csrf, error),
     }
 }

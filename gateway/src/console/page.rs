@@ -45,7 +45,7 @@ impl Layout {
             Role::Vendor => "vendor",
             Role::Customer => "customer",
         });
-        let selling = session.is_some_and(|s| s.shop_status.as_deref() == Some("approved"));
+        let selling = session.and_then(|s| s.shop_status).is_some_and(common::buyable::sells);
         Self { title: title.into(), csrf: csrf.0.clone(), role, selling, section }
     }
 

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use common::auth::{Principal, Role};
+use common::status::VendorStatus;
 use proto::identity::v1 as pb;
 
 use super::page;
@@ -55,7 +56,7 @@ pub struct Session {
     pub tokens: Tokens,
     /// A vendor's shop status (`None`: no shop, or not a vendor): what
     /// the navigation offers and the shop's pages allow.
-    pub shop_status: Option<String>,
+    pub shop_status: Option<VendorStatus>,
 }
 
 impl Session {
@@ -110,14 +111,14 @@ pub fn session_cookie(state: &AppState, tokens: &Tokens) -> HeaderValue {
 
 /// A vendor's shop status, read for each page (an admin may have changed
 /// it since the login); none for other roles or when identity is away.
-async fn shop_status(state: &AppState, principal: &Principal) -> Option<String> {
+async fn shop_status(state: &AppState, principal: &Principal) -> Option<VendorStatus> {
     if principal.role != Role::Vendor {
         return None;
     }
     let d = &state.downstream;
     let mut identity = d.identity.clone();
     let shop = d.call(identity.get_my_vendor(d.request(pb::GetMyVendorRequest {}, Some(&principal.token)))).await;
-    shop.ok().map(|shop| shop.status)
+    shop.ok().map(|shop| shop.status())
 }
 
 /// The session behind a cookie: as is while the access token verifies,
@@ -242,7 +243,7 @@ impl FromRequestParts<AppState> for Vendor {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let (session, csrf) = with_role(parts, state, Role::Vendor).await?;
-        if session.shop_status.as_deref() != Some("approved") {
+        if !session.shop_status.is_some_and(common::buyable::sells) {
             return Err(page::message(
                 axum::http::StatusCode::FORBIDDEN,
                 Some(&session),

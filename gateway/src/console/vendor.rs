@@ -1,6 +1,7 @@
 //! The vendor's own pages: the dashboard (the shop's status and what it
 //! waits for; once approved, its sub-orders and revenue over a date range
 //! with a chart per day), its sub-orders and its shop profile.
+use common::status::{Named, VendorStatus};
 use std::collections::HashMap;
 
 use askama::Template;
@@ -37,22 +38,26 @@ struct VendorDashboard {
 impl VendorDashboard {
     /// What the shop's status means for its owner.
     fn waiting_for(&self) -> &'static str {
-        match self.shop.as_ref().map(|s| s.status.as_str()) {
+        match self.shop.as_ref().map(pb::Vendor::status) {
             None => {
                 "Your account has no shop profile yet: create one through the API (POST /vendors/create/), then an admin approves it."
             }
-            Some("pending") => {
+            Some(VendorStatus::Pending | VendorStatus::Unspecified) => {
                 "Your shop is waiting for an admin's approval. Until then you cannot add or sell products."
             }
-            Some("suspended") => {
+            Some(VendorStatus::Suspended) => {
                 "Your shop is suspended by an admin: its products are hidden and cannot be changed. Contact the marketplace."
             }
-            Some(_) => "Your shop is approved: its active products are on sale.",
+            Some(VendorStatus::Approved) => "Your shop is approved: its active products are on sale.",
         }
     }
 
     fn approved(&self) -> bool {
-        self.shop.as_ref().is_some_and(|s| s.status == "approved")
+        self.shop.as_ref().is_some_and(|s| common::buyable::sells(s.status()))
+    }
+
+    fn shop_status(&self) -> &'static str {
+        self.shop.as_ref().map_or("", |s| s.status().name())
     }
 }
 
@@ -72,7 +77,7 @@ pub async fn dashboard(
     };
     let (from, to) = page::date_range(&params);
     let (mut figures, mut chart) = (None, String::new());
-    if shop.as_ref().is_some_and(|s| s.status == "approved") {
+    if shop.as_ref().is_some_and(|s| common::buyable::sells(s.status())) {
         let mut analytics = d.analytics.clone();
         let message = analytics_pb::SummaryRequest { from: Some(from.clone()), to: Some(to.clone()) };
         let days = match d.call(analytics.list_vendor_days(d.request(message, Some(session.token())))).await {
@@ -104,7 +109,7 @@ const SUB_ORDERS_PER_PAGE: i64 = 25;
 pub struct SubOrderRow {
     id: i64,
     order: i64,
-    status: String,
+    status: &'static str,
     items: String,
     subtotal: String,
     created: String,
@@ -142,7 +147,7 @@ pub async fn sub_orders(
         .map(|v| SubOrderRow {
             id: v.id,
             order: v.order,
-            status: v.status,
+            status: v.status().name(),
             items: v
                 .items
                 .iter()

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use common::ApiError;
+use common::status::{Named, OrderStatus};
+use common::{ApiError, FieldErrors};
 use proto::cart::v1 as cart_pb;
 use proto::order::v1 as pb;
 use serde::Serialize;
@@ -22,6 +23,7 @@ use crate::idempotency::{self, KeyHeader};
 use crate::openapi::schemas::IdPath;
 use crate::origin::Origin;
 use crate::pagination::{LimitOffset, LimitOffsetQuery, Page};
+use crate::statuses;
 use common::grpc_client::RetrySafe;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -72,45 +74,24 @@ pub struct SubOrder {
     #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     subtotal: String,
     /// Follows the order's.
-    #[schema(value_type = OrderStatus)]
-    status: String,
-}
-
-/// An order's (and its sub-orders') status.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-enum OrderStatus {
-    Pending,
-    Paid,
-    Cancelled,
-}
-
-/// A payment's status.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum PaymentStatus {
-    Pending,
-    Succeeded,
-    Failed,
-    Refunded,
+    #[schema(value_type = crate::statuses::schema::OrderStatus)]
+    status: &'static str,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Order {
     id: i64,
     user: i64,
-    #[schema(value_type = OrderStatus)]
-    status: String,
+    #[schema(value_type = crate::statuses::schema::OrderStatus)]
+    status: &'static str,
     #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     total_price: String,
     currency: String,
     items: Vec<OrderItem>,
     vendor_orders: Vec<SubOrder>,
     /// The latest payment's status, null before any payment.
-    #[schema(value_type = Option<PaymentStatus>)]
-    payment_status: Option<String>,
+    #[schema(value_type = Option<crate::statuses::schema::PaymentStatus>)]
+    payment_status: Option<&'static str>,
     #[schema(value_type = String, format = DateTime)]
     created_at: Option<String>,
     #[schema(value_type = String, format = DateTime)]
@@ -133,8 +114,31 @@ struct OrderFilter {
     user: i64,
 }
 
+/// The admin's filters of `/orders/`, read as django-filter reads them:
+/// empty is no filter, and every bad one is named at once.
+pub(crate) struct OrderFilters {
+    pub status: Option<OrderStatus>,
+    pub user_id: Option<i64>,
+}
+
+impl OrderFilters {
+    pub(crate) fn read(status: Option<&str>, user: Option<&str>) -> Result<Self, ApiError> {
+        let mut errors = FieldErrors::new();
+        let status = statuses::filter(&mut errors, "status", status);
+        let user_id = user.map(str::trim).filter(|raw| !raw.is_empty()).and_then(|raw| {
+            let parsed = raw.parse::<i64>().ok();
+            if parsed.is_none() {
+                errors.add("user", "Enter a whole number.");
+            }
+            parsed
+        });
+        errors.into_result()?;
+        Ok(Self { status, user_id })
+    }
+}
+
 fn order_status_filter() -> utoipa::openapi::schema::ObjectBuilder {
-    crate::openapi::schemas::choice(&["pending", "paid", "cancelled"], true)
+    statuses::choice::<OrderStatus>(true)
 }
 
 impl From<pb::OrderMessage> for Order {
@@ -142,7 +146,8 @@ impl From<pb::OrderMessage> for Order {
         Self {
             id: o.id,
             user: o.user,
-            status: o.status,
+            status: o.status().name(),
+            payment_status: o.payment_status.map(|_| o.payment_status().name()),
             total_price: o.total_price,
             currency: o.currency,
             items: o.items.into_iter().map(OrderItem::from).collect(),
@@ -150,14 +155,13 @@ impl From<pb::OrderMessage> for Order {
                 .vendor_orders
                 .into_iter()
                 .map(|v| SubOrder {
+                    status: v.status().name(),
                     id: v.id,
                     vendor: v.vendor,
                     vendor_name: v.vendor_name,
                     subtotal: v.subtotal,
-                    status: v.status,
                 })
                 .collect(),
-            payment_status: o.payment_status,
             created_at: rfc3339(o.created_at.as_ref()),
             updated_at: rfc3339(o.updated_at.as_ref()),
             expires_at: rfc3339(o.expires_at.as_ref()),
@@ -170,8 +174,8 @@ impl From<pb::OrderMessage> for Order {
 pub struct VendorOrder {
     id: i64,
     order: i64,
-    #[schema(value_type = OrderStatus)]
-    status: String,
+    #[schema(value_type = crate::statuses::schema::OrderStatus)]
+    status: &'static str,
     items: Vec<OrderItem>,
     #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     subtotal: String,
@@ -258,11 +262,12 @@ async fn list_orders(
     axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> HttpResult<Json<Page<Order>>> {
     let page = LimitOffset::from_uri(&uri)?;
+    let filters = OrderFilters::read(params.get("status").map(String::as_str), params.get("user").map(String::as_str))?;
     let message = pb::ListOrdersRequest {
         limit: page.limit,
         offset: page.offset,
-        status: params.get("status").cloned(),
-        user: params.get("user").cloned(),
+        status: filters.status.map(Into::into),
+        user_id: filters.user_id,
     };
     let d = &state.downstream;
     let mut client = d.order.clone();
@@ -334,7 +339,7 @@ async fn vendor_orders(
         .map(|v| VendorOrder {
             id: v.id,
             order: v.order,
-            status: v.status,
+            status: v.status().name(),
             items: v.items.into_iter().map(OrderItem::from).collect(),
             subtotal: v.subtotal,
             created_at: rfc3339(v.created_at.as_ref()),

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use common::ApiError;
+use common::status::{Named, PaymentStatus};
 use proto::payment::v1 as pb;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -22,7 +23,6 @@ use crate::body::{Form, JsonBody};
 use crate::error::{HttpError, HttpResult};
 use crate::idempotency::{self, KeyHeader};
 use crate::openapi::schemas::{self, IdPath, Message};
-use crate::routes::orders::PaymentStatus;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -39,8 +39,8 @@ pub struct Payment {
     #[schema(pattern = "^[0-9]+\\.[0-9]{2}$")]
     amount: String,
     currency: String,
-    #[schema(value_type = PaymentStatus)]
-    status: String,
+    #[schema(value_type = crate::statuses::schema::PaymentStatus)]
+    status: &'static str,
     provider: String,
     provider_payment_id: String,
     client_secret: String,
@@ -53,11 +53,11 @@ pub struct Payment {
 impl From<pb::PaymentMessage> for Payment {
     fn from(p: pb::PaymentMessage) -> Self {
         Self {
+            status: p.status().name(),
             id: p.id,
             order: p.order,
             amount: p.amount,
             currency: p.currency,
-            status: p.status,
             provider: p.provider,
             provider_payment_id: p.provider_payment_id,
             client_secret: p.client_secret,
@@ -75,6 +75,9 @@ struct InitiateBody {
     order_id: i64,
 }
 
+/// What a sandbox payment may end as.
+const OUTCOMES: [PaymentStatus; 2] = [PaymentStatus::Succeeded, PaymentStatus::Failed];
+
 #[allow(dead_code)]
 #[derive(ToSchema)]
 struct OutcomeBody {
@@ -83,7 +86,7 @@ struct OutcomeBody {
 }
 
 fn outcome() -> utoipa::openapi::schema::ObjectBuilder {
-    schemas::choice(&["succeeded", "failed"], false)
+    schemas::choice(&OUTCOMES.map(Named::name), false)
 }
 
 /// What the gateway answers the provider.
@@ -190,8 +193,9 @@ async fn complete_sandbox(
 ) -> HttpResult<(StatusCode, Json<Value>)> {
     let id = path_id(&id)?;
     let mut form = Form::new(body);
-    let outcome = form.string("outcome");
+    let outcome = form.status("outcome", &OUTCOMES, None);
     form.finish()?;
+    let outcome = outcome.unwrap_or_default().into();
     let d = &state.downstream;
     let mut client = d.payment.clone();
     let message = pb::CompleteSandboxPaymentRequest { id, outcome };

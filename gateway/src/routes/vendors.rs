@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
+use common::status::{Named, VendorStatus};
 use proto::catalog::v1 as catalog_pb;
 use proto::identity::v1 as pb;
 use serde::Serialize;
@@ -35,9 +36,9 @@ pub struct Vendor {
     shop_name: String,
     slug: String,
     description: String,
-    #[schema(value_type = VendorStatus)]
-    status: String,
-    /// `status == "approved"`.
+    #[schema(value_type = crate::statuses::schema::VendorStatus)]
+    status: &'static str,
+    /// Whether the vendor is approved (sells).
     is_verified: bool,
     /// When it was last approved; null unless approved.
     #[schema(format = DateTime)]
@@ -48,26 +49,16 @@ pub struct Vendor {
     updated_at: Option<String>,
 }
 
-/// A vendor profile's verification status.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-enum VendorStatus {
-    Pending,
-    Approved,
-    Suspended,
-}
-
 impl From<pb::Vendor> for Vendor {
     fn from(v: pb::Vendor) -> Self {
         Self {
             id: v.id,
             user: v.user,
-            is_verified: v.status == "approved",
+            is_verified: common::buyable::sells(v.status()),
+            status: v.status().name(),
             shop_name: v.shop_name,
             slug: v.slug,
             description: v.description,
-            status: v.status,
             verified_at: rfc3339(v.verified_at.as_ref()),
             created_at: rfc3339(v.created_at.as_ref()),
             updated_at: rfc3339(v.updated_at.as_ref()),
@@ -107,7 +98,7 @@ struct VerifyBody {
 }
 
 fn verify_status() -> utoipa::openapi::schema::ObjectBuilder {
-    crate::openapi::schemas::choice(&["approved", "suspended", "pending"], true)
+    crate::statuses::choice::<VendorStatus>(true)
 }
 
 /// Tells catalog a vendor changed, so its products' public visibility and
@@ -215,8 +206,10 @@ async fn verify_vendor(
 ) -> HttpResult<Json<Vendor>> {
     let vendor_id = path_id(&id)?;
     let mut form = Form::new(body);
-    let message = pb::VerifyVendorRequest { vendor_id, status: form.string("status") };
+    let all = [VendorStatus::Pending, VendorStatus::Approved, VendorStatus::Suspended];
+    let status = form.status("status", &all, Some(VendorStatus::Approved));
     form.finish()?;
+    let message = pb::VerifyVendorRequest { vendor_id, status: status.unwrap_or_default().into() };
     Ok(Json(set_vendor_status(&state, &admin.token, message).await?.into()))
 }
 

@@ -80,7 +80,7 @@ impl CartService {
         let mut dead = Vec::new();
         for line in lines {
             match products.get(&line.product_id) {
-                Some(product) if common::buyable::is_buyable(product.is_active, &product.vendor_status) => {
+                Some(product) if common::buyable::is_buyable(product.is_active, product.vendor_status()) => {
                     let units = stock.get(&line.product_id).copied().unwrap_or(0);
                     live.push(LiveLine { product: product.clone(), stock: units, line });
                 }
@@ -99,7 +99,7 @@ impl CartService {
         let product = products.get(&product_id).cloned().ok_or_else(|| {
             ApiError::field("product", format!("Invalid pk \"{product_id}\" - object does not exist."))
         })?;
-        if !common::buyable::is_buyable(product.is_active, &product.vendor_status) {
+        if !common::buyable::is_buyable(product.is_active, product.vendor_status()) {
             return Err(unavailable_product());
         }
         let stock = self.downstream.stock(vec![product_id]).await?;

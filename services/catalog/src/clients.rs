@@ -5,6 +5,7 @@ use std::time::Duration;
 use common::ApiError;
 use common::grpc_client::ServiceChannel;
 use common::grpc_client::{call, request};
+use common::status::{Named, VendorStatus};
 use proto::identity::v1 as pb;
 use proto::identity::v1::identity_client::IdentityClient;
 use proto::order::v1 as order_pb;
@@ -18,8 +19,15 @@ pub struct Identity {
     deadline: Duration,
 }
 
-fn vendor_row(v: pb::Vendor) -> VendorRow {
-    VendorRow { id: v.id, user_id: v.user, shop_name: v.shop_name, status: v.status }
+/// A vendor as catalog stores it. A vendor without a status comes from an
+/// identity on an older build (mid-deploy): refused as unavailable, so
+/// catalog never overwrites the status it knows with none.
+fn vendor_row(v: pb::Vendor) -> Result<VendorRow, ApiError> {
+    let status = v.status();
+    if status == VendorStatus::Unspecified {
+        return Err(ApiError::unavailable("Identity did not say the vendor's status; try again shortly."));
+    }
+    Ok(VendorRow { id: v.id, user_id: v.user, shop_name: v.shop_name, status: status.name().to_owned() })
 }
 
 impl Identity {
@@ -34,7 +42,7 @@ impl Identity {
         match call(self.deadline, client.get_my_vendor(request(pb::GetMyVendorRequest {}, self.deadline, Some(token))))
             .await
         {
-            Ok(vendor) => Ok(Some(vendor_row(vendor))),
+            Ok(vendor) => vendor_row(vendor).map(Some),
             Err(e) if e.kind == common::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -46,7 +54,7 @@ impl Identity {
         let answer =
             call(self.deadline, client.get_vendors(request(pb::GetVendorsRequest { ids }, self.deadline, None)))
                 .await?;
-        Ok(answer.vendors.into_iter().map(vendor_row).collect())
+        answer.vendors.into_iter().map(vendor_row).collect()
     }
 }
 

@@ -48,6 +48,7 @@ fn not_approved() -> ApiError {
 }
 
 pub fn product_message(row: ProductRow) -> pb::Product {
+    let vendor_status = row.vendor_status().into();
     pb::Product {
         id: row.id,
         vendor: row.vendor_id,
@@ -62,7 +63,7 @@ pub fn product_message(row: ProductRow) -> pb::Product {
         is_active: row.is_active,
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),
-        vendor_status: row.vendor_status,
+        vendor_status,
     }
 }
 
@@ -87,7 +88,7 @@ fn listed_product(view: &View, stored: &StoredProduct) -> pb::Product {
         is_active: stored.is_active,
         created_at: micros(stored.created_micros),
         updated_at: micros(stored.updated_micros),
-        vendor_status: vendor.map(|v| v.status.clone()).unwrap_or_default(),
+        vendor_status: vendor.map(|v| v.status).unwrap_or_default().into(),
     }
 }
 
@@ -187,11 +188,7 @@ impl CatalogService {
             Role::Vendor => {
                 let vendor = self.identity.my_vendor(&principal.token).await?.ok_or_else(not_approved)?;
                 self.remember_vendor(&vendor).await?;
-                if vendor.status == common::buyable::APPROVED {
-                    Ok(Writer::Vendor(vendor))
-                } else {
-                    Err(not_approved())
-                }
+                if common::buyable::sells(vendor.status()) { Ok(Writer::Vendor(vendor)) } else { Err(not_approved()) }
             }
         }
     }
@@ -459,7 +456,7 @@ impl pb::catalog_server::Catalog for CatalogService {
     async fn get_product(&self, request: Request<pb::GetProductRequest>) -> RpcResult<pb::Product> {
         let principal = self.principal(&request).await?;
         let product = self.product_row(request.into_inner().id).await?.ok_or_else(ApiError::not_found)?;
-        let visible = common::buyable::is_buyable(product.is_active, &product.vendor_status)
+        let visible = common::buyable::is_buyable(product.is_active, product.vendor_status())
             || match &principal {
                 Some(p) if p.is_admin() => true,
                 Some(p) if p.role == Role::Vendor => {
@@ -577,7 +574,7 @@ impl pb::catalog_server::Catalog for CatalogService {
         principal.require_role(Role::Vendor)?;
         let vendor = self.identity.my_vendor(&principal.token).await?.ok_or_else(ApiError::not_found)?;
         self.remember_vendor(&vendor).await?;
-        Ok(Response::new(pb::CallerVendor { vendor_id: vendor.id, status: vendor.status }))
+        Ok(Response::new(pb::CallerVendor { vendor_id: vendor.id, status: vendor.status().into() }))
     }
 
     async fn refresh_vendor(&self, request: Request<pb::RefreshVendorRequest>) -> RpcResult<pb::RefreshVendorResponse> {

@@ -17,6 +17,7 @@ use common::ApiError;
 use common::db::{error_number, push_in_list, retry_transient};
 use common::error::unique_violation;
 use common::slug;
+use common::status::{self, VendorStatus};
 use rust_decimal::Decimal;
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder, Transaction};
 use tracing::instrument;
@@ -32,7 +33,14 @@ pub struct VendorRow {
     pub id: i64,
     pub user_id: i64,
     pub shop_name: String,
+    /// Its `common::status` name, as stored.
     pub status: String,
+}
+
+impl VendorRow {
+    pub fn status(&self) -> VendorStatus {
+        status::stored(&self.status)
+    }
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -65,7 +73,11 @@ pub struct ProductRow {
 impl ProductRow {
     /// Shown to everyone: active, not deleted, of an approved vendor.
     pub fn is_public(&self) -> bool {
-        common::buyable::is_buyable(self.is_active, &self.vendor_status)
+        common::buyable::is_buyable(self.is_active, self.vendor_status())
+    }
+
+    pub fn vendor_status(&self) -> VendorStatus {
+        status::stored(&self.vendor_status)
     }
 }
 

@@ -186,8 +186,8 @@ async fn writes_need_an_approved_vendor(ctx: Arc<Ctx>) {
     let (approved, vendor_id) = ctx.vendor(true).await;
     let product = ctx.product(&approved).await.expect("created");
     assert_eq!(
-        (product.vendor, product.price.as_str(), product.vendor_status.as_str()),
-        (vendor_id, "9.99", "approved")
+        (product.vendor, product.price.as_str(), product.vendor_status()),
+        (vendor_id, "9.99", id_pb::VendorStatus::Approved)
     );
 }
 
@@ -251,7 +251,7 @@ async fn refresh_vendor_hides_a_suspended_vendors_products(ctx: Arc<Ctx>) {
     let page = call(ctx.catalog().list_products(public.clone())).await.expect("page");
     assert_eq!(page.products.len(), 1);
     let admin = ctx.login(&ctx.admin_email).await;
-    let request = id_pb::VerifyVendorRequest { vendor_id, status: Some("suspended".into()) };
+    let request = id_pb::VerifyVendorRequest { vendor_id, status: id_pb::VendorStatus::Suspended.into() };
     call(ctx.identity().verify_vendor(authed(request, Some(&admin)))).await.expect("suspended");
     call(ctx.catalog().refresh_vendor(pb::RefreshVendorRequest { vendor_id })).await.expect("refreshed");
     let page = call(ctx.catalog().list_products(public)).await.expect("page");

@@ -23,6 +23,7 @@ pub mod proto_time;
 pub mod redis_conn;
 pub mod shutdown;
 pub mod slug;
+pub mod status;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -1,6 +1,6 @@
 //! Identity's rules as pure functions: what a valid registration, profile
 //! change and vendor profile look like (Django's validators, message for
-//! message), and the vendor status machine. No I/O here.
+//! message). No I/O here; the vendor status is `common::status::VendorStatus`.
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
@@ -288,43 +288,6 @@ pub fn validate_vendor_fields(
     Ok(VendorFields { shop_name, description })
 }
 
-/// A vendor profile's verification status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VendorStatus {
-    Pending,
-    Approved,
-    Suspended,
-}
-
-impl VendorStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VendorStatus::Pending => "pending",
-            VendorStatus::Approved => "approved",
-            VendorStatus::Suspended => "suspended",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "pending" => Some(VendorStatus::Pending),
-            "approved" => Some(VendorStatus::Approved),
-            "suspended" => Some(VendorStatus::Suspended),
-            _ => None,
-        }
-    }
-
-    /// The status an admin's verify request asks for (default approved).
-    pub fn requested(value: Option<&str>) -> Result<Self, ApiError> {
-        match value.map(str::trim) {
-            None | Some("") => Ok(VendorStatus::Approved),
-            Some(v) => {
-                Self::parse(v).ok_or_else(|| ApiError::field("status", format!("\"{v}\" is not a valid choice.")))
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,13 +366,6 @@ mod tests {
     fn empty_phone_means_none() {
         let change = validate_profile_change(None, None, Some("")).expect("valid");
         assert_eq!(change.phone, Some(None));
-    }
-
-    #[test]
-    fn vendor_status_defaults_to_approved() {
-        assert_eq!(VendorStatus::requested(None).ok(), Some(VendorStatus::Approved));
-        assert_eq!(VendorStatus::requested(Some("SUSPENDED")).ok(), Some(VendorStatus::Suspended));
-        assert!(VendorStatus::requested(Some("gone")).is_err());
     }
 
     #[test]

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use common::auth::{KeyRing, Principal, Role};
 use common::proto_time::timestamp;
+use common::status::{self, Named, VendorStatus};
 use common::{ApiError, FieldErrors};
 use proto::identity::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{self, RegistrationInput, VendorStatus};
+use crate::domain::{self, RegistrationInput};
 use crate::passwords;
 use crate::store::{Rotation, Store, UserRow, VendorRow, VendorSearch};
 use crate::tokens::{self, Signer};
@@ -47,7 +48,7 @@ fn vendor_message(row: VendorRow) -> pb::Vendor {
         shop_name: row.shop_name,
         slug: row.slug,
         description: row.description,
-        status: row.status,
+        status: status::stored::<VendorStatus>(&row.status).into(),
         verified_at: row.verified_at.map(timestamp),
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),
@@ -248,9 +249,9 @@ impl pb::identity_server::Identity for IdentityService {
         let principal = self.principal(&request).await?;
         principal.require_role(Role::Admin)?;
         let body = request.into_inner();
-        let status = VendorStatus::requested(body.status.as_deref())?;
+        let status: VendorStatus = status::required("status", body.status)?;
         let vendor = self.store.set_vendor_status(body.vendor_id, status).await?;
-        tracing::info!(vendor_id = vendor.id, status = status.as_str(), "vendor status set");
+        tracing::info!(vendor_id = vendor.id, status = status.name(), "vendor status set");
         Ok(Response::new(vendor_message(vendor)))
     }
 
@@ -258,13 +259,7 @@ impl pb::identity_server::Identity for IdentityService {
         let principal = self.principal(&request).await?;
         principal.require_role(Role::Admin)?;
         let body = request.into_inner();
-        let status = match body.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(value) => Some(
-                VendorStatus::parse(value)
-                    .ok_or_else(|| ApiError::field("status", format!("\"{value}\" is not a valid choice.")))?,
-            ),
-        };
+        let status = status::filter::<VendorStatus>("status", body.status)?;
         let words = body.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
         if words.is_some_and(|w| w.chars().count() > 100) {
             return Err(ApiError::field("search", "Ensure this field has no more than 100 characters.").into());

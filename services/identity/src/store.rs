@@ -9,7 +9,9 @@ use common::slug;
 use sqlx::{FromRow, MySqlPool};
 use tracing::instrument;
 
-use crate::domain::{ProfileChange, Registration, VendorFields, VendorStatus};
+use common::status::{Named, VendorStatus};
+
+use crate::domain::{ProfileChange, Registration, VendorFields};
 use crate::tokens::KeyPair;
 
 #[derive(Debug, Clone, FromRow)]
@@ -71,7 +73,7 @@ impl VendorSearch<'_> {
         query: sqlx::query::QueryAs<'q, sqlx::MySql, O, sqlx::mysql::MySqlArguments>,
         pattern: &'q Option<String>,
     ) -> sqlx::query::QueryAs<'q, sqlx::MySql, O, sqlx::mysql::MySqlArguments> {
-        let status = self.status.map(VendorStatus::as_str);
+        let status = self.status.map(VendorStatus::name);
         query
             .bind(status)
             .bind(status)
@@ -356,13 +358,16 @@ impl Store {
     pub async fn create_vendor(&self, user_id: i64, shop_name: &str, description: &str) -> Result<VendorRow, ApiError> {
         let base = slug::slugify(shop_name);
         for n in 1..=SLUG_ATTEMPTS {
-            let result = sqlx::query("INSERT INTO vendors (user_id, shop_name, slug, description) VALUES (?, ?, ?, ?)")
-                .bind(user_id)
-                .bind(shop_name)
-                .bind(slug::candidate(&base, n))
-                .bind(description)
-                .execute(&self.pool)
-                .await;
+            let result = sqlx::query(
+                "INSERT INTO vendors (user_id, shop_name, slug, description, status) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(user_id)
+            .bind(shop_name)
+            .bind(slug::candidate(&base, n))
+            .bind(description)
+            .bind(VendorStatus::Pending.name())
+            .execute(&self.pool)
+            .await;
             match result {
                 Ok(done) => {
                     return self
@@ -403,12 +408,13 @@ impl Store {
     #[instrument(name = "identity.set_vendor_status", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn set_vendor_status(&self, id: i64, status: VendorStatus) -> Result<VendorRow, ApiError> {
         sqlx::query(
-            "UPDATE vendors SET verified_at = CASE WHEN ? = 'approved' \
-               THEN IF(status = 'approved' AND verified_at IS NOT NULL, verified_at, CURRENT_TIMESTAMP(6)) ELSE NULL END, \
+            "UPDATE vendors SET verified_at = CASE WHEN ? \
+               THEN IF(status = ? AND verified_at IS NOT NULL, verified_at, CURRENT_TIMESTAMP(6)) ELSE NULL END, \
              status = ?, updated_at = CURRENT_TIMESTAMP(6) WHERE id = ?",
         )
-        .bind(status.as_str())
-        .bind(status.as_str())
+        .bind(common::buyable::sells(status))
+        .bind(VendorStatus::Approved.name())
+        .bind(status.name())
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -417,14 +423,16 @@ impl Store {
 
     #[instrument(name = "identity.approved_vendors", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn approved_vendors(&self, limit: i64, offset: i64) -> Result<(i64, Vec<VendorRow>), ApiError> {
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM vendors WHERE status = 'approved'").fetch_one(&self.pool).await?;
-        let rows =
-            sqlx::query_as(select_vendors!("FROM vendors WHERE status = 'approved' ORDER BY id LIMIT ? OFFSET ?"))
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
-                .await?;
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM vendors WHERE status = ?")
+            .bind(VendorStatus::Approved.name())
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query_as(select_vendors!("FROM vendors WHERE status = ? ORDER BY id LIMIT ? OFFSET ?"))
+            .bind(VendorStatus::Approved.name())
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
         Ok((count, rows))
     }
 

@@ -186,20 +186,15 @@ async fn vendor_rpcs_require_the_vendor_role(ctx: Arc<Ctx>) {
 
 async fn verify_requires_an_admin(ctx: Arc<Ctx>) {
     let (vendor, profile) = ctx.vendor_with_profile().await;
-    let denied = call(
-        ctx.client()
-            .verify_vendor(authed(pb::VerifyVendorRequest { vendor_id: profile.id, status: None }, &vendor.access)),
-    )
-    .await;
+    let approve = || pb::VerifyVendorRequest { vendor_id: profile.id, status: pb::VendorStatus::Approved.into() };
+    let denied = call(ctx.client().verify_vendor(authed(approve(), &vendor.access))).await;
     assert_eq!(denied.expect_err("vendor").kind, ErrorKind::PermissionDenied);
     let admin = ctx.login(&ctx.admin_email).await.expect("admin login");
-    let approved = call(
-        ctx.client()
-            .verify_vendor(authed(pb::VerifyVendorRequest { vendor_id: profile.id, status: None }, &admin.access)),
-    )
-    .await
-    .expect("approved");
-    assert_eq!(approved.status, "approved");
+    let unstated = pb::VerifyVendorRequest { vendor_id: profile.id, status: pb::VendorStatus::Unspecified.into() };
+    let refused = call(ctx.client().verify_vendor(authed(unstated, &admin.access))).await.expect_err("no status");
+    assert_eq!(refused.kind, ErrorKind::Invalid);
+    let approved = call(ctx.client().verify_vendor(authed(approve(), &admin.access))).await.expect("approved");
+    assert_eq!(approved.status(), pb::VendorStatus::Approved);
     assert!(approved.verified_at.is_some());
 }
 
@@ -209,7 +204,7 @@ async fn get_vendors_returns_any_status(ctx: Arc<Ctx>) {
         .await
         .expect("vendors");
     assert_eq!(found.vendors.len(), 1);
-    assert_eq!(found.vendors[0].status, "pending");
+    assert_eq!(found.vendors[0].status(), pb::VendorStatus::Pending);
 }
 
 async fn published_keys_verify_issued_tokens(ctx: Arc<Ctx>) {

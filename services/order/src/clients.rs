@@ -6,6 +6,7 @@ use std::time::Duration;
 use common::ApiError;
 use common::grpc_client::ServiceChannel;
 use common::grpc_client::{call, request};
+use common::status::VendorStatus;
 use proto::catalog::v1 as pb;
 use proto::catalog::v1::catalog_client::CatalogClient;
 
@@ -45,7 +46,7 @@ impl Catalog {
                     .map_err(|e| ApiError::internal(format!("catalog sent product {}: {e}", p.id)))?;
                 Ok(Snapshot {
                     product_id: p.id,
-                    buyable: common::buyable::is_buyable(p.is_active, &p.vendor_status),
+                    buyable: common::buyable::is_buyable(p.is_active, p.vendor_status()),
                     price,
                     name: p.name,
                     sku: p.sku,
@@ -57,11 +58,11 @@ impl Catalog {
     }
 
     /// The calling vendor's id and status, or `None` without a profile.
-    pub async fn caller_vendor(&self, token: &str) -> Result<Option<(i64, String)>, ApiError> {
+    pub async fn caller_vendor(&self, token: &str) -> Result<Option<(i64, VendorStatus)>, ApiError> {
         let mut client = self.client.clone();
         let message = pb::GetCallerVendorRequest {};
         match call(self.deadline, client.get_caller_vendor(request(message, self.deadline, Some(token)))).await {
-            Ok(v) => Ok(Some((v.vendor_id, v.status))),
+            Ok(v) => Ok(Some((v.vendor_id, v.status()))),
             Err(e) if e.kind == common::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }

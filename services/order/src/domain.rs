@@ -10,44 +10,12 @@ use common::{ApiError, money};
 use proto::order::v1 as events;
 use rust_decimal::Decimal;
 
-/// An order's status. `pending → paid → cancelled`, `pending → cancelled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderStatus {
-    Pending,
-    Paid,
-    Cancelled,
-}
+pub use common::status::{OrderStatus, PaymentStatus};
 
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "pending",
-            OrderStatus::Paid => "paid",
-            OrderStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "pending" => Some(OrderStatus::Pending),
-            "paid" => Some(OrderStatus::Paid),
-            "cancelled" => Some(OrderStatus::Cancelled),
-            _ => None,
-        }
-    }
-
-    pub fn to_proto(self) -> events::OrderStatus {
-        match self {
-            OrderStatus::Pending => events::OrderStatus::Pending,
-            OrderStatus::Paid => events::OrderStatus::Paid,
-            OrderStatus::Cancelled => events::OrderStatus::Cancelled,
-        }
-    }
-
-    /// Whether a refund (or expiry) may cancel an order in this status.
-    pub fn cancellable(self) -> bool {
-        matches!(self, OrderStatus::Pending | OrderStatus::Paid)
-    }
+/// Whether a refund (or expiry) may cancel an order in this status
+/// (`pending → paid → cancelled`, `pending → cancelled`).
+pub fn cancellable(status: OrderStatus) -> bool {
+    matches!(status, OrderStatus::Pending | OrderStatus::Paid)
 }
 
 /// Whether an order that records `recorded` (payment id, status) should
@@ -56,11 +24,11 @@ impl OrderStatus {
 /// `succeeded` or `failed`, then `refunded`). Payment events may arrive
 /// in any order — several order replicas consume them concurrently — so a
 /// late `PaymentCreated` must not turn a `succeeded` back into `pending`.
-pub fn payment_supersedes(recorded: Option<(i64, &str)>, incoming: (i64, &str)) -> bool {
-    let rank = |status: &str| match status {
-        "pending" => 0,
-        "refunded" => 2,
-        _ => 1,
+pub fn payment_supersedes(recorded: Option<(i64, PaymentStatus)>, incoming: (i64, PaymentStatus)) -> bool {
+    let rank = |status| match status {
+        PaymentStatus::Pending | PaymentStatus::Unspecified => 0,
+        PaymentStatus::Succeeded | PaymentStatus::Failed => 1,
+        PaymentStatus::Refunded => 2,
     };
     match recorded {
         None => true,
@@ -160,7 +128,7 @@ pub fn order_cancelled(
     events::OrderCancelled {
         order_id,
         user_id,
-        previous_status: previous.to_proto().into(),
+        previous_status: previous.into(),
         reason: reason.to_owned(),
         total_price: money::to_text(total),
         currency,
@@ -320,22 +288,23 @@ mod tests {
 
     #[test]
     fn a_payment_status_never_moves_back_and_a_newer_payment_wins() {
-        assert!(payment_supersedes(None, (1, "pending")));
-        assert!(payment_supersedes(Some((1, "pending")), (1, "succeeded")));
-        assert!(payment_supersedes(Some((1, "succeeded")), (1, "refunded")));
-        assert!(payment_supersedes(Some((1, "succeeded")), (1, "succeeded")));
-        assert!(!payment_supersedes(Some((1, "succeeded")), (1, "pending")));
-        assert!(!payment_supersedes(Some((1, "refunded")), (1, "succeeded")));
-        assert!(!payment_supersedes(Some((1, "failed")), (1, "pending")));
-        assert!(payment_supersedes(Some((1, "failed")), (2, "pending")));
-        assert!(!payment_supersedes(Some((2, "pending")), (1, "succeeded")));
+        use PaymentStatus::{Failed, Pending, Refunded, Succeeded};
+        assert!(payment_supersedes(None, (1, Pending)));
+        assert!(payment_supersedes(Some((1, Pending)), (1, Succeeded)));
+        assert!(payment_supersedes(Some((1, Succeeded)), (1, Refunded)));
+        assert!(payment_supersedes(Some((1, Succeeded)), (1, Succeeded)));
+        assert!(!payment_supersedes(Some((1, Succeeded)), (1, Pending)));
+        assert!(!payment_supersedes(Some((1, Refunded)), (1, Succeeded)));
+        assert!(!payment_supersedes(Some((1, Failed)), (1, Pending)));
+        assert!(payment_supersedes(Some((1, Failed)), (2, Pending)));
+        assert!(!payment_supersedes(Some((2, Pending)), (1, Succeeded)));
     }
 
     #[test]
     fn statuses_move_forward_only() {
-        assert!(OrderStatus::Pending.cancellable());
-        assert!(OrderStatus::Paid.cancellable());
-        assert!(!OrderStatus::Cancelled.cancellable());
-        assert_eq!(OrderStatus::parse("PAID"), Some(OrderStatus::Paid));
+        assert!(cancellable(OrderStatus::Pending));
+        assert!(cancellable(OrderStatus::Paid));
+        assert!(!cancellable(OrderStatus::Cancelled));
+        assert!(!cancellable(OrderStatus::Unspecified));
     }
 }

@@ -9,7 +9,7 @@ use common::events::{Handler, HandlerError};
 use proto::payment::v1::payment_event::Event;
 use sqlx::{MySql, Transaction};
 
-use crate::domain::OrderStatus;
+use crate::domain::{OrderStatus, PaymentStatus};
 use crate::store::{Cancelled, Store};
 
 pub struct PaymentEvents;
@@ -19,10 +19,10 @@ impl Handler for PaymentEvents {
 
     async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: Event) -> Result<(), HandlerError> {
         let (payment, status) = match &event {
-            Event::Created(p) => (p, "pending"),
-            Event::Succeeded(p) => (p, "succeeded"),
-            Event::Failed(p) => (p, "failed"),
-            Event::Refunded(p) => (p, "refunded"),
+            Event::Created(p) => (p, PaymentStatus::Pending),
+            Event::Succeeded(p) => (p, PaymentStatus::Succeeded),
+            Event::Failed(p) => (p, PaymentStatus::Failed),
+            Event::Refunded(p) => (p, PaymentStatus::Refunded),
         };
         let recorded = Store::record_payment_in(tx, payment.order_id, payment.payment_id, status).await?;
         match event {

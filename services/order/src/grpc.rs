@@ -8,12 +8,13 @@ use common::ApiError;
 use common::auth::{KeyRing, Principal, Role};
 use common::cache::Cache;
 use common::proto_time::timestamp;
+use common::status;
 use proto::catalog::v1::StockWriteState;
 use proto::order::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use crate::clients::Catalog;
-use crate::domain::{self, OrderStatus};
+use crate::domain::{self, OrderStatus, PaymentStatus};
 use crate::store::{self, Applied, Cancelled, FullOrder, ItemRow, Level, Placed, Store};
 
 type RpcResult<T> = Result<Response<T>, Status>;
@@ -62,7 +63,7 @@ pub fn order_message(full: &FullOrder) -> pb::OrderMessage {
     pb::OrderMessage {
         id: o.id,
         user: o.user_id,
-        status: o.status.clone(),
+        status: status::stored::<OrderStatus>(&o.status).into(),
         total_price: common::money::to_text(o.total_price),
         currency: o.currency.clone(),
         items: full.items.iter().map(item_message).collect(),
@@ -74,10 +75,10 @@ pub fn order_message(full: &FullOrder) -> pb::OrderMessage {
                 vendor: v.vendor_id,
                 vendor_name: v.vendor_name.clone(),
                 subtotal: common::money::to_text(v.subtotal),
-                status: v.status.clone(),
+                status: status::stored::<OrderStatus>(&v.status).into(),
             })
             .collect(),
-        payment_status: o.payment_status.clone(),
+        payment_status: o.payment_status.as_deref().map(|s| status::stored::<PaymentStatus>(s).into()),
         created_at: Some(timestamp(o.created_at)),
         updated_at: Some(timestamp(o.updated_at)),
         expires_at: Some(timestamp(o.expires_at)),
@@ -229,26 +230,11 @@ impl pb::order_server::Order for OrderService {
     async fn list_orders(&self, request: Request<pb::ListOrdersRequest>) -> RpcResult<pb::OrderPage> {
         let principal = self.keys.require_principal(request.metadata()).await?;
         let body = request.into_inner();
-        let mut errors = common::FieldErrors::new();
-        let status = body.status.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|s| {
-            let parsed = OrderStatus::parse(s);
-            if parsed.is_none() {
-                errors.add("status", format!("Select a valid choice. {s} is not one of the available choices."));
-            }
-            parsed
-        });
-        let user_filter = body.user.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|s| {
-            let parsed = s.parse::<i64>().ok();
-            if parsed.is_none() {
-                errors.add("user", "Enter a whole number.");
-            }
-            parsed
-        });
-        errors.into_result()?;
+        let status = status::filter::<OrderStatus>("status", body.status)?;
         let user = match principal.role {
             Role::Vendor => return Err(ApiError::forbidden().into()),
             Role::Customer => Some(principal.user_id),
-            Role::Admin => user_filter,
+            Role::Admin => body.user_id,
         };
         let (count, ids) = self.store.order_ids(user, status, body.limit.clamp(1, 100), body.offset.max(0)).await?;
         let mut orders = Vec::with_capacity(ids.len());
@@ -267,7 +253,7 @@ impl pb::order_server::Order for OrderService {
         let principal = self.keys.require_principal(request.metadata()).await?;
         principal.require_role(Role::Vendor)?;
         let (vendor_id, status) = self.catalog.caller_vendor(&principal.token).await?.ok_or_else(not_approved)?;
-        if status != "approved" {
+        if !common::buyable::sells(status) {
             return Err(not_approved().into());
         }
         let body = request.into_inner();
@@ -277,7 +263,7 @@ impl pb::order_server::Order for OrderService {
             .map(|(row, items)| pb::VendorOrder {
                 id: row.id,
                 order: row.order_id,
-                status: row.status,
+                status: status::stored::<OrderStatus>(&row.status).into(),
                 items: items.iter().map(item_message).collect(),
                 subtotal: common::money::to_text(row.subtotal),
                 created_at: Some(timestamp(row.created_at)),

@@ -21,7 +21,9 @@ use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder, Transaction};
 use tokio::sync::Notify;
 use tracing::instrument;
 
-use crate::domain::{self, OrderDraft, OrderStatus};
+use common::status::{self, Named};
+
+use crate::domain::{self, OrderDraft, OrderStatus, PaymentStatus};
 
 mod stock_writes;
 
@@ -193,9 +195,10 @@ impl Store {
             }
             let done = sqlx::query(
                 "INSERT INTO orders (user_id, status, total_price, currency, idempotency_key, created_at, updated_at, \
-                 expires_at) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?)",
+                 expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(user_id)
+            .bind(OrderStatus::Pending.name())
             .bind(draft.total)
             .bind(currency)
             .bind(key)
@@ -292,8 +295,9 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         let (pending,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM orders WHERE user_id = ? AND status = 'pending' AND expires_at > ?")
+            sqlx::query_as("SELECT COUNT(*) FROM orders WHERE user_id = ? AND status = ? AND expires_at > ?")
                 .bind(user_id)
+                .bind(OrderStatus::Pending.name())
                 .bind(now)
                 .fetch_one(&mut **tx)
                 .await?;
@@ -348,7 +352,7 @@ impl Store {
                 query.push(" AND user_id = ").push_bind(user);
             }
             if let Some(status) = status {
-                query.push(" AND status = ").push_bind(status.as_str());
+                query.push(" AND status = ").push_bind(status.name());
             }
         };
         let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM orders");
@@ -429,15 +433,16 @@ impl Store {
         let Some((status, user_id, total, currency)) = row else {
             return Ok(Cancelled::NotFound);
         };
-        let Some(previous) = OrderStatus::parse(&status).filter(|s| s.cancellable() && only.contains(s)) else {
+        let previous = status::stored::<OrderStatus>(&status);
+        if !(domain::cancellable(previous) && only.contains(&previous)) {
             return Ok(Cancelled::NotCancellable);
-        };
-        sqlx::query(
-            "UPDATE orders SET status = 'cancelled', updated_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND status <> 'cancelled'",
-        )
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+        }
+        sqlx::query("UPDATE orders SET status = ?, updated_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND status = ?")
+            .bind(OrderStatus::Cancelled.name())
+            .bind(id)
+            .bind(previous.name())
+            .execute(&mut **tx)
+            .await?;
         let lines: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT product_id, CAST(SUM(quantity) AS SIGNED) FROM order_items WHERE order_id = ? \
              GROUP BY product_id ORDER BY product_id",
@@ -465,7 +470,7 @@ impl Store {
         tx: &mut Transaction<'_, MySql>,
         order_id: i64,
         payment_id: i64,
-        status: &str,
+        status: PaymentStatus,
     ) -> Result<bool, sqlx::Error> {
         // Locks the order row: concurrent events of one order apply in turn.
         let recorded: Option<(Option<i64>, Option<String>)> =
@@ -474,7 +479,8 @@ impl Store {
                 .fetch_optional(&mut **tx)
                 .await?;
         let Some((recorded_id, recorded_status)) = recorded else { return Ok(false) };
-        let recorded = recorded_id.map(|id| (id, recorded_status.as_deref().unwrap_or("pending")));
+        let recorded =
+            recorded_id.map(|id| (id, recorded_status.map_or(PaymentStatus::Pending, |s| status::stored(&s))));
         if !domain::payment_supersedes(recorded, (payment_id, status)) {
             return Ok(false);
         }
@@ -482,7 +488,7 @@ impl Store {
             "UPDATE orders SET payment_id = ?, payment_status = ?, updated_at = CURRENT_TIMESTAMP(6) WHERE id = ?",
         )
         .bind(payment_id)
-        .bind(status)
+        .bind(status.name())
         .bind(order_id)
         .execute(&mut **tx)
         .await?;
@@ -492,12 +498,13 @@ impl Store {
     /// `pending → paid`; false when the order is not pending.
     #[instrument(name = "order.mark_paid_in", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn mark_paid_in(tx: &mut Transaction<'_, MySql>, order_id: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE orders SET status = 'paid', updated_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND status = 'pending'",
-        )
-        .bind(order_id)
-        .execute(&mut **tx)
-        .await?;
+        let done =
+            sqlx::query("UPDATE orders SET status = ?, updated_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND status = ?")
+                .bind(OrderStatus::Paid.name())
+                .bind(order_id)
+                .bind(OrderStatus::Pending.name())
+                .execute(&mut **tx)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -511,7 +518,7 @@ impl Store {
                 .fetch_optional(&mut **tx)
                 .await?;
         if let Some((status, user_id, total, currency)) = row
-            && OrderStatus::parse(&status) == Some(OrderStatus::Cancelled)
+            && status::stored::<OrderStatus>(&status) == OrderStatus::Cancelled
         {
             let cancelled = domain::order_cancelled(
                 order_id,
@@ -529,13 +536,13 @@ impl Store {
     /// Pending orders whose reservation ran out, oldest first.
     #[instrument(name = "order.expired_orders", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn expired_orders(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>, ApiError> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT id FROM orders WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT id FROM orders WHERE status = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?")
+                .bind(OrderStatus::Pending.name())
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 }

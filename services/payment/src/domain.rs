@@ -4,33 +4,16 @@ use common::ApiError;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+pub use common::status::PaymentStatus;
+
+/// The status a move to `to` must come from (the store's
+/// `UPDATE … WHERE status = ?`), so no event moves a payment backwards:
 /// `pending → succeeded | failed`, `succeeded → refunded`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PaymentStatus {
-    Pending,
-    Succeeded,
-    Failed,
-    Refunded,
-}
-
-impl PaymentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentStatus::Pending => "pending",
-            PaymentStatus::Succeeded => "succeeded",
-            PaymentStatus::Failed => "failed",
-            PaymentStatus::Refunded => "refunded",
-        }
-    }
-
-    /// The status a move to `self` must come from (the store's
-    /// `UPDATE … WHERE status = ?`), so no event moves a payment backwards.
-    pub fn comes_from(self) -> Option<PaymentStatus> {
-        match self {
-            PaymentStatus::Succeeded | PaymentStatus::Failed => Some(PaymentStatus::Pending),
-            PaymentStatus::Refunded => Some(PaymentStatus::Succeeded),
-            PaymentStatus::Pending => None,
-        }
+pub fn comes_from(to: PaymentStatus) -> Option<PaymentStatus> {
+    match to {
+        PaymentStatus::Succeeded | PaymentStatus::Failed => Some(PaymentStatus::Pending),
+        PaymentStatus::Refunded => Some(PaymentStatus::Succeeded),
+        PaymentStatus::Pending | PaymentStatus::Unspecified => None,
     }
 }
 
@@ -125,13 +108,13 @@ pub fn matches_payment(event: &ProviderEvent, amount: Decimal, currency: &str) -
     event.amount_minor == minor_units(amount) && event.currency.eq_ignore_ascii_case(currency)
 }
 
-/// A sandbox outcome as a client asks for it.
-pub fn parse_outcome(raw: Option<&str>) -> Result<EventKind, ApiError> {
-    match raw.map(str::trim) {
-        Some("succeeded") => Ok(EventKind::Succeeded),
-        Some("failed") => Ok(EventKind::Failed),
-        None | Some("") => Err(ApiError::field("outcome", "This field is required.")),
-        Some(other) => Err(ApiError::field("outcome", format!("\"{other}\" is not a valid choice."))),
+/// The sandbox outcome a client asked for: a payment that succeeded or
+/// failed.
+pub fn sandbox_outcome(raw: i32) -> Result<EventKind, ApiError> {
+    match common::status::required("outcome", raw)? {
+        PaymentStatus::Succeeded => Ok(EventKind::Succeeded),
+        PaymentStatus::Failed => Ok(EventKind::Failed),
+        _ => Err(ApiError::field("outcome", "A sandbox payment either succeeds or fails.")),
     }
 }
 
@@ -141,10 +124,10 @@ mod tests {
 
     #[test]
     fn the_status_machine_never_goes_back() {
-        assert_eq!(PaymentStatus::Succeeded.comes_from(), Some(PaymentStatus::Pending));
-        assert_eq!(PaymentStatus::Failed.comes_from(), Some(PaymentStatus::Pending));
-        assert_eq!(PaymentStatus::Refunded.comes_from(), Some(PaymentStatus::Succeeded));
-        assert_eq!(PaymentStatus::Pending.comes_from(), None);
+        assert_eq!(comes_from(PaymentStatus::Succeeded), Some(PaymentStatus::Pending));
+        assert_eq!(comes_from(PaymentStatus::Failed), Some(PaymentStatus::Pending));
+        assert_eq!(comes_from(PaymentStatus::Refunded), Some(PaymentStatus::Succeeded));
+        assert_eq!(comes_from(PaymentStatus::Pending), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use chrono::Utc;
 use common::ApiError;
 use common::auth::{KeyRing, Principal, Role};
 use common::proto_time::timestamp;
+use common::status::{self, OrderStatus, PaymentStatus};
 use proto::payment::v1 as pb;
 use tonic::{Request, Response, Status};
 
@@ -30,7 +31,7 @@ fn payment_message(p: PaymentRow) -> pb::PaymentMessage {
         order: p.order_id,
         amount: common::money::to_text(p.amount),
         currency: p.currency,
-        status: p.status,
+        status: status::stored::<PaymentStatus>(&p.status).into(),
         provider: p.provider,
         provider_payment_id: p.provider_payment_id,
         client_secret: p.client_secret,
@@ -77,7 +78,7 @@ impl pb::payment_server::Payment for PaymentService {
             Some(raw) => raw.parse::<i64>().map_err(|_| ApiError::field("order_id", "A valid integer is required."))?,
         };
         let order = self.orders.order(&principal.token, order_id).await?;
-        if order.status != "pending" {
+        if order.status() != OrderStatus::Pending {
             return Err(ApiError::conflict("This order is not awaiting payment.", "order_not_payable").into());
         }
         // Amount and currency come from the order, never from the client.
@@ -146,7 +147,7 @@ impl pb::payment_server::Payment for PaymentService {
         let payment = self.visible(&principal, body.id).await?;
         let sandbox =
             self.sandbox.as_ref().filter(|_| payment.provider == "sandbox").ok_or_else(ApiError::not_found)?;
-        let kind = domain::parse_outcome(body.outcome.as_deref())?;
+        let kind = domain::sandbox_outcome(body.outcome)?;
         sandbox.deliver(
             SandboxPayment {
                 provider_payment_id: payment.provider_payment_id,

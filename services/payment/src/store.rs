@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use common::db::retry_transient;
 use common::error::unique_violation;
 use common::events::outbox;
+use common::status::Named;
 use common::{ApiError, money};
 use proto::payment::v1::PaymentRecord;
 use proto::payment::v1::payment_event::Event;
@@ -76,7 +77,8 @@ pub fn announcement(p: &PaymentRow, status: PaymentStatus) -> Event {
         provider_payment_id: p.provider_payment_id.clone(),
     };
     match status {
-        PaymentStatus::Pending => Event::Created(record),
+        // `Unspecified` is never a move's target: `move_in` refuses it first.
+        PaymentStatus::Pending | PaymentStatus::Unspecified => Event::Created(record),
         PaymentStatus::Succeeded => Event::Succeeded(record),
         PaymentStatus::Failed => Event::Failed(record),
         PaymentStatus::Refunded => Event::Refunded(record),
@@ -122,12 +124,13 @@ impl Store {
             let mut tx = self.pool.begin().await?;
             let done = sqlx::query(
                 "INSERT INTO payments (order_id, user_id, amount, currency, status, provider, provider_payment_id, \
-                 client_secret) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                 client_secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(new.order_id)
             .bind(new.user_id)
             .bind(new.amount)
             .bind(new.currency)
+            .bind(PaymentStatus::Pending.name())
             .bind(new.provider)
             .bind(new.provider_payment_id)
             .bind(new.client_secret)
@@ -163,15 +166,15 @@ impl Store {
         payment: &PaymentRow,
         to: PaymentStatus,
     ) -> Result<bool, sqlx::Error> {
-        let Some(from) = to.comes_from() else {
+        let Some(from) = domain::comes_from(to) else {
             return Ok(false);
         };
         let done = sqlx::query(
             "UPDATE payments SET status = ?, updated_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND status = ?",
         )
-        .bind(to.as_str())
+        .bind(to.name())
         .bind(payment.id)
-        .bind(from.as_str())
+        .bind(from.name())
         .execute(&mut **tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -224,8 +227,9 @@ impl Store {
         tx: &mut Transaction<'_, MySql>,
         order_id: i64,
     ) -> Result<Option<PaymentRow>, sqlx::Error> {
-        sqlx::query_as(select_payments!("WHERE order_id = ? AND status = 'succeeded' FOR UPDATE"))
+        sqlx::query_as(select_payments!("WHERE order_id = ? AND status = ? FOR UPDATE"))
             .bind(order_id)
+            .bind(PaymentStatus::Succeeded.name())
             .fetch_optional(&mut **tx)
             .await
     }

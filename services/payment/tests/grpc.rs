@@ -112,9 +112,9 @@ impl Ctx {
         call(self.payment().initiate_payment(authed(initiating(order), token))).await
     }
 
-    async fn status(&self, token: &str, payment: i64) -> String {
+    async fn status(&self, token: &str, payment: i64) -> pb::PaymentStatus {
         let read = call(self.payment().get_payment(authed(pb::GetPaymentRequest { id: payment }, token))).await;
-        read.expect("payment").status
+        read.expect("payment").status()
     }
 
     async fn deliver(&self, body: &[u8], signature: String) -> Result<pb::WebhookResponse, ApiError> {
@@ -156,7 +156,7 @@ async fn racing_initiations_share_one_payment(ctx: Arc<Ctx>) {
     ids.dedup();
     assert_eq!(ids.len(), 1, "every initiation answered the same payment: {ids:?}");
     let payment = answers[0].payment.as_ref().expect("payment");
-    assert_eq!((payment.amount.as_str(), payment.status.as_str()), ("12.50", "pending"));
+    assert_eq!((payment.amount.as_str(), payment.status()), ("12.50", pb::PaymentStatus::Pending));
 }
 
 async fn a_forged_webhook_changes_nothing(ctx: Arc<Ctx>) {
@@ -168,7 +168,7 @@ async fn a_forged_webhook_changes_nothing(ctx: Arc<Ctx>) {
     let mut tampered = body.clone();
     tampered.extend_from_slice(b" ");
     assert!(ctx.deliver(&tampered, signature).await.is_err(), "a body changed after signing is refused");
-    assert_eq!(ctx.status(&customer, payment.id).await, "pending");
+    assert_eq!(ctx.status(&customer, payment.id).await, pb::PaymentStatus::Pending);
 }
 
 async fn a_webhook_delivered_many_times_at_once_applies_once(ctx: Arc<Ctx>) {
@@ -180,5 +180,5 @@ async fn a_webhook_delivered_many_times_at_once_applies_once(ctx: Arc<Ctx>) {
         futures::future::join_all(deliveries).await.into_iter().map(|o| o.expect("accepted").outcome).collect();
     assert_eq!(outcomes.iter().filter(|o| *o == "applied").count(), 1, "{outcomes:?}");
     assert!(outcomes.iter().all(|o| o == "applied" || o == "duplicate"), "{outcomes:?}");
-    assert_eq!(ctx.status(&customer, payment.id).await, "succeeded");
+    assert_eq!(ctx.status(&customer, payment.id).await, pb::PaymentStatus::Succeeded);
 }

@@ -96,7 +96,7 @@ impl Fields {
     }
 
     pub fn document(&self, product: &IndexedProduct) -> TantivyDocument {
-        let public = common::buyable::is_buyable(product.is_active, &product.vendor_status);
+        let public = common::buyable::is_buyable(product.is_active, common::status::stored(&product.vendor_status));
         doc!(
             self.id => product.id as u64,
             self.vendor => product.vendor_id as u64,

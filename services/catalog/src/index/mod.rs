@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use common::ApiError;
+use common::status::{self, VendorStatus};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher};
 
 use self::document::{Fields, StoredProduct};
@@ -61,11 +62,11 @@ pub struct View {
 #[derive(Debug, Clone)]
 pub struct Vendor {
     pub name: String,
-    pub status: String,
+    pub status: VendorStatus,
 }
 
 fn vendor_entry(vendor: IndexedVendor) -> (i64, Vendor) {
-    (vendor.id, Vendor { name: vendor.shop_name, status: vendor.status })
+    (vendor.id, Vendor { name: vendor.shop_name, status: status::stored(&vendor.status) })
 }
 
 fn names_of(tree: &[CategoryRow]) -> Arc<HashMap<i64, String>> {

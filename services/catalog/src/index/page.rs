@@ -486,7 +486,7 @@ mod tests {
         IndexedProduct {
             id,
             vendor_id: 1 + id % 4,
-            vendor_status: "approved".into(),
+            vendor_status: common::status::Named::name(common::status::VendorStatus::Approved).into(),
             category_id: None,
             name: format!("Item {id}"),
             slug: format!("item-{id}"),

@@ -60,7 +60,7 @@ impl Accounts {
         let profile =
             call(DEADLINE, self.client().create_vendor(request(shop, DEADLINE, Some(&token)))).await.expect("profile");
         if approved {
-            let verify = pb::VerifyVendorRequest { vendor_id: profile.id, status: None };
+            let verify = pb::VerifyVendorRequest { vendor_id: profile.id, status: pb::VendorStatus::Approved.into() };
             let admin = self.admin().await;
             call(DEADLINE, self.client().verify_vendor(request(verify, DEADLINE, Some(&admin))))
                 .await
