@@ -24,9 +24,6 @@ pub const LOCAL_FIRST_PORT: u16 = 20_100;
 pub const REPLICATED: &[&str] = &["catalog", "cart", "order"];
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-/// The payment service's signing secret in the local cluster (a
-/// development default, like the fleet's).
-const DEV_WEBHOOK_SECRET: &str = "whsec_dev_only";
 
 /// How to lay the cluster out.
 #[derive(Debug, Clone)]
@@ -255,7 +252,7 @@ impl Cluster {
             ("REDIS_URL".to_owned(), config.infra.redis_url.clone()),
             ("SCHEMA_PREFIX".to_owned(), config.infra.schema_prefix.clone()),
             ("SHUTDOWN_GRACE_MS".to_owned(), "300".to_owned()),
-            ("WEBHOOK_SECRET".to_owned(), DEV_WEBHOOK_SECRET.to_owned()),
+            ("WEBHOOK_SECRET".to_owned(), crate::DEV_WEBHOOK_SECRET.to_owned()),
             ("PAYMENT_WEBHOOK_URL".to_owned(), format!("http://{gateway_addr}/payments/webhook/")),
         ]);
         for service in services {

@@ -3,9 +3,22 @@
 use chrono::{DateTime, Utc};
 use common::ApiError;
 use common::db::retry_transient;
-use common::error::unique_violation;
+use common::error::UniqueKey;
 use sqlx::{FromRow, MySql, MySqlPool, Transaction};
 use tracing::instrument;
+
+/// Cart's unique keys that a write may break on purpose (migrations name
+/// them).
+///
+/// `Line`: one line per (customer, product).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    Line,
+}
+
+impl UniqueKey for Unique {
+    const NAMES: &'static [(&'static str, Self)] = &[("cart_items_user_product", Unique::Line)];
+}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct LineRow {
@@ -103,7 +116,7 @@ impl Store {
             .await;
             match attempt {
                 // Another request created the line first: merge into it.
-                Err(e) if unique_violation(&e).as_deref() == Some("cart_items_user_product") => continue,
+                Err(e) if Unique::broken_by(&e) == Some(Unique::Line) => continue,
                 other => return other.map_err(ApiError::from),
             }
         }

@@ -476,6 +476,24 @@ pub fn subtree(tree: &[(i64, Option<i64>)], root: i64) -> Vec<i64> {
     found
 }
 
+/// What catalog tells a client whose write lost a race or named what is
+/// not there, in DRF's words; the store says which, these say how.
+pub mod refusals {
+    use common::ApiError;
+
+    pub fn duplicate_category_name() -> ApiError {
+        ApiError::field("name", "category with this name already exists.")
+    }
+
+    pub fn duplicate_sku() -> ApiError {
+        ApiError::field("sku", "product with this sku already exists for this vendor.")
+    }
+
+    pub fn missing(field: &str, id: i64) -> ApiError {
+        ApiError::field(field, format!("Invalid pk \"{id}\" - object does not exist."))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

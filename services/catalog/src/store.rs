@@ -15,17 +15,34 @@ pub use stock_writes::{StockWrite, WrittenStock};
 use chrono::{DateTime, Utc};
 use common::ApiError;
 use common::db::{error_number, push_in_list, retry_transient};
-use common::error::unique_violation;
+use common::error::{StoreError, UniqueKey};
 use common::slug;
 use common::status::{self, VendorStatus};
 use rust_decimal::Decimal;
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder, Transaction};
 use tracing::instrument;
 
-use crate::domain::ProductChange;
+use crate::domain::{ProductChange, refusals};
 
-/// ER_NO_REFERENCED_ROW_2: a foreign key names a row that does not exist.
-const ER_NO_REFERENCED_ROW: u16 = 1452;
+/// Catalog's unique keys (migrations name them); a write that breaks one
+/// reports which, and the caller words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    CategoryName,
+    ProductSlug,
+    /// A vendor's SKUs are unique among its live products.
+    VendorSku,
+}
+
+impl UniqueKey for Unique {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("categories_name", Unique::CategoryName),
+        ("products_slug", Unique::ProductSlug),
+        ("products_vendor_sku", Unique::VendorSku),
+    ];
+}
+
+type Refusal = StoreError<Unique>;
 const SLUG_ATTEMPTS: u32 = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -91,18 +108,6 @@ macro_rules! select_products {
             $rest
         )
     };
-}
-
-fn duplicate_category_name() -> ApiError {
-    ApiError::field("name", "category with this name already exists.")
-}
-
-fn missing(field: &str, id: i64) -> ApiError {
-    ApiError::field(field, format!("Invalid pk \"{id}\" - object does not exist."))
-}
-
-fn duplicate_sku() -> ApiError {
-    ApiError::field("sku", "product with this sku already exists for this vendor.")
 }
 
 #[derive(Clone)]
@@ -238,10 +243,10 @@ impl Store {
             Ok(done.last_insert_id() as i64)
         })
         .await
-        .map_err(|e| match (unique_violation(&e).as_deref(), error_number(&e)) {
-            (Some("categories_name"), _) => duplicate_category_name(),
-            (_, Some(ER_NO_REFERENCED_ROW)) => missing("parent", parent.unwrap_or_default()),
-            _ => ApiError::from(e),
+        .map_err(|e| match Refusal::from(e) {
+            StoreError::Duplicate(_) => refusals::duplicate_category_name(),
+            StoreError::MissingReference => refusals::missing("parent", parent.unwrap_or_default()),
+            StoreError::Failed(e) => e,
         })?;
         self.category(id).await?.ok_or_else(|| ApiError::internal("inserted category vanished"))
     }
@@ -279,7 +284,7 @@ impl Store {
                         .fetch_optional(&mut *tx)
                         .await?;
                     match row {
-                        None if first => return Ok(Err(missing("parent", new_parent))),
+                        None if first => return Ok(Err(refusals::missing("parent", new_parent))),
                         None => break,
                         Some((up,)) => {
                             if up == Some(id) {
@@ -310,9 +315,10 @@ impl Store {
             Ok(Ok(()))
         })
         .await
-        .map_err(|e| match unique_violation(&e).as_deref() {
-            Some("categories_name") => duplicate_category_name(),
-            _ => ApiError::from(e),
+        .map_err(|e| match Refusal::from(e) {
+            StoreError::Duplicate(_) => refusals::duplicate_category_name(),
+            StoreError::MissingReference => ApiError::internal("a category rename named a missing row"),
+            StoreError::Failed(e) => e,
         })?;
         outcome?;
         self.category(id).await?.ok_or_else(ApiError::not_found)
@@ -377,10 +383,13 @@ impl Store {
     }
 
     fn product_write_error(e: sqlx::Error, change: &ProductChange) -> ApiError {
-        match (unique_violation(&e).as_deref(), error_number(&e)) {
-            (Some("products_vendor_sku"), _) => duplicate_sku(),
-            (_, Some(ER_NO_REFERENCED_ROW)) => missing("category", change.category.flatten().unwrap_or_default()),
-            _ => ApiError::from(e),
+        match Refusal::from(e) {
+            StoreError::Duplicate(Unique::VendorSku) => refusals::duplicate_sku(),
+            StoreError::MissingReference => {
+                refusals::missing("category", change.category.flatten().unwrap_or_default())
+            }
+            StoreError::Duplicate(key) => ApiError::internal(format!("a product write broke {key:?}")),
+            StoreError::Failed(e) => e,
         }
     }
 
@@ -424,7 +433,7 @@ impl Store {
             .await;
             match attempt {
                 Ok(id) => return Ok(id),
-                Err(e) if unique_violation(&e).as_deref() == Some("products_slug") => continue,
+                Err(e) if Unique::broken_by(&e) == Some(Unique::ProductSlug) => continue,
                 Err(e) => return Err(Self::product_write_error(e, change)),
             }
         }

@@ -130,6 +130,8 @@ pub async fn drop_schema(mysql_url: &str, schema: &str) -> Result<(), StartupErr
 
 const STATEMENT_CACHE: usize = 1024;
 pub const ER_DUP_ENTRY: u16 = 1062;
+/// ER_NO_REFERENCED_ROW_2: a foreign key names a row that does not exist.
+pub const ER_NO_REFERENCED_ROW: u16 = 1452;
 pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 pub const ER_LOCK_DEADLOCK: u16 = 1213;
 const TRANSIENT_ATTEMPTS: u32 = 8;

@@ -245,7 +245,7 @@ impl From<sqlx::Error> for ApiError {
 
 /// The name of the unique key a MySQL/MariaDB duplicate-entry error broke,
 /// so a lost uniqueness race becomes a client error instead of a 500.
-pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
+fn unique_violation(error: &sqlx::Error) -> Option<String> {
     if crate::db::error_number(error)? != crate::db::ER_DUP_ENTRY {
         return None;
     }
@@ -256,23 +256,61 @@ pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
     Some(key.rsplit('.').next().unwrap_or(key).to_owned())
 }
 
-/// Maps named unique-key violations to client errors.
-pub trait OnConstraint<T> {
-    fn on_constraint(self, key: &str, error: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
+/// The unique keys of one store's schema, each key's name written once:
+/// a store declares them as an enum and its callers match on the enum.
+pub trait UniqueKey: Sized + Copy + 'static {
+    const NAMES: &'static [(&'static str, Self)];
+
+    /// The key this duplicate-entry error broke, if it is one of ours.
+    fn broken_by(error: &sqlx::Error) -> Option<Self> {
+        let name = unique_violation(error)?;
+        Self::NAMES.iter().find(|(known, _)| *known == name).map(|(_, key)| *key)
+    }
 }
 
-impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
-    fn on_constraint(self, key: &str, error: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
-        match self {
-            Err(e) if unique_violation(&e).as_deref() == Some(key) => Err(error()),
-            other => other.map_err(ApiError::from),
+/// What a store's write reports: a unique key it broke (a race the caller
+/// answers as the client's mistake, in its own words), or anything else.
+/// Stores say which key, never what to tell the client.
+#[derive(Debug)]
+pub enum StoreError<K> {
+    Duplicate(K),
+    /// A foreign key named a row that does not exist (deleted meanwhile).
+    MissingReference,
+    Failed(ApiError),
+}
+
+impl<K: UniqueKey> From<sqlx::Error> for StoreError<K> {
+    fn from(error: sqlx::Error) -> Self {
+        if let Some(key) = K::broken_by(&error) {
+            return StoreError::Duplicate(key);
+        }
+        match crate::db::error_number(&error) {
+            Some(crate::db::ER_NO_REFERENCED_ROW) => StoreError::MissingReference,
+            _ => StoreError::Failed(error.into()),
         }
     }
 }
 
-impl<T> OnConstraint<T> for Result<T, ApiError> {
-    fn on_constraint(self, _key: &str, _error: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
-        self
+impl<K> From<ApiError> for StoreError<K> {
+    fn from(error: ApiError) -> Self {
+        StoreError::Failed(error)
+    }
+}
+
+/// Turns a store's typed result into the caller's: each broken key
+/// becomes the error `on_duplicate` words for it (realworld-axum-sqlx's
+/// `on_constraint`, with the key typed).
+pub trait OnDuplicate<T, K> {
+    fn on_duplicate(self, on_duplicate: impl FnOnce(K) -> ApiError) -> Result<T, ApiError>;
+}
+
+impl<T, K> OnDuplicate<T, K> for Result<T, StoreError<K>> {
+    fn on_duplicate(self, on_duplicate: impl FnOnce(K) -> ApiError) -> Result<T, ApiError> {
+        self.map_err(|error| match error {
+            StoreError::Duplicate(key) => on_duplicate(key),
+            StoreError::MissingReference => ApiError::internal("a write named a row that does not exist"),
+            StoreError::Failed(error) => error,
+        })
     }
 }
 

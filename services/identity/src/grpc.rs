@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use common::auth::{KeyRing, Principal, Role};
+use common::error::OnDuplicate;
 use common::proto_time::timestamp;
 use common::status::{self, Named, VendorStatus};
 use common::{ApiError, FieldErrors};
@@ -13,7 +14,7 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::{self, RegistrationInput};
 use crate::passwords;
-use crate::store::{Rotation, Store, UserRow, VendorRow, VendorSearch};
+use crate::store::{Rotation, Store, Unique, UserRow, VendorRow, VendorSearch};
 use crate::tokens::{self, Signer};
 
 const BAD_CREDENTIALS: &str = "No active account found with the given credentials";
@@ -38,6 +39,17 @@ fn user_message(row: UserRow) -> pb::User {
         phone: row.phone,
         is_active: row.is_active,
         created_at: Some(timestamp(row.created_at)),
+    }
+}
+
+/// A write that lost a uniqueness race, as DRF's unique validators word it.
+fn duplicate(key: Unique) -> ApiError {
+    match key {
+        Unique::Email => ApiError::field("email", "user with this email already exists."),
+        Unique::Phone => ApiError::field("phone", "user with this phone already exists."),
+        Unique::VendorOfUser => ApiError::bad_request("Vendor profile already exists.", "vendor_exists"),
+        Unique::ShopName => ApiError::field("shop_name", "vendor with this shop name already exists."),
+        Unique::VendorSlug => ApiError::field("shop_name", "Choose a more distinctive shop name."),
     }
 }
 
@@ -97,7 +109,7 @@ impl IdentityService {
             phone: request.phone,
         })?;
         let hash = passwords::hash(registration.password.clone()).await?;
-        Ok(user_message(self.store.insert_user(&registration, &hash).await?))
+        Ok(user_message(self.store.insert_user(&registration, &hash).await.on_duplicate(duplicate)?))
     }
 
     async fn login(&self, request: pb::LoginRequest) -> Result<pb::TokenPair, ApiError> {
@@ -194,7 +206,7 @@ impl pb::identity_server::Identity for IdentityService {
             body.last_name.as_deref(),
             body.phone.as_deref(),
         )?;
-        let user = self.store.update_profile(principal.user_id, &change).await?;
+        let user = self.store.update_profile(principal.user_id, &change).await.on_duplicate(duplicate)?;
         Ok(Response::new(user_message(user)))
     }
 
@@ -209,7 +221,8 @@ impl pb::identity_server::Identity for IdentityService {
                 fields.shop_name.as_deref().unwrap_or_default(),
                 fields.description.as_deref().unwrap_or_default(),
             )
-            .await?;
+            .await
+            .on_duplicate(duplicate)?;
         Ok(Response::new(vendor_message(vendor)))
     }
 
@@ -224,7 +237,7 @@ impl pb::identity_server::Identity for IdentityService {
         self.store.vendor_of_user(principal.user_id).await?.ok_or_else(ApiError::not_found)?;
         let body = request.into_inner();
         let fields = domain::validate_vendor_fields(body.shop_name.as_deref(), body.description.as_deref(), false)?;
-        let vendor = self.store.update_vendor(principal.user_id, &fields).await?;
+        let vendor = self.store.update_vendor(principal.user_id, &fields).await.on_duplicate(duplicate)?;
         Ok(Response::new(vendor_message(vendor)))
     }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use common::ApiError;
 use common::auth::Role;
 use common::db::retry_transient;
-use common::error::{OnConstraint, unique_violation};
+use common::error::{StoreError, UniqueKey};
 use common::slug;
 use sqlx::{FromRow, MySqlPool};
 use tracing::instrument;
@@ -136,17 +136,30 @@ macro_rules! search_vendors {
 }
 const SLUG_ATTEMPTS: u32 = 50;
 
-fn duplicate_email() -> ApiError {
-    ApiError::field("email", "user with this email already exists.")
+/// Identity's unique keys (migrations name them); a write that breaks one
+/// reports which, and the gRPC layer words it for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    Email,
+    Phone,
+    /// A user's one vendor profile.
+    VendorOfUser,
+    ShopName,
+    /// Every slug candidate of a shop name was taken.
+    VendorSlug,
 }
 
-fn duplicate_phone() -> ApiError {
-    ApiError::field("phone", "user with this phone already exists.")
+impl UniqueKey for Unique {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("users_email", Unique::Email),
+        ("users_phone", Unique::Phone),
+        ("vendors_user", Unique::VendorOfUser),
+        ("vendors_shop_name", Unique::ShopName),
+        ("vendors_slug", Unique::VendorSlug),
+    ];
 }
 
-fn duplicate_shop_name() -> ApiError {
-    ApiError::field("shop_name", "vendor with this shop name already exists.")
-}
+type Written<T> = Result<T, StoreError<Unique>>;
 
 #[derive(Clone)]
 pub struct Store {
@@ -165,7 +178,7 @@ impl Store {
     // ---- users ----
 
     #[instrument(name = "identity.insert_user", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn insert_user(&self, registration: &Registration, password_hash: &str) -> Result<UserRow, ApiError> {
+    pub async fn insert_user(&self, registration: &Registration, password_hash: &str) -> Written<UserRow> {
         let result = sqlx::query(
             "INSERT INTO users (email, password_hash, role, first_name, last_name, phone) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -176,13 +189,9 @@ impl Store {
         .bind(&registration.last_name)
         .bind(&registration.phone)
         .execute(&self.pool)
-        .await
-        .map_err(|e| match unique_violation(&e).as_deref() {
-            Some("users_email") => duplicate_email(),
-            Some("users_phone") => duplicate_phone(),
-            _ => ApiError::from(e),
-        })?;
-        self.user(result.last_insert_id() as i64).await?.ok_or_else(|| ApiError::internal("inserted user vanished"))
+        .await?;
+        let user = self.user(result.last_insert_id() as i64).await?;
+        Ok(user.ok_or_else(|| ApiError::internal("inserted user vanished"))?)
     }
 
     #[instrument(name = "identity.user", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
@@ -199,7 +208,7 @@ impl Store {
     }
 
     #[instrument(name = "identity.update_profile", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn update_profile(&self, id: i64, change: &ProfileChange) -> Result<UserRow, ApiError> {
+    pub async fn update_profile(&self, id: i64, change: &ProfileChange) -> Written<UserRow> {
         let (set_phone, phone) = match &change.phone {
             Some(phone) => (true, phone.clone()),
             None => (false, None),
@@ -214,9 +223,8 @@ impl Store {
         .bind(phone)
         .bind(id)
         .execute(&self.pool)
-        .await
-        .on_constraint("users_phone", duplicate_phone)?;
-        self.user(id).await?.ok_or_else(ApiError::not_found)
+        .await?;
+        Ok(self.user(id).await?.ok_or_else(ApiError::not_found)?)
     }
 
     /// Creates the admin unless a user with that email exists (whose
@@ -355,7 +363,7 @@ impl Store {
     /// names are the unique keys' job; a slug collision moves on to the
     /// next candidate (`-2`, `-3`…).
     #[instrument(name = "identity.create_vendor", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn create_vendor(&self, user_id: i64, shop_name: &str, description: &str) -> Result<VendorRow, ApiError> {
+    pub async fn create_vendor(&self, user_id: i64, shop_name: &str, description: &str) -> Written<VendorRow> {
         let base = slug::slugify(shop_name);
         for n in 1..=SLUG_ATTEMPTS {
             let result = sqlx::query(
@@ -370,26 +378,20 @@ impl Store {
             .await;
             match result {
                 Ok(done) => {
-                    return self
-                        .vendor(done.last_insert_id() as i64)
-                        .await?
-                        .ok_or_else(|| ApiError::internal("inserted vendor vanished"));
+                    let vendor = self.vendor(done.last_insert_id() as i64).await?;
+                    return Ok(vendor.ok_or_else(|| ApiError::internal("inserted vendor vanished"))?);
                 }
-                Err(e) => match unique_violation(&e).as_deref() {
-                    Some("vendors_user") => {
-                        return Err(ApiError::bad_request("Vendor profile already exists.", "vendor_exists"));
-                    }
-                    Some("vendors_shop_name") => return Err(duplicate_shop_name()),
-                    Some("vendors_slug") => continue,
-                    _ => return Err(e.into()),
+                Err(e) => match StoreError::from(e) {
+                    StoreError::Duplicate(Unique::VendorSlug) => continue,
+                    other => return Err(other),
                 },
             }
         }
-        Err(ApiError::field("shop_name", "Choose a more distinctive shop name."))
+        Err(StoreError::Duplicate(Unique::VendorSlug))
     }
 
     #[instrument(name = "identity.update_vendor", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
-    pub async fn update_vendor(&self, user_id: i64, fields: &VendorFields) -> Result<VendorRow, ApiError> {
+    pub async fn update_vendor(&self, user_id: i64, fields: &VendorFields) -> Written<VendorRow> {
         sqlx::query(
             "UPDATE vendors SET shop_name = COALESCE(?, shop_name), description = COALESCE(?, description), \
              updated_at = CURRENT_TIMESTAMP(6) WHERE user_id = ?",
@@ -398,9 +400,8 @@ impl Store {
         .bind(&fields.description)
         .bind(user_id)
         .execute(&self.pool)
-        .await
-        .on_constraint("vendors_shop_name", duplicate_shop_name)?;
-        self.vendor_of_user(user_id).await?.ok_or_else(ApiError::not_found)
+        .await?;
+        Ok(self.vendor_of_user(user_id).await?.ok_or_else(ApiError::not_found)?)
     }
 
     /// Sets a vendor's status; `verified_at` is stamped when it becomes

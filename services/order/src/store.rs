@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use common::ApiError;
 use common::db::{push_in_list, retry_transient};
-use common::error::unique_violation;
+use common::error::UniqueKey;
 use common::events::outbox;
 use proto::order::v1::order_event::Event;
 use rust_decimal::Decimal;
@@ -28,6 +28,19 @@ use crate::domain::{self, OrderDraft, OrderStatus, PaymentStatus};
 mod stock_writes;
 
 pub use stock_writes::{Applied, Level};
+
+/// Order's unique keys that a write may break on purpose (migrations
+/// name them).
+///
+/// `IdempotencyKey`: one order per (customer, Idempotency-Key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    IdempotencyKey,
+}
+
+impl UniqueKey for Unique {
+    const NAMES: &'static [(&'static str, Self)] = &[("orders_user_key", Unique::IdempotencyKey)];
+}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct OrderRow {
@@ -262,7 +275,7 @@ impl Store {
         match attempt {
             Ok(placed) => Ok(placed),
             // The same key raced us: the other request's order is the answer.
-            Err(e) if unique_violation(&e).as_deref() == Some("orders_user_key") => {
+            Err(e) if Unique::broken_by(&e) == Some(Unique::IdempotencyKey) => {
                 let id = self.order_by_key(user_id, key.unwrap_or_default()).await?.ok_or_else(ApiError::not_found)?;
                 Ok(Placed::Replayed(id))
             }

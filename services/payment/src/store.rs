@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use common::db::retry_transient;
-use common::error::unique_violation;
+use common::error::UniqueKey;
 use common::events::outbox;
 use common::status::Named;
 use common::{ApiError, money};
@@ -17,6 +17,19 @@ use tokio::sync::Notify;
 use tracing::instrument;
 
 use crate::domain::{self, EventKind, PaymentStatus, ProviderEvent};
+
+/// Payment's unique keys that a write may break on purpose (migrations
+/// name them).
+///
+/// `OpenPayment`: one payment per order that has not failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    OpenPayment,
+}
+
+impl UniqueKey for Unique {
+    const NAMES: &'static [(&'static str, Self)] = &[("payments_open_order", Unique::OpenPayment)];
+}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PaymentRow {
@@ -148,7 +161,7 @@ impl Store {
                 self.wake.notify_one();
                 Ok((row, true))
             }
-            Err(e) if unique_violation(&e).as_deref() == Some("payments_open_order") => {
+            Err(e) if Unique::broken_by(&e) == Some(Unique::OpenPayment) => {
                 let row = self
                     .open_payment(new.order_id)
                     .await?

@@ -12,15 +12,16 @@ use std::collections::HashMap;
 
 use common::ApiError;
 use common::FieldErrors;
-use common::db::{error_number, is_transient, push_in_list};
-use common::error::unique_violation;
+use common::db::{ER_NO_REFERENCED_ROW, error_number, is_transient, push_in_list};
+use common::error::UniqueKey;
 use common::slug;
 use sqlx::{Connection, MySql, MySqlConnection, QueryBuilder, Transaction};
 use tracing::instrument;
 
 use super::stock_writes::{self, WrittenStock};
-use super::{ER_NO_REFERENCED_ROW, SLUG_ATTEMPTS, Store, duplicate_sku, missing};
+use super::{SLUG_ATTEMPTS, Store, Unique};
 use crate::domain::ProductChange;
+use crate::domain::refusals::{duplicate_sku, missing};
 
 /// Rows per multi-row statement (9 placeholders each, far below the
 /// protocol's 65,535).
@@ -94,7 +95,7 @@ async fn attempts(
             Ok(imported) => return Ok(imported),
             Err(e) if is_transient(&e) && transient < SLUG_ATTEMPTS => transient += 1,
             Err(e)
-                if (matches!(unique_violation(&e).as_deref(), Some("products_slug" | "products_vendor_sku"))
+                if (matches!(Unique::broken_by(&e), Some(Unique::ProductSlug | Unique::VendorSku))
                     || error_number(&e) == Some(ER_NO_REFERENCED_ROW))
                     && lost < SLUG_ATTEMPTS =>
             {
