@@ -14,7 +14,7 @@ pub use stock_writes::{StockWrite, WrittenStock};
 
 use chrono::{DateTime, Utc};
 use common::ApiError;
-use common::db::{error_number, push_in_list, retry_transient};
+use common::db::{push_in_list, retry_transient};
 use common::error::{StoreError, UniqueKey};
 use common::slug;
 use common::status::{self, VendorStatus};
