@@ -1,11 +1,13 @@
 //! Cart's downstreams: catalog (is the product buyable, at what price) and
 //! order (how many units are in stock).
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::ApiError;
 use common::grpc_client::ServiceChannel;
 use common::grpc_client::{call, request};
+use common::product_snapshots::ProductSnapshots;
 use proto::catalog::v1 as catalog_pb;
 use proto::catalog::v1::catalog_client::CatalogClient;
 use proto::order::v1 as order_pb;
@@ -16,22 +18,36 @@ pub struct Downstream {
     catalog: CatalogClient<ServiceChannel>,
     order: OrderClient<ServiceChannel>,
     deadline: Duration,
+    snapshots: Arc<ProductSnapshots>,
 }
 
 impl Downstream {
-    pub fn new(catalog: ServiceChannel, order: ServiceChannel, deadline: Duration) -> Self {
-        Self { catalog: CatalogClient::new(catalog), order: OrderClient::new(order), deadline }
+    pub fn new(
+        catalog: ServiceChannel,
+        order: ServiceChannel,
+        deadline: Duration,
+        snapshots: ProductSnapshots,
+    ) -> Self {
+        Self {
+            catalog: CatalogClient::new(catalog),
+            order: OrderClient::new(order),
+            deadline,
+            snapshots: Arc::new(snapshots),
+        }
     }
 
-    /// Products by id (deleted ones are absent).
+    /// Products by id (deleted ones are absent), as of the catalog version.
     pub async fn products(&self, ids: Vec<i64>) -> Result<HashMap<i64, catalog_pb::Product>, ApiError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut client = self.catalog.clone();
-        let message = catalog_pb::GetProductsRequest { ids };
-        let list = call(self.deadline, client.get_products(request(message, self.deadline, None))).await?;
-        Ok(list.products.into_iter().map(|p| (p.id, p)).collect())
+        let fetch = |ids| async move {
+            let mut client = self.catalog.clone();
+            let message = catalog_pb::GetProductsRequest { ids };
+            Ok(call(self.deadline, client.get_products(request(message, self.deadline, None))).await?.products)
+        };
+        let products = self.snapshots.products(&ids, fetch).await?;
+        Ok(products.into_iter().map(|p| (p.id, p)).collect())
     }
 
     /// Units in stock by product id.

@@ -120,14 +120,13 @@ impl pb::cart_server::Cart for CartService {
         };
         let quantity = domain::parse_quantity(body.quantity.as_deref())?;
         let (product, stock) = self.buyable(product_id).await?;
-        let (id, created) = match self.store.add(principal.user_id, product_id, quantity, stock).await? {
-            Added::Created(id) => (id, true),
-            Added::Merged(id) => (id, false),
+        let (line, created) = match self.store.add(principal.user_id, product_id, quantity, stock).await? {
+            Added::Created(line) => (line, true),
+            Added::Merged(line) => (line, false),
             Added::TooMany { wanted } => {
                 return Err(domain::check_stock(wanted, stock).err().unwrap_or_else(unavailable_product).into());
             }
         };
-        let line = self.store.line(principal.user_id, id).await?.ok_or_else(ApiError::not_found)?;
         Ok(Response::new(pb::AddItemResponse { line: Some(render(&line, &product, stock)?), created }))
     }
 

@@ -7,6 +7,8 @@ pub mod events;
 pub mod grpc;
 pub mod store;
 
+use common::cache::Cache;
+use common::product_snapshots::ProductSnapshots;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,10 +98,13 @@ pub fn parked_events(pool: MySqlPool) -> ParkedEvents {
 pub async fn start(config: &Config) -> Result<Cart, StartupError> {
     let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
     let keys = KeyRing::fetching(IdentityKeySource::new(lazy_channel(&config.identity_addr)?));
+    let redis = config.infra.redis().await?;
+    let snapshots = ProductSnapshots::new(Cache::new(redis, "cart"), &config.infra.schema_prefix);
     let downstream = Downstream::new(
         lazy_channel(&config.catalog_addr)?,
         lazy_channel(&config.order_addr)?,
         config.downstream_timeout,
+        snapshots,
     );
     let service = CartService::new(Store::new(pool.clone()), keys.clone(), downstream, config.currency.clone());
     let order_events = Consumer::connect(pool.clone(), &config.infra, "cart").await?;

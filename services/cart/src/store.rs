@@ -1,10 +1,12 @@
 //! All of cart's SQL. A line is unique per (customer, product); merging
 //! into it locks the row so the stock check and the new total are one step.
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SubsecRound, Utc};
 use common::ApiError;
-use common::db::retry_transient;
+use common::db::{push_in_list, retry_transient};
 use common::error::UniqueKey;
-use sqlx::{FromRow, MySql, MySqlPool, Transaction};
+use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder, Transaction};
 use tracing::instrument;
 
 /// Cart's unique keys that a write may break on purpose (migrations name
@@ -29,10 +31,10 @@ pub struct LineRow {
     pub added_at: DateTime<Utc>,
 }
 
-/// What adding did to the cart.
+/// What adding did to the cart: the line as it now reads.
 pub enum Added {
-    Created(i64),
-    Merged(i64),
+    Created(LineRow),
+    Merged(LineRow),
     /// The merged total would exceed what `fits` allowed: nothing changed.
     TooMany {
         wanted: i64,
@@ -77,37 +79,45 @@ impl Store {
 
     /// Adds `quantity` units, merging into an existing line (which keeps
     /// its `added_at`), as long as the line's total stays within `limit`.
+    /// The line is answered from what the transaction read and wrote.
     #[instrument(name = "cart.add", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn add(&self, user_id: i64, product_id: i64, quantity: i64, limit: i64) -> Result<Added, ApiError> {
         loop {
             let attempt = retry_transient(|| async {
                 let mut tx = self.pool.begin().await?;
-                let existing: Option<(i64, i64)> = sqlx::query_as(
-                    "SELECT id, CAST(quantity AS SIGNED) FROM cart_items WHERE user_id = ? AND product_id = ? FOR UPDATE",
-                )
-                .bind(user_id)
-                .bind(product_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let existing: Option<LineRow> =
+                    sqlx::query_as(select_lines!("WHERE user_id = ? AND product_id = ? FOR UPDATE"))
+                        .bind(user_id)
+                        .bind(product_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 let added = match existing {
-                    Some((_, current)) if current + quantity > limit => Added::TooMany { wanted: current + quantity },
-                    Some((id, _)) => {
+                    Some(line) if line.quantity + quantity > limit => {
+                        Added::TooMany { wanted: line.quantity + quantity }
+                    }
+                    Some(line) => {
                         sqlx::query("UPDATE cart_items SET quantity = quantity + ? WHERE id = ?")
                             .bind(quantity)
-                            .bind(id)
+                            .bind(line.id)
                             .execute(&mut *tx)
                             .await?;
-                        Added::Merged(id)
+                        Added::Merged(LineRow { quantity: line.quantity + quantity, ..line })
                     }
                     None if quantity > limit => Added::TooMany { wanted: quantity },
                     None => {
-                        let done = sqlx::query("INSERT INTO cart_items (user_id, product_id, quantity) VALUES (?, ?, ?)")
-                            .bind(user_id)
-                            .bind(product_id)
-                            .bind(quantity)
-                            .execute(&mut *tx)
-                            .await?;
-                        Added::Created(done.last_insert_id() as i64)
+                        // Microseconds, as the column keeps them.
+                        let added_at = Utc::now().trunc_subsecs(6);
+                        let done = sqlx::query(
+                            "INSERT INTO cart_items (user_id, product_id, quantity, added_at) VALUES (?, ?, ?, ?)",
+                        )
+                        .bind(user_id)
+                        .bind(product_id)
+                        .bind(quantity)
+                        .bind(added_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        let id = done.last_insert_id() as i64;
+                        Added::Created(LineRow { id, user_id, product_id, quantity, added_at })
                     }
                 };
                 tx.commit().await?;
@@ -189,32 +199,31 @@ impl Store {
                 return Ok(());
             }
         }
-        // Product order: two removals from one cart lock rows alike.
-        let mut sorted = lines.to_vec();
-        sorted.sort_unstable();
-        for (product_id, quantity) in sorted {
-            if quantity > 0 {
-                sqlx::query(
-                    "UPDATE cart_items SET quantity = quantity - LEAST(quantity, ?) WHERE user_id = ? AND product_id = ?",
-                )
-                .bind(quantity)
-                .bind(user_id)
-                .bind(product_id)
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query("DELETE FROM cart_items WHERE user_id = ? AND product_id = ? AND quantity = 0")
-                    .bind(user_id)
-                    .bind(product_id)
-                    .execute(&mut **tx)
-                    .await?;
-            } else {
-                sqlx::query("DELETE FROM cart_items WHERE user_id = ? AND product_id = ?")
-                    .bind(user_id)
-                    .bind(product_id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
+        // A product named twice gives up the units of both (0: all of it).
+        let mut taken: BTreeMap<i64, i64> = BTreeMap::new();
+        for (product_id, quantity) in lines {
+            let units = if *quantity > 0 { *quantity } else { i64::MAX };
+            let total = taken.entry(*product_id).or_default();
+            *total = total.saturating_add(units);
         }
+        if taken.is_empty() {
+            return Ok(());
+        }
+        // One statement for every line, then one for the lines left empty:
+        // each locks its rows in (user, product) index order, so two
+        // removals from one cart lock rows alike.
+        let mut update =
+            QueryBuilder::<MySql>::new("UPDATE cart_items SET quantity = quantity - LEAST(quantity, CASE product_id");
+        for (product_id, units) in &taken {
+            update.push(" WHEN ").push_bind(*product_id).push(" THEN ").push_bind(*units);
+        }
+        update.push(" END) WHERE user_id = ").push_bind(user_id).push(" AND product_id IN ");
+        push_in_list(&mut update, taken.keys().copied());
+        update.build().execute(&mut **tx).await?;
+        let mut delete = QueryBuilder::<MySql>::new("DELETE FROM cart_items WHERE user_id = ");
+        delete.push_bind(user_id).push(" AND quantity = 0 AND product_id IN ");
+        push_in_list(&mut delete, taken.keys().copied());
+        delete.build().execute(&mut **tx).await?;
         Ok(())
     }
 }

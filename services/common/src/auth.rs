@@ -7,6 +7,12 @@
 //! key rotation reaches every replica without a restart. The gateway
 //! forwards the caller's raw token and each service verifies it again:
 //! nobody trusts a bare user-id header.
+//!
+//! A ring remembers the tokens it has verified (by their SHA-256, until
+//! they expire), so each process checks a token's signature once rather
+//! than on every call: a checkout crosses three services, each of which
+//! used to verify the same token again. Keys are never taken out of a
+//! ring, so a remembered token is exactly as valid as a re-verified one.
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +20,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, RwLock};
 use tonic::metadata::MetadataMap;
 
@@ -92,14 +99,33 @@ pub struct KeyRing {
     keys: RwLock<HashMap<String, DecodingKey>>,
     source: Option<Box<dyn KeySource>>,
     last_fetch: Mutex<Option<Instant>>,
+    verified: std::sync::Mutex<HashMap<[u8; 32], Verified>>,
 }
 
 const REFETCH_INTERVAL: Duration = Duration::from_secs(5);
+/// Seconds a token stays valid past its `exp` (clock skew between replicas).
+const LEEWAY: i64 = 5;
+/// Tokens remembered at most; when full, expired ones go, then all.
+const VERIFIED_CAPACITY: usize = 20_000;
+
+/// What a verified token says, kept until it expires.
+#[derive(Debug, Clone, Copy)]
+struct Verified {
+    user_id: i64,
+    role: Role,
+    vendor_id: Option<i64>,
+    exp: i64,
+}
 
 impl KeyRing {
     /// A ring with fixed keys (identity verifies with its own).
     pub fn fixed(keys: &[(String, String)]) -> Result<Arc<Self>, ApiError> {
-        Ok(Arc::new(Self { keys: RwLock::new(decode_keys(keys)?), source: None, last_fetch: Mutex::new(None) }))
+        Ok(Arc::new(Self {
+            keys: RwLock::new(decode_keys(keys)?),
+            source: None,
+            last_fetch: Mutex::new(None),
+            verified: Default::default(),
+        }))
     }
 
     /// A ring that fetches keys from `source` on first use and on unknown `kid`s.
@@ -108,6 +134,7 @@ impl KeyRing {
             keys: RwLock::new(HashMap::new()),
             source: Some(Box::new(source)),
             last_fetch: Mutex::new(None),
+            verified: Default::default(),
         })
     }
 
@@ -142,7 +169,7 @@ impl KeyRing {
         let kid = header.kid.ok_or_else(ApiError::token_not_valid)?;
         let key = self.key_for(&kid).await?.ok_or_else(ApiError::token_not_valid)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY as u64;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|_| ApiError::token_not_valid())?;
         if data.claims.token_type != ACCESS_TOKEN_TYPE {
@@ -151,12 +178,43 @@ impl KeyRing {
         Ok(data.claims)
     }
 
-    /// The principal of a bearer token.
+    /// The principal of a bearer token, verified once per process.
     pub async fn principal(&self, token: &str) -> Result<Principal, ApiError> {
-        let claims = self.verify(token).await?;
-        let user_id = claims.sub.parse().map_err(|_| ApiError::token_not_valid())?;
-        let role = Role::parse(&claims.role).ok_or_else(ApiError::token_not_valid)?;
-        Ok(Principal { user_id, role, vendor_id: claims.vendor_id, token: token.to_owned() })
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = chrono::Utc::now().timestamp();
+        let remembered = self.remembered().get(&digest).copied().filter(|v| v.exp >= now - LEEWAY);
+        let verified = match remembered {
+            Some(verified) => verified,
+            None => {
+                let claims = self.verify(token).await?;
+                let verified = Verified {
+                    user_id: claims.sub.parse().map_err(|_| ApiError::token_not_valid())?,
+                    role: Role::parse(&claims.role).ok_or_else(ApiError::token_not_valid)?,
+                    vendor_id: claims.vendor_id,
+                    exp: claims.exp,
+                };
+                self.remember(digest, verified, now);
+                verified
+            }
+        };
+        let Verified { user_id, role, vendor_id, .. } = verified;
+        Ok(Principal { user_id, role, vendor_id, token: token.to_owned() })
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Verified>> {
+        // A panic while holding it cannot leave the map inconsistent.
+        self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn remember(&self, digest: [u8; 32], verified: Verified, now: i64) {
+        let mut remembered = self.remembered();
+        if remembered.len() >= VERIFIED_CAPACITY {
+            remembered.retain(|_, v| v.exp >= now - LEEWAY);
+            if remembered.len() >= VERIFIED_CAPACITY {
+                remembered.clear();
+            }
+        }
+        remembered.insert(digest, verified);
     }
 
     /// The principal of a gRPC call's `authorization` metadata, if it has one.

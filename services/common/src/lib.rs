@@ -18,6 +18,7 @@ pub mod ids;
 pub mod metrics;
 pub mod money;
 pub mod probe;
+pub mod product_snapshots;
 pub mod profile;
 pub mod proto_time;
 pub mod redis_conn;

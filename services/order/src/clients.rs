@@ -1,11 +1,13 @@
 //! The order service's downstream: catalog — a product write's stock (the
 //! levels and whether catalog still holds the write open), the product
 //! snapshot taken at checkout, and a vendor caller's own profile.
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::ApiError;
 use common::grpc_client::ServiceChannel;
 use common::grpc_client::{call, request};
+use common::product_snapshots::ProductSnapshots;
 use common::status::VendorStatus;
 use proto::catalog::v1 as pb;
 use proto::catalog::v1::catalog_client::CatalogClient;
@@ -16,11 +18,12 @@ use crate::domain::Snapshot;
 pub struct Catalog {
     client: CatalogClient<ServiceChannel>,
     deadline: Duration,
+    snapshots: Arc<ProductSnapshots>,
 }
 
 impl Catalog {
-    pub fn new(channel: ServiceChannel, deadline: Duration) -> Self {
-        Self { client: CatalogClient::new(channel), deadline }
+    pub fn new(channel: ServiceChannel, deadline: Duration, snapshots: ProductSnapshots) -> Self {
+        Self { client: CatalogClient::new(channel), deadline, snapshots: Arc::new(snapshots) }
     }
 
     /// A product write's stock as catalog recorded it (NotFound for a write
@@ -35,11 +38,13 @@ impl Catalog {
     /// A price that does not read as a decimal is catalog's fault and fails
     /// the checkout; it is never taken for zero.
     pub async fn snapshot(&self, ids: Vec<i64>) -> Result<Vec<Snapshot>, ApiError> {
-        let mut client = self.client.clone();
-        let list =
-            call(self.deadline, client.get_products(request(pb::GetProductsRequest { ids }, self.deadline, None)))
-                .await?;
-        list.products
+        let fetch = |ids| async move {
+            let mut client = self.client.clone();
+            let message = pb::GetProductsRequest { ids };
+            Ok(call(self.deadline, client.get_products(request(message, self.deadline, None))).await?.products)
+        };
+        let products = self.snapshots.products(&ids, fetch).await?;
+        products
             .into_iter()
             .map(|p| {
                 let price = common::money::from_text("price", &p.price)

@@ -106,6 +106,29 @@ impl OrderService {
         self.store.order(id).await?.ok_or_else(ApiError::not_found)
     }
 
+    /// Places `lines` for the customer, or says why not.
+    async fn place(&self, user_id: i64, lines: &[(i64, i64)], key: Option<&str>) -> Result<FullOrder, ApiError> {
+        if lines.iter().all(|(_, q)| *q <= 0) {
+            return Err(domain::cart_empty());
+        }
+        let snapshot = self.catalog.snapshot(lines.iter().map(|(p, _)| *p).collect()).await?;
+        let draft = domain::draft_order(lines, &snapshot)?;
+        let terms = store::Checkout {
+            currency: &self.rules.currency,
+            reservation: self.rules.reservation,
+            key,
+            max_pending: self.rules.max_pending,
+        };
+        match self.store.place_order(user_id, &draft, terms).await? {
+            Placed::Created(order) => Ok(*order),
+            Placed::Replayed(id) => self.load(id).await,
+            Placed::Short { product_id, requested, available } => {
+                Err(store::short_error(&draft, product_id, requested, available))
+            }
+            Placed::TooManyPending => Err(domain::too_many_pending_orders(self.rules.max_pending)),
+        }
+    }
+
     /// An order its owner or an admin may see; vendors never own orders.
     async fn visible_order(&self, principal: &Principal, id: i64) -> Result<FullOrder, ApiError> {
         match principal.role {
@@ -193,32 +216,21 @@ impl pb::order_server::Order for OrderService {
         principal.require_role(Role::Customer)?;
         let body = request.into_inner();
         let key = body.idempotency_key.filter(|k| !k.is_empty());
-        // A replay must not depend on the cart or the stock of now.
-        if let Some(key) = &key
-            && let Some(id) = self.store.order_by_key(principal.user_id, key).await?
-        {
-            return Ok(Response::new(order_message(&self.load(id).await?)));
-        }
         let lines: Vec<(i64, i64)> = body.lines.iter().map(|l| (l.product, l.quantity)).collect();
-        if lines.iter().all(|(_, q)| *q <= 0) {
-            return Err(domain::cart_empty().into());
-        }
-        let snapshot = self.catalog.snapshot(lines.iter().map(|(p, _)| *p).collect()).await?;
-        let draft = domain::draft_order(&lines, &snapshot)?;
-        let terms = store::Checkout {
-            currency: &self.rules.currency,
-            reservation: self.rules.reservation,
-            key: key.as_deref(),
-            max_pending: self.rules.max_pending,
+        let placed = self.place(principal.user_id, &lines, key.as_deref()).await;
+        // A replay must not depend on the cart or the stock of now: a key
+        // that placed an order answers with it, whatever refused this
+        // attempt. (An attempt that gets as far as writing meets the key's
+        // unique index instead, so a success needs no lookup.)
+        let order = match (placed, &key) {
+            (Ok(order), _) => order,
+            (Err(refused), Some(key)) => match self.store.order_by_key(principal.user_id, key).await? {
+                Some(id) => self.load(id).await?,
+                None => return Err(refused.into()),
+            },
+            (Err(refused), None) => return Err(refused.into()),
         };
-        let id = match self.store.place_order(principal.user_id, &draft, terms).await? {
-            Placed::Created(id) | Placed::Replayed(id) => id,
-            Placed::Short { product_id, requested } => {
-                return Err(store::short_error(&self.store, &draft, product_id, requested).await.into());
-            }
-            Placed::TooManyPending => return Err(domain::too_many_pending_orders(self.rules.max_pending).into()),
-        };
-        Ok(Response::new(order_message(&self.load(id).await?)))
+        Ok(Response::new(order_message(&order)))
     }
 
     async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> RpcResult<pb::OrderMessage> {

@@ -18,6 +18,7 @@ use common::config::{Infra, defaults};
 use common::events::{Consumer, ParkedEvents, ParkedEventsService, Relay};
 use common::grpc_server::Serving;
 use common::identity_keys::IdentityKeySource;
+use common::product_snapshots::ProductSnapshots;
 use common::shutdown::CancellationToken;
 use proto::order::v1::order_server::OrderServer;
 use proto::payment::v1::payment_event::Event as PaymentEvent;
@@ -116,7 +117,9 @@ pub async fn start(config: &Config) -> Result<Order, StartupError> {
     let pool = config.infra.mysql_pool(SCHEMA, config.max_db_connections, &MIGRATOR).await?;
     let redis = config.infra.redis().await?;
     let keys = KeyRing::fetching(IdentityKeySource::new(common::grpc_client::lazy_channel(&config.identity_addr)?));
-    let catalog = Catalog::new(common::grpc_client::lazy_channel(&config.catalog_addr)?, config.downstream_timeout);
+    let snapshots = ProductSnapshots::new(Cache::new(redis.clone(), "order"), &config.infra.schema_prefix);
+    let catalog =
+        Catalog::new(common::grpc_client::lazy_channel(&config.catalog_addr)?, config.downstream_timeout, snapshots);
     let reservation = chrono::Duration::from_std(config.reservation_ttl)
         .map_err(|_| StartupError::Config("RESERVATION_TTL is too large".into()))?;
     let relay = Relay::new(pool.clone(), redis.clone(), config.infra.schema_prefix.clone(), "order");

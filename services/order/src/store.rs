@@ -8,9 +8,10 @@
 //! decrements stock last, so a hot product's row is held only for its own
 //! decrement and the commit. Nothing locks a customer's row while holding
 //! another lock, so the customer lock adds no cycle.
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use common::ApiError;
 use common::db::{push_in_list, retry_transient};
 use common::error::UniqueKey;
@@ -93,16 +94,77 @@ pub struct FullOrder {
 /// A sub-order with its own items.
 pub type VendorOrderWithItems = (VendorOrderRow, Vec<ItemRow>);
 
+/// The ids a checkout's transaction was given, in the order it wrote the rows.
+struct Written<'a> {
+    order_id: i64,
+    vendor_orders: &'a [(i64,)],
+    items: &'a [(i64,)],
+}
+
+/// The order a checkout wrote, as `Store::order` would read it back.
+fn written_order(
+    user_id: i64,
+    draft: &OrderDraft,
+    currency: &str,
+    (now, expires_at): (DateTime<Utc>, DateTime<Utc>),
+    ids: Written<'_>,
+) -> FullOrder {
+    let Written { order_id, vendor_orders, items } = ids;
+    let status = OrderStatus::Pending.name().to_owned();
+    let order = OrderRow {
+        id: order_id,
+        user_id,
+        status: status.clone(),
+        total_price: draft.total,
+        currency: currency.to_owned(),
+        payment_status: None,
+        created_at: now,
+        updated_at: now,
+        expires_at,
+    };
+    let lines = draft.vendors.iter().zip(vendor_orders).flat_map(|(v, (id,))| v.items.iter().map(move |i| (*id, i)));
+    let items = lines
+        .zip(items)
+        .map(|((vendor_order_id, item), (id,))| ItemRow {
+            id: *id,
+            order_id,
+            vendor_order_id,
+            product_id: item.product_id,
+            product_name: item.name.clone(),
+            sku: item.sku.clone(),
+            vendor_id: item.vendor_id,
+            vendor_name: item.vendor_name.clone(),
+            unit_price: item.unit_price,
+            quantity: item.quantity,
+            line_total: item.line_total,
+        })
+        .collect();
+    let vendor_orders = draft
+        .vendors
+        .iter()
+        .zip(vendor_orders)
+        .map(|(vendor, (id,))| VendorOrderRow {
+            id: *id,
+            order_id,
+            vendor_id: vendor.vendor_id,
+            vendor_name: vendor.vendor_name.clone(),
+            subtotal: vendor.subtotal,
+            created_at: now,
+            status: status.clone(),
+        })
+        .collect();
+    FullOrder { order, items, vendor_orders }
+}
+
 /// How placing an order ended.
 pub enum Placed {
-    Created(i64),
+    /// Written: the order as a read would find it.
+    Created(Box<FullOrder>),
     /// The idempotency key was used before: that order.
     Replayed(i64),
-    /// A product did not have the units: nothing was written.
-    Short {
-        product_id: i64,
-        requested: i64,
-    },
+    /// A product did not have the units (it had `available` just after):
+    /// nothing was written.
+    Short { product_id: i64, requested: i64, available: i64 },
     /// The customer has as many unpaid orders as the cap allows: nothing
     /// was written.
     TooManyPending,
@@ -193,15 +255,18 @@ impl Store {
     }
 
     /// With a cap, first locks the customer and refuses a checkout beyond
-    /// it; writes the order, its sub-orders and items, then — last — takes
-    /// the stock: one conditional decrement per product in product-id
-    /// order. A product without the units rolls everything back.
+    /// it; writes the order, its sub-orders and items (one multi-row
+    /// statement each), then — last — takes the stock: one conditional
+    /// decrement of every product, whose rows InnoDB locks in primary-key
+    /// (product-id) order. A product without the units rolls everything
+    /// back. The placed order is built from what the transaction wrote.
     #[instrument(name = "order.place_order", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn place_order(&self, user_id: i64, draft: &OrderDraft, terms: Checkout<'_>) -> Result<Placed, ApiError> {
         let Checkout { currency, reservation, key, .. } = terms;
         let attempt = retry_transient(|| async {
             let mut tx = self.pool.begin().await?;
-            let now = Utc::now();
+            // Microseconds, as the columns keep them: the reply equals a read.
+            let now = Utc::now().trunc_subsecs(6);
             if let Some(refused) = Self::at_pending_cap(&mut tx, user_id, terms, now).await? {
                 tx.rollback().await?;
                 return Ok(refused);
@@ -221,55 +286,49 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let order_id = done.last_insert_id() as i64;
-            for vendor in &draft.vendors {
-                let done = sqlx::query(
-                    "INSERT INTO vendor_orders (order_id, vendor_id, vendor_name, subtotal, created_at) VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(order_id)
-                .bind(vendor.vendor_id)
-                .bind(&vendor.vendor_name)
-                .bind(vendor.subtotal)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                let vendor_order_id = done.last_insert_id() as i64;
-                let mut insert = QueryBuilder::<MySql>::new(
-                    "INSERT INTO order_items (order_id, vendor_order_id, product_id, product_name, sku, vendor_id, \
-                     vendor_name, unit_price, quantity, line_total) ",
-                );
-                insert.push_values(&vendor.items, |mut row, item| {
-                    row.push_bind(order_id)
-                        .push_bind(vendor_order_id)
-                        .push_bind(item.product_id)
-                        .push_bind(&item.name)
-                        .push_bind(&item.sku)
-                        .push_bind(item.vendor_id)
-                        .push_bind(&item.vendor_name)
-                        .push_bind(item.unit_price)
-                        .push_bind(item.quantity)
-                        .push_bind(item.line_total);
-                });
-                insert.build().execute(&mut *tx).await?;
-            }
+            let mut insert = QueryBuilder::<MySql>::new(
+                "INSERT INTO vendor_orders (order_id, vendor_id, vendor_name, subtotal, created_at) ",
+            );
+            insert.push_values(&draft.vendors, |mut row, vendor| {
+                row.push_bind(order_id)
+                    .push_bind(vendor.vendor_id)
+                    .push_bind(&vendor.vendor_name)
+                    .push_bind(vendor.subtotal)
+                    .push_bind(now);
+            });
+            insert.push(" RETURNING id");
+            let vendor_order_ids: Vec<(i64,)> = insert.build_query_as().fetch_all(&mut *tx).await?;
+            let mut insert = QueryBuilder::<MySql>::new(
+                "INSERT INTO order_items (order_id, vendor_order_id, product_id, product_name, sku, vendor_id, \
+                 vendor_name, unit_price, quantity, line_total) ",
+            );
+            let items =
+                draft.vendors.iter().zip(&vendor_order_ids).flat_map(|(v, (id,))| v.items.iter().map(|i| (*id, i)));
+            insert.push_values(items, |mut row, (vendor_order_id, item)| {
+                row.push_bind(order_id)
+                    .push_bind(vendor_order_id)
+                    .push_bind(item.product_id)
+                    .push_bind(&item.name)
+                    .push_bind(&item.sku)
+                    .push_bind(item.vendor_id)
+                    .push_bind(&item.vendor_name)
+                    .push_bind(item.unit_price)
+                    .push_bind(item.quantity)
+                    .push_bind(item.line_total);
+            });
+            insert.push(" RETURNING id");
+            let item_ids: Vec<(i64,)> = insert.build_query_as().fetch_all(&mut *tx).await?;
             let placed = domain::order_placed(order_id, user_id, draft, currency, now);
             outbox::enqueue(&mut tx, &Event::Placed(placed)).await?;
-            for (product_id, quantity) in draft.decrements() {
-                let taken = sqlx::query(
-                    "UPDATE inventory SET available = available - ? WHERE product_id = ? AND available >= ?",
-                )
-                .bind(quantity)
-                .bind(product_id)
-                .bind(quantity)
-                .execute(&mut *tx)
-                .await?;
-                if taken.rows_affected() == 0 {
-                    tx.rollback().await?;
-                    return Ok(Placed::Short { product_id, requested: quantity });
-                }
+            let decrements = draft.decrements();
+            if !Self::take_stock(&mut tx, &decrements).await? {
+                tx.rollback().await?;
+                return self.short(&decrements).await;
             }
             tx.commit().await?;
             self.wake.notify_one();
-            Ok(Placed::Created(order_id))
+            let ids = Written { order_id, vendor_orders: &vendor_order_ids, items: &item_ids };
+            Ok(Placed::Created(Box::new(written_order(user_id, draft, currency, (now, now + reservation), ids))))
         })
         .await;
         match attempt {
@@ -281,6 +340,42 @@ impl Store {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Takes every `(product, quantity)` in one statement, only if each
+    /// product has the units; false (nothing to keep) when one has not.
+    async fn take_stock(tx: &mut Transaction<'_, MySql>, decrements: &[(i64, i64)]) -> Result<bool, sqlx::Error> {
+        let case = |query: &mut QueryBuilder<MySql>| {
+            query.push("CASE product_id");
+            for (product_id, quantity) in decrements {
+                query.push(" WHEN ").push_bind(*product_id).push(" THEN ").push_bind(*quantity);
+            }
+            query.push(" END");
+        };
+        let mut update = QueryBuilder::<MySql>::new("UPDATE inventory SET available = available - ");
+        case(&mut update);
+        update.push(" WHERE product_id IN ");
+        push_in_list(&mut update, decrements.iter().map(|(product_id, _)| *product_id));
+        update.push(" AND available >= ");
+        case(&mut update);
+        let taken = update.build().execute(&mut **tx).await?;
+        Ok(taken.rows_affected() == decrements.len() as u64)
+    }
+
+    /// The product that was short when a checkout rolled back: the first
+    /// (by id) without the units now, else the one with the least to spare
+    /// (units came back meanwhile).
+    async fn short(&self, decrements: &[(i64, i64)]) -> Result<Placed, sqlx::Error> {
+        let mut query = QueryBuilder::<MySql>::new(
+            "SELECT product_id, CAST(available AS SIGNED) FROM inventory WHERE product_id IN ",
+        );
+        push_in_list(&mut query, decrements.iter().map(|(product_id, _)| *product_id));
+        let levels: HashMap<i64, i64> =
+            query.build_query_as::<(i64, i64)>().fetch_all(&self.pool).await?.into_iter().collect();
+        let spare = |(product_id, quantity): &(i64, i64)| levels.get(product_id).copied().unwrap_or(0) - quantity;
+        let short = decrements.iter().find(|d| spare(d) < 0).or_else(|| decrements.iter().min_by_key(|d| spare(d)));
+        let (product_id, requested) = short.copied().unwrap_or_default();
+        Ok(Placed::Short { product_id, requested, available: levels.get(&product_id).copied().unwrap_or(0) })
     }
 
     /// The cap on unpaid orders, inside the checkout's transaction: locks
@@ -571,11 +666,7 @@ pub fn product_name(draft: &OrderDraft, product_id: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The stock error for a short product, with what is available now.
-pub async fn short_error(store: &Store, draft: &OrderDraft, product_id: i64, requested: i64) -> ApiError {
-    let available = match store.stock(&[product_id]).await {
-        Ok(levels) => levels.first().map_or(0, |(_, a)| *a),
-        Err(e) => return e,
-    };
+/// The stock error for a short product, with what it had just after.
+pub fn short_error(draft: &OrderDraft, product_id: i64, requested: i64, available: i64) -> ApiError {
     domain::insufficient_stock(&product_name(draft, product_id), product_id, requested, available)
 }

@@ -80,7 +80,7 @@ fn draft() -> OrderDraft {
 
 fn created(placed: &Placed) -> Option<i64> {
     match placed {
-        Placed::Created(id) => Some(*id),
+        Placed::Created(order) => Some(order.order.id),
         _ => None,
     }
 }
@@ -108,7 +108,8 @@ async fn a_replay_at_the_cap_is_the_first_order() {
     let ids: Vec<i64> = racing
         .iter()
         .map(|p| match p {
-            Placed::Created(id) | Placed::Replayed(id) => *id,
+            Placed::Created(order) => order.order.id,
+            Placed::Replayed(id) => *id,
             _ => panic!("a replay of the key became a refusal"),
         })
         .collect();

@@ -354,30 +354,83 @@ impl<E: StreamEvent> Consumer<E> {
 
     /// Processes entries in order; stops at the first failure of the
     /// database or Redis (the rest stay pending and are re-claimed).
+    ///
+    /// Under load a read takes several entries: they are applied in one
+    /// transaction (each still claims its own `processed_events` row, so
+    /// each applies once) and acknowledged with one XACK, so commits fall
+    /// as load rises. When any of them is refused, the batch rolls back
+    /// and its events are applied one by one, each settled on its own.
     async fn process_all<H: Handler<Event = E>>(
         &self,
         handler: &H,
         deliveries: Vec<Delivery>,
         ack: bool,
     ) -> Result<(), EventsError> {
+        let mut batch = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
-            self.process(handler, delivery, ack).await?;
+            match Event::from_stream_entry(&delivery.entry) {
+                Ok(event) => batch.push((delivery, event)),
+                Err(reason) => self.park_malformed(&delivery, &reason).await?,
+            }
+        }
+        if batch.len() > 1
+            && let Some(outcomes) = retry_transient(|| self.apply_batch(handler, &batch)).await?
+        {
+            for outcome in &outcomes {
+                self.count(outcome);
+            }
+            if ack {
+                let ids: Vec<&str> = batch.iter().map(|(delivery, _)| delivery.entry.id.as_str()).collect();
+                self.ack(&ids).await?;
+            }
+            return Ok(());
+        }
+        for (delivery, event) in batch {
+            self.process(handler, delivery, event, ack).await?;
         }
         Ok(())
+    }
+
+    /// Every event of `batch` in one transaction, committed only when each
+    /// was applied or a duplicate; `None` (rolled back) when one was not.
+    async fn apply_batch<H: Handler<Event = E>>(
+        &self,
+        handler: &H,
+        batch: &[(Delivery, Event)],
+    ) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (_, event) in batch {
+            match claim_and_handle(&mut tx, self.group, handler, event).instrument(self.span(event)).await {
+                Ok(done @ (Outcome::Applied | Outcome::Duplicate)) => outcomes.push(done),
+                Ok(Outcome::Failed(_) | Outcome::Undecodable(_)) => {
+                    let _ = tx.rollback().await;
+                    return Ok(None);
+                }
+                Err(error) => {
+                    let _ = tx.rollback().await;
+                    return Err(error);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(outcomes))
     }
 
     async fn process<H: Handler<Event = E>>(
         &self,
         handler: &H,
         delivery: Delivery,
+        event: Event,
         ack: bool,
     ) -> Result<(), EventsError> {
-        let event = match Event::from_stream_entry(&delivery.entry) {
-            Ok(event) => event,
-            Err(reason) => return self.park_malformed(&delivery, &reason).await,
-        };
-        // OpenTelemetry's messaging "process" span (a consumer span), under
-        // the relay's publish span the entry names.
+        let span = self.span(&event);
+        self.settle(handler, &event, &delivery, ack).instrument(span).await
+    }
+
+    /// OpenTelemetry's messaging "process" span (a consumer span), under
+    /// the relay's publish span the entry names.
+    fn span(&self, event: &Event) -> tracing::Span {
         let span = tracing::info_span!(
             "event",
             otel.name = format!("{} process {}", self.group, event.event_type),
@@ -391,7 +444,18 @@ impl<E: StreamEvent> Consumer<E> {
         if let Some(traceparent) = &event.traceparent {
             trace_context::continue_from(&span, traceparent);
         }
-        self.settle(handler, &event, &delivery, ack).instrument(span).await
+        span
+    }
+
+    fn count(&self, outcome: &Outcome) {
+        let labels = [("consumer", self.group.to_owned()), ("stream", self.stream.clone())];
+        match outcome {
+            Outcome::Applied => metrics::counter!("events_consumed_total", &labels).increment(1),
+            Outcome::Duplicate => metrics::counter!("events_duplicate_total", &labels).increment(1),
+            Outcome::Failed(_) | Outcome::Undecodable(_) => {
+                metrics::counter!("events_failed_total", &labels).increment(1)
+            }
+        }
     }
 
     async fn settle<H: Handler<Event = E>>(
@@ -401,13 +465,8 @@ impl<E: StreamEvent> Consumer<E> {
         delivery: &Delivery,
         ack: bool,
     ) -> Result<(), EventsError> {
-        let labels = [("consumer", self.group.to_owned()), ("stream", self.stream.clone())];
         match retry_transient(|| self.apply(handler, event)).await? {
-            Outcome::Applied => metrics::counter!("events_consumed_total", &labels).increment(1),
-            Outcome::Duplicate => {
-                tracing::debug!("event already processed");
-                metrics::counter!("events_duplicate_total", &labels).increment(1);
-            }
+            done @ (Outcome::Applied | Outcome::Duplicate) => self.count(&done),
             // No later delivery can decode it either: parked at once.
             Outcome::Undecodable(reason) => return self.park(event, delivery, &reason).await,
             Outcome::Failed(error) if delivery.deliveries >= self.max_attempts => {
@@ -420,12 +479,12 @@ impl<E: StreamEvent> Consumer<E> {
                     %error,
                     "event handler failed; the event stays pending and will be retried"
                 );
-                metrics::counter!("events_failed_total", &labels).increment(1);
+                self.count(&Outcome::Failed(error));
                 return Ok(());
             }
         }
         if ack {
-            self.ack(&delivery.entry.id).await?;
+            self.ack(&[delivery.entry.id.as_str()]).await?;
         }
         Ok(())
     }
@@ -451,8 +510,8 @@ impl<E: StreamEvent> Consumer<E> {
         }
     }
 
-    async fn ack(&self, entry_id: &str) -> Result<(), EventsError> {
-        self.redis.clone().xack::<_, _, _, ()>(&self.key, self.group, &[entry_id]).await?;
+    async fn ack(&self, entry_ids: &[&str]) -> Result<(), EventsError> {
+        self.redis.clone().xack::<_, _, _, ()>(&self.key, self.group, entry_ids).await?;
         Ok(())
     }
 
@@ -478,7 +537,7 @@ impl<E: StreamEvent> Consumer<E> {
         .bind(u32::try_from(delivery.deliveries).unwrap_or(u32::MAX))
         .execute(&self.pool)
         .await?;
-        self.ack(&delivery.entry.id).await?;
+        self.ack(&[delivery.entry.id.as_str()]).await?;
         tracing::error!(attempts = delivery.deliveries, %error, entry = %delivery.entry.id, "event parked");
         metrics::counter!("events_parked_total", "consumer" => self.group, "stream" => self.stream.clone())
             .increment(1);
