@@ -79,3 +79,38 @@ async fn without_redis_every_read_still_loads() {
         assert_eq!(loaded.ok().as_deref(), Some(&b"fresh"[..]));
     }
 }
+
+#[tokio::test]
+async fn product_snapshots_are_kept_until_the_catalog_version_moves() {
+    use common::product_snapshots::ProductSnapshots;
+    use proto::catalog::v1::Product;
+
+    let infra = Infra::from_env().expect("infra");
+    let cache = cache_on(&infra.redis_url).await;
+    let prefix = common::testkit::unique_prefix("snapshots");
+    let snapshots = ProductSnapshots::new(cache.clone(), &prefix);
+    let asked = Arc::new(std::sync::Mutex::new(Vec::<i64>::new()));
+    let read = |ids: &'static [i64], price: &'static str| {
+        let asked = asked.clone();
+        let snapshots = &snapshots;
+        async move {
+            let fetch = |ids: Vec<i64>| async move {
+                asked.lock().expect("asked").extend(&ids);
+                Ok(ids.into_iter().map(|id| Product { id, price: price.into(), ..Product::default() }).collect())
+            };
+            let mut products = snapshots.products(ids, fetch).await.expect("products");
+            products.sort_by_key(|p| p.id);
+            products.into_iter().map(|p| (p.id, p.price)).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(read(&[1, 2], "1.00").await, [(1, "1.00".to_owned()), (2, "1.00".to_owned())]);
+    // Same version: only the product not read before is fetched.
+    assert_eq!(read(&[2, 3], "2.00").await, [(2, "1.00".to_owned()), (3, "2.00".to_owned())]);
+    assert_eq!(*asked.lock().expect("asked"), [1, 2, 3]);
+    // A catalog write bumps the version: everything is read again.
+    cache.bump(&common::cache::catalog_version_key(&prefix)).await;
+    assert_eq!(read(&[1], "3.00").await, [(1, "3.00".to_owned())]);
+    assert_eq!(*asked.lock().expect("asked"), [1, 2, 3, 1]);
+    let mut conn = common::redis_conn::connect(&infra.redis_url).await.expect("redis");
+    common::redis_conn::delete_prefixed(&mut conn, &prefix).await.expect("clean-up");
+}

@@ -248,6 +248,54 @@ async fn a_relay_crash_before_marking_republishes_but_applies_once() {
     .await;
 }
 
+/// Records each event with the InnoDB transaction that applied it.
+struct TransactionRecorder;
+
+impl Handler for TransactionRecorder {
+    type Event = Event;
+
+    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: Event) -> Result<(), HandlerError> {
+        record(tx, &event).await?;
+        sqlx::query(
+            "INSERT INTO applied_in (order_id, trx) SELECT ?, trx_id FROM information_schema.innodb_trx \
+             WHERE trx_mysql_thread_id = CONNECTION_ID()",
+        )
+        .bind(order_of(&event))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn events_read_together_are_applied_in_one_transaction_each_once() {
+    with_fixture(|fx| async move {
+        sqlx::query("CREATE TABLE applied_in (order_id BIGINT NOT NULL, trx VARCHAR(32) NOT NULL)")
+            .execute(&fx.pool)
+            .await
+            .expect("table");
+        let mut ids = Vec::new();
+        for order in 1..=20 {
+            ids.push(fx.enqueue_committed(placed(order)).await);
+        }
+        fx.relay().relay_once().await.expect("relay");
+        let crashing = fx.consumer().await;
+        assert_eq!(crashing.consume_once_crashing_before_ack(&TransactionRecorder).await.expect("consume"), 20);
+        let transactions: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT trx) FROM applied_in")
+            .fetch_one(&fx.pool)
+            .await
+            .expect("transactions");
+        assert_eq!(transactions, 1, "one read, one transaction");
+        assert_eq!(fx.pending().await, 20);
+        // Re-claimed after the "crash": acknowledged in one go, applied no more.
+        assert_eq!(fx.consumer().await.consume_once(&TransactionRecorder).await.expect("consume"), 20);
+        assert_eq!(fx.applications().await, ids.iter().map(|id| (*id, 1)).collect::<Vec<_>>());
+        assert_eq!(fx.count("processed_events").await, 20);
+        assert_eq!(fx.pending().await, 0);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_consumer_crash_after_commit_before_ack_is_not_applied_twice() {
     with_fixture(|fx| async move {

@@ -98,6 +98,20 @@ mod tests {
     use common::auth::KeyRing;
 
     #[tokio::test]
+    async fn a_remembered_token_is_refused_once_it_expires() {
+        let pair = KeyPair::generate().expect("key");
+        let ring = KeyRing::fixed(&[(pair.kid.clone(), pair.public_pem.clone())]).expect("ring");
+        // Valid for one more second, plus the ring's 5 s of leeway.
+        let token = Signer::new(&pair, 1).expect("signer").access_token(7, Role::Customer, None, Utc::now());
+        let token = token.expect("token");
+        for _ in 0..2 {
+            assert_eq!(ring.principal(&token).await.expect("valid").user_id, 7);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+        assert!(ring.principal(&token).await.is_err(), "remembered past its expiry");
+    }
+
+    #[tokio::test]
     async fn signed_tokens_verify_with_the_public_half_only() {
         let pair = KeyPair::generate().expect("key");
         let signer = Signer::new(&pair, 900).expect("signer");

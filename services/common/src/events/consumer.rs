@@ -31,6 +31,10 @@ const READ_COUNT: usize = 50;
 const BLOCK: Duration = Duration::from_secs(1);
 const RETRY: Duration = Duration::from_secs(1);
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// How often a running consumer looks for stale entries to re-claim and
+/// measures what is pending: two Redis calls it used to make on every
+/// read, which under load is every few events.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 const DEFAULT_MIN_IDLE: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_ATTEMPTS: usize = 5;
 
@@ -245,10 +249,15 @@ impl<E: StreamEvent> Consumer<E> {
             }
         }
         let mut purged: Option<Instant> = None;
+        let mut kept: Option<Instant> = None;
         loop {
+            let housekeeping = kept.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY);
+            if housekeeping {
+                kept = Some(Instant::now());
+            }
             let taken = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                taken = self.take(Some(BLOCK)) => taken,
+                taken = self.take(Some(BLOCK), housekeeping) => taken,
             };
             let result = match taken {
                 Ok(deliveries) => self.process_all(&handler, deliveries, true).await,
@@ -265,7 +274,9 @@ impl<E: StreamEvent> Consumer<E> {
                     break;
                 }
             }
-            self.measure_pending().await;
+            if housekeeping {
+                self.measure_pending().await;
+            }
             if purged.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
                 if let Err(error) = self.purge().await {
                     tracing::warn!(group = self.group, %error, "cannot purge processed_events");
@@ -294,7 +305,7 @@ impl<E: StreamEvent> Consumer<E> {
 
     async fn consume_once_inner<H: Handler<Event = E>>(&self, handler: &H, ack: bool) -> Result<usize, EventsError> {
         self.create_group().await?;
-        let deliveries = self.take(None).await?;
+        let deliveries = self.take(None, true).await?;
         let taken = deliveries.len();
         self.process_all(handler, deliveries, ack).await?;
         self.measure_pending().await;
@@ -311,14 +322,18 @@ impl<E: StreamEvent> Consumer<E> {
         }
     }
 
-    /// Stale pending entries (any consumer's, idle for `min_idle`) first,
-    /// then new ones; waits up to `block` only when nothing was stale.
-    async fn take(&self, block: Option<Duration>) -> Result<Vec<Delivery>, EventsError> {
+    /// Stale pending entries (any consumer's, idle for `min_idle`) first
+    /// when `reclaim`, then new ones; waits up to `block` only when nothing
+    /// was stale.
+    async fn take(&self, block: Option<Duration>, reclaim: bool) -> Result<Vec<Delivery>, EventsError> {
         let mut redis = self.redis.clone();
-        let claim = StreamAutoClaimOptions::default().count(READ_COUNT);
-        let min_idle = self.min_idle.as_millis() as u64;
-        let reclaimed: StreamAutoClaimReply =
-            redis.xautoclaim_options(&self.key, self.group, &self.name, min_idle, "0-0", claim).await?;
+        let reclaimed = if reclaim {
+            let claim = StreamAutoClaimOptions::default().count(READ_COUNT);
+            let min_idle = self.min_idle.as_millis() as u64;
+            redis.xautoclaim_options(&self.key, self.group, &self.name, min_idle, "0-0", claim).await?
+        } else {
+            StreamAutoClaimReply::default()
+        };
         if !reclaimed.deleted_ids.is_empty() {
             tracing::error!(
                 stream = %self.stream,
