@@ -1,5 +1,6 @@
 //! All of cart's SQL. A line is unique per (customer, product); merging
-//! into it locks the row so the stock check and the new total are one step.
+//! into it is one conditional UPDATE, so the stock check and the new total
+//! are one step.
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -79,56 +80,80 @@ impl Store {
 
     /// Adds `quantity` units, merging into an existing line (which keeps
     /// its `added_at`), as long as the line's total stays within `limit`.
-    /// The line is answered from what the transaction read and wrote.
+    /// Each step is one autocommit statement that checks and writes at
+    /// once: a new line is one INSERT (the common case); a merge is one
+    /// conditional UPDATE, then a read of the line it made. A step that a
+    /// concurrent change overtook (the line appeared, or went) starts
+    /// again.
     #[instrument(name = "cart.add", skip_all, fields(db.system = "mysql", otel.kind = "client"))]
     pub async fn add(&self, user_id: i64, product_id: i64, quantity: i64, limit: i64) -> Result<Added, ApiError> {
         loop {
-            let attempt = retry_transient(|| async {
-                let mut tx = self.pool.begin().await?;
-                let existing: Option<LineRow> =
-                    sqlx::query_as(select_lines!("WHERE user_id = ? AND product_id = ? FOR UPDATE"))
-                        .bind(user_id)
-                        .bind(product_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let added = match existing {
-                    Some(line) if line.quantity + quantity > limit => {
-                        Added::TooMany { wanted: line.quantity + quantity }
-                    }
-                    Some(line) => {
-                        sqlx::query("UPDATE cart_items SET quantity = quantity + ? WHERE id = ?")
-                            .bind(quantity)
-                            .bind(line.id)
-                            .execute(&mut *tx)
-                            .await?;
-                        Added::Merged(LineRow { quantity: line.quantity + quantity, ..line })
-                    }
-                    None if quantity > limit => Added::TooMany { wanted: quantity },
-                    None => {
-                        // Microseconds, as the column keeps them.
-                        let added_at = Utc::now().trunc_subsecs(6);
-                        let done = sqlx::query(
-                            "INSERT INTO cart_items (user_id, product_id, quantity, added_at) VALUES (?, ?, ?, ?)",
-                        )
-                        .bind(user_id)
-                        .bind(product_id)
-                        .bind(quantity)
-                        .bind(added_at)
-                        .execute(&mut *tx)
-                        .await?;
-                        let id = done.last_insert_id() as i64;
-                        Added::Created(LineRow { id, user_id, product_id, quantity, added_at })
-                    }
-                };
-                tx.commit().await?;
-                Ok(added)
-            })
-            .await;
-            match attempt {
-                // Another request created the line first: merge into it.
-                Err(e) if Unique::broken_by(&e) == Some(Unique::Line) => continue,
-                other => return other.map_err(ApiError::from),
+            if let Some(created) = self.insert_line(user_id, product_id, quantity, limit).await? {
+                return Ok(created);
             }
+            let merged = retry_transient(|| async {
+                sqlx::query(
+                    "UPDATE cart_items SET quantity = quantity + ? \
+                     WHERE user_id = ? AND product_id = ? AND quantity + ? <= ?",
+                )
+                .bind(quantity)
+                .bind(user_id)
+                .bind(product_id)
+                .bind(quantity)
+                .bind(limit)
+                .execute(&self.pool)
+                .await
+            })
+            .await?
+            .rows_affected()
+                == 1;
+            let line: Option<LineRow> = sqlx::query_as(select_lines!("WHERE user_id = ? AND product_id = ?"))
+                .bind(user_id)
+                .bind(product_id)
+                .fetch_optional(&self.pool)
+                .await?;
+            match line {
+                Some(line) if merged => return Ok(Added::Merged(line)),
+                Some(line) if line.quantity + quantity > limit => {
+                    return Ok(Added::TooMany { wanted: line.quantity + quantity });
+                }
+                // Removed, or changed so that it fits, meanwhile: again.
+                _ => continue,
+            }
+        }
+    }
+
+    /// A new line of `quantity` units; `None` when the product already
+    /// has a line in this cart.
+    async fn insert_line(
+        &self,
+        user_id: i64,
+        product_id: i64,
+        quantity: i64,
+        limit: i64,
+    ) -> Result<Option<Added>, ApiError> {
+        if quantity > limit {
+            return Ok(Some(Added::TooMany { wanted: quantity }));
+        }
+        // Microseconds, as the column keeps them.
+        let added_at = Utc::now().trunc_subsecs(6);
+        let inserted = retry_transient(|| async {
+            sqlx::query("INSERT INTO cart_items (user_id, product_id, quantity, added_at) VALUES (?, ?, ?, ?)")
+                .bind(user_id)
+                .bind(product_id)
+                .bind(quantity)
+                .bind(added_at)
+                .execute(&self.pool)
+                .await
+        })
+        .await;
+        match inserted {
+            Ok(done) => {
+                let id = done.last_insert_id() as i64;
+                Ok(Some(Added::Created(LineRow { id, user_id, product_id, quantity, added_at })))
+            }
+            Err(e) if Unique::broken_by(&e) == Some(Unique::Line) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
