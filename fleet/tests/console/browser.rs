@@ -103,7 +103,13 @@ impl Browser {
     /// Types into the field a `<label>` names.
     pub async fn fill(&self, label: &str, value: &str) {
         let field = self.wait_for(&format!("//*[@id=//label[normalize-space()={}]/@for]", literal(label))).await;
-        field.clear().await.expect("clear");
+        // Clearing twice is harmless, and chromedriver under load has once
+        // dropped the connection a command was sent on (a CI run saw
+        // `IncompleteMessage`): one more try on a transport failure.
+        match field.clear().await {
+            Err(fantoccini::error::CmdError::FailedC(_)) => field.clear().await.expect("clear"),
+            cleared => cleared.expect("clear"),
+        }
         field.send_keys(value).await.expect("type");
     }
 
