@@ -24,7 +24,7 @@ use tracing::instrument;
 
 use common::status::{self, Named};
 
-use crate::domain::{self, OrderDraft, OrderStatus, PaymentStatus};
+use crate::domain::{self, ItemDraft, OrderDraft, OrderStatus, PaymentStatus};
 
 mod stock_writes;
 
@@ -101,6 +101,15 @@ struct Written<'a> {
     items: &'a [(i64,)],
 }
 
+/// Every item of `draft` beside the id its sub-order was given, in the
+/// order the items are written.
+fn items_by_sub_order<'a>(
+    draft: &'a OrderDraft,
+    vendor_order_ids: &'a [(i64,)],
+) -> impl Iterator<Item = (i64, &'a ItemDraft)> {
+    draft.vendors.iter().zip(vendor_order_ids).flat_map(|(vendor, (id,))| vendor.items.iter().map(move |i| (*id, i)))
+}
+
 /// The order a checkout wrote, as `Store::order` would read it back.
 fn written_order(
     user_id: i64,
@@ -122,8 +131,7 @@ fn written_order(
         updated_at: now,
         expires_at,
     };
-    let lines = draft.vendors.iter().zip(vendor_orders).flat_map(|(v, (id,))| v.items.iter().map(move |i| (*id, i)));
-    let items = lines
+    let items = items_by_sub_order(draft, vendor_orders)
         .zip(items)
         .map(|((vendor_order_id, item), (id,))| ItemRow {
             id: *id,
@@ -269,7 +277,7 @@ impl Store {
             let now = Utc::now().trunc_subsecs(6);
             if let Some(refused) = Self::at_pending_cap(&mut tx, user_id, terms, now).await? {
                 tx.rollback().await?;
-                return Ok(refused);
+                return Ok(Some(refused));
             }
             let done = sqlx::query(
                 "INSERT INTO orders (user_id, status, total_price, currency, idempotency_key, created_at, updated_at, \
@@ -302,9 +310,7 @@ impl Store {
                 "INSERT INTO order_items (order_id, vendor_order_id, product_id, product_name, sku, vendor_id, \
                  vendor_name, unit_price, quantity, line_total) ",
             );
-            let items =
-                draft.vendors.iter().zip(&vendor_order_ids).flat_map(|(v, (id,))| v.items.iter().map(|i| (*id, i)));
-            insert.push_values(items, |mut row, (vendor_order_id, item)| {
+            insert.push_values(items_by_sub_order(draft, &vendor_order_ids), |mut row, (vendor_order_id, item)| {
                 row.push_bind(order_id)
                     .push_bind(vendor_order_id)
                     .push_bind(item.product_id)
@@ -320,19 +326,20 @@ impl Store {
             let item_ids: Vec<(i64,)> = insert.build_query_as().fetch_all(&mut *tx).await?;
             let placed = domain::order_placed(order_id, user_id, draft, currency, now);
             outbox::enqueue(&mut tx, &Event::Placed(placed)).await?;
-            let decrements = draft.decrements();
-            if !Self::take_stock(&mut tx, &decrements).await? {
+            if !Self::take_stock(&mut tx, &draft.decrements()).await? {
                 tx.rollback().await?;
-                return self.short(&decrements).await;
+                return Ok(None);
             }
             tx.commit().await?;
             self.wake.notify_one();
             let ids = Written { order_id, vendor_orders: &vendor_order_ids, items: &item_ids };
-            Ok(Placed::Created(Box::new(written_order(user_id, draft, currency, (now, now + reservation), ids))))
+            let order = written_order(user_id, draft, currency, (now, now + reservation), ids);
+            Ok(Some(Placed::Created(Box::new(order))))
         })
         .await;
         match attempt {
-            Ok(placed) => Ok(placed),
+            Ok(Some(placed)) => Ok(placed),
+            Ok(None) => self.short(&draft.decrements()).await,
             // The same key raced us: the other request's order is the answer.
             Err(e) if Unique::broken_by(&e) == Some(Unique::IdempotencyKey) => {
                 let id = self.order_by_key(user_id, key.unwrap_or_default()).await?.ok_or_else(ApiError::not_found)?;
@@ -365,13 +372,9 @@ impl Store {
     /// The product that was short when a checkout rolled back: the first
     /// (by id) without the units now, else the one with the least to spare
     /// (units came back meanwhile).
-    async fn short(&self, decrements: &[(i64, i64)]) -> Result<Placed, sqlx::Error> {
-        let mut query = QueryBuilder::<MySql>::new(
-            "SELECT product_id, CAST(available AS SIGNED) FROM inventory WHERE product_id IN ",
-        );
-        push_in_list(&mut query, decrements.iter().map(|(product_id, _)| *product_id));
-        let levels: HashMap<i64, i64> =
-            query.build_query_as::<(i64, i64)>().fetch_all(&self.pool).await?.into_iter().collect();
+    async fn short(&self, decrements: &[(i64, i64)]) -> Result<Placed, ApiError> {
+        let ids: Vec<i64> = decrements.iter().map(|(product_id, _)| *product_id).collect();
+        let levels: HashMap<i64, i64> = self.stock(&ids).await?.into_iter().collect();
         let spare = |(product_id, quantity): &(i64, i64)| levels.get(product_id).copied().unwrap_or(0) - quantity;
         let short = decrements.iter().find(|d| spare(d) < 0).or_else(|| decrements.iter().min_by_key(|d| spare(d)));
         let (product_id, requested) = short.copied().unwrap_or_default();
