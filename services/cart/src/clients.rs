@@ -41,12 +41,7 @@ impl Downstream {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let fetch = |ids| async move {
-            let mut client = self.catalog.clone();
-            let message = catalog_pb::GetProductsRequest { ids };
-            Ok(call(self.deadline, client.get_products(request(message, self.deadline, None))).await?.products)
-        };
-        let products = self.snapshots.products(&ids, fetch).await?;
+        let products = self.snapshots.from_catalog(&self.catalog, self.deadline, &ids).await?;
         Ok(products.into_iter().map(|p| (p.id, p)).collect())
     }
 

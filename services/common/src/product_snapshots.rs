@@ -7,11 +7,14 @@
 //! the memory. When Redis cannot say the version, catalog is asked.
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
-use proto::catalog::v1::Product;
+use proto::catalog::v1::catalog_client::CatalogClient;
+use proto::catalog::v1::{GetProductsRequest, Product};
 
 use crate::ApiError;
 use crate::cache::{Cache, catalog_version_key};
+use crate::grpc_client::{ServiceChannel, call, request};
 
 /// Products remembered at most; the memory empties when full.
 const CAPACITY: usize = 100_000;
@@ -75,6 +78,21 @@ impl ProductSnapshots {
         }
         found.extend(fetched);
         Ok(found)
+    }
+
+    /// `products`, asking catalog (`GetProducts`) for what is not in memory.
+    pub async fn from_catalog(
+        &self,
+        catalog: &CatalogClient<ServiceChannel>,
+        deadline: Duration,
+        ids: &[i64],
+    ) -> Result<Vec<Product>, ApiError> {
+        let fetch = |ids| async move {
+            let mut client = catalog.clone();
+            let message = GetProductsRequest { ids };
+            Ok(call(deadline, client.get_products(request(message, deadline, None))).await?.products)
+        };
+        self.products(ids, fetch).await
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Held> {

@@ -38,12 +38,7 @@ impl Catalog {
     /// A price that does not read as a decimal is catalog's fault and fails
     /// the checkout; it is never taken for zero.
     pub async fn snapshot(&self, ids: Vec<i64>) -> Result<Vec<Snapshot>, ApiError> {
-        let fetch = |ids| async move {
-            let mut client = self.client.clone();
-            let message = pb::GetProductsRequest { ids };
-            Ok(call(self.deadline, client.get_products(request(message, self.deadline, None))).await?.products)
-        };
-        let products = self.snapshots.products(&ids, fetch).await?;
+        let products = self.snapshots.from_catalog(&self.client, self.deadline, &ids).await?;
         products
             .into_iter()
             .map(|p| {

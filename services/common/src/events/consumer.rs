@@ -388,8 +388,9 @@ impl<E: StreamEvent> Consumer<E> {
                 Err(reason) => self.park_malformed(&delivery, &reason).await?,
             }
         }
-        if batch.len() > 1
-            && let Some(outcomes) = retry_transient(|| self.apply_batch(handler, &batch)).await?
+        let events: Vec<&Event> = batch.iter().map(|(_, event)| event).collect();
+        if events.len() > 1
+            && let Ok(outcomes) = retry_transient(|| self.apply(handler, &events)).await?
         {
             for outcome in &outcomes {
                 self.count(outcome);
@@ -404,32 +405,6 @@ impl<E: StreamEvent> Consumer<E> {
             self.process(handler, delivery, event, ack).await?;
         }
         Ok(())
-    }
-
-    /// Every event of `batch` in one transaction, committed only when each
-    /// was applied or a duplicate; `None` (rolled back) when one was not.
-    async fn apply_batch<H: Handler<Event = E>>(
-        &self,
-        handler: &H,
-        batch: &[(Delivery, Event)],
-    ) -> Result<Option<Vec<Outcome>>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for (_, event) in batch {
-            match claim_and_handle(&mut tx, self.group, handler, event).instrument(self.span(event)).await {
-                Ok(done @ (Outcome::Applied | Outcome::Duplicate)) => outcomes.push(done),
-                Ok(Outcome::Failed(_) | Outcome::Undecodable(_)) => {
-                    let _ = tx.rollback().await;
-                    return Ok(None);
-                }
-                Err(error) => {
-                    let _ = tx.rollback().await;
-                    return Err(error);
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(Some(outcomes))
     }
 
     async fn process<H: Handler<Event = E>>(
@@ -480,7 +455,13 @@ impl<E: StreamEvent> Consumer<E> {
         delivery: &Delivery,
         ack: bool,
     ) -> Result<(), EventsError> {
-        match retry_transient(|| self.apply(handler, event)).await? {
+        let lone = [event];
+        let outcome = match retry_transient(|| self.apply(handler, &lone)).await? {
+            // One event, one outcome.
+            Ok(mut done) => done.pop().unwrap_or(Outcome::Duplicate),
+            Err(refused) => refused,
+        };
+        match outcome {
             done @ (Outcome::Applied | Outcome::Duplicate) => self.count(&done),
             // No later delivery can decode it either: parked at once.
             Outcome::Undecodable(reason) => return self.park(event, delivery, &reason).await,
@@ -504,25 +485,34 @@ impl<E: StreamEvent> Consumer<E> {
         Ok(())
     }
 
-    /// One transaction: the `processed_events` row, then the handler. An
-    /// `Err` is the database's failure (retried when transient), not the
-    /// event's.
-    async fn apply<H: Handler<Event = E>>(&self, handler: &H, event: &Event) -> Result<Outcome, sqlx::Error> {
+    /// One transaction: for each event its `processed_events` row, then
+    /// the handler; committed when every one was applied or a duplicate,
+    /// rolled back at the first refusal, which is returned. An `Err` is
+    /// the database's failure (retried when transient), not an event's.
+    async fn apply<H: Handler<Event = E>>(
+        &self,
+        handler: &H,
+        events: &[&Event],
+    ) -> Result<Result<Vec<Outcome>, Outcome>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        match claim_and_handle(&mut tx, self.group, handler, event).await {
-            Ok(refused @ (Outcome::Failed(_) | Outcome::Undecodable(_))) => {
-                let _ = tx.rollback().await;
-                Ok(refused)
-            }
-            Ok(done) => {
-                tx.commit().await?;
-                Ok(done)
-            }
-            Err(error) => {
-                let _ = tx.rollback().await;
-                Err(error)
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            // A lone event is already inside its own span (`process`).
+            let span = if events.len() > 1 { self.span(event) } else { tracing::Span::none() };
+            match claim_and_handle(&mut tx, self.group, handler, event).instrument(span).await {
+                Ok(done @ (Outcome::Applied | Outcome::Duplicate)) => outcomes.push(done),
+                Ok(refused) => {
+                    let _ = tx.rollback().await;
+                    return Ok(Err(refused));
+                }
+                Err(error) => {
+                    let _ = tx.rollback().await;
+                    return Err(error);
+                }
             }
         }
+        tx.commit().await?;
+        Ok(Ok(outcomes))
     }
 
     async fn ack(&self, entry_ids: &[&str]) -> Result<(), EventsError> {
