@@ -54,9 +54,21 @@ impl ErrorKind {
             Code::DeadlineExceeded => ErrorKind::Timeout,
             // tonic reports its own client-side deadline as a cancellation.
             Code::Cancelled if message.contains("Timeout expired") => ErrorKind::Timeout,
+            // The connection broke mid-call (a replica killed or restarted
+            // while it answered): tonic names the HTTP/2 reset "Internal"
+            // or "Unknown", but no server said so; as with any transport
+            // failure, whether the call took effect is unknown.
+            Code::Internal | Code::Unknown if is_broken_transport(message) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }
+}
+
+/// Whether tonic's message says the call's connection broke, not the server.
+fn is_broken_transport(message: &str) -> bool {
+    message.starts_with("h2 protocol error")
+        || message.starts_with("transport error")
+        || message.contains("error reading a body from connection")
 }
 
 /// Messages per field, in the order they were found.
@@ -317,6 +329,15 @@ impl<T, K> OnDuplicate<T, K> for Result<T, StoreError<K>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_broken_mid_call_is_unavailable_not_internal() {
+        let reset = Status::internal("h2 protocol error: stream no longer needed");
+        assert_eq!(ApiError::from_status(&reset).kind, ErrorKind::Unavailable);
+        let lost = Status::unknown("error reading a body from connection: connection reset");
+        assert_eq!(ApiError::from_status(&lost).kind, ErrorKind::Unavailable);
+        assert_eq!(ApiError::from_status(&Status::internal("A server error occurred.")).kind, ErrorKind::Internal);
+    }
 
     #[test]
     fn field_errors_survive_the_status_round_trip() {
