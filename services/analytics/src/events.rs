@@ -1,7 +1,7 @@
 //! What analytics does with the order and payment events: each one adds
 //! its fact to the tables (see `store`), whatever order they come in.
 //! `PaymentCreated` and `PaymentFailed` change no figure: they are
-//! acknowledged without effect.
+//! acknowledged without a transaction (`acts_on`).
 use common::events::{Handler, HandlerError};
 use proto::order::v1::order_event::Event as OrderEvent;
 use proto::payment::v1::payment_event::Event as PaymentEvent;
@@ -37,5 +37,9 @@ impl Handler for PaymentEvents {
             PaymentEvent::Created(_) | PaymentEvent::Failed(_) => {}
         }
         Ok(())
+    }
+
+    fn acts_on(&self, event: &PaymentEvent) -> bool {
+        matches!(event, PaymentEvent::Succeeded(_) | PaymentEvent::Refunded(_))
     }
 }

@@ -21,4 +21,8 @@ impl Handler for OrderEvents {
         Store::take_out_in(tx, placed.user_id, Some(placed.order_id), &lines).await?;
         Ok(())
     }
+
+    fn acts_on(&self, event: &Event) -> bool {
+        matches!(event, Event::Placed(_))
+    }
 }

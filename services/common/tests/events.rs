@@ -296,6 +296,43 @@ async fn events_read_together_are_applied_in_one_transaction_each_once() {
     .await;
 }
 
+/// Applies OrderPlaced only, as cart does.
+struct PlacedOnly;
+
+impl Handler for PlacedOnly {
+    type Event = Event;
+
+    async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: Event) -> Result<(), HandlerError> {
+        record(tx, &event).await
+    }
+
+    fn acts_on(&self, event: &Event) -> bool {
+        matches!(event, Event::Placed(_))
+    }
+}
+
+#[tokio::test]
+async fn events_a_handler_ignores_are_acknowledged_without_a_processed_row() {
+    with_fixture(|fx| async move {
+        // A read with several events to apply, one with a single one, and
+        // one with nothing to apply at all.
+        let reads: [&[Event]; 3] =
+            [&[placed(1), cancelled(2), placed(3), placed(4)], &[cancelled(5), placed(6)], &[cancelled(7)]];
+        let consumer = fx.consumer().await;
+        for events in reads {
+            for event in events {
+                fx.enqueue_committed(event.clone()).await;
+            }
+            fx.relay().relay_once().await.expect("relay");
+            assert_eq!(consumer.consume_once(&PlacedOnly).await.expect("consume"), events.len());
+            assert_eq!(fx.pending().await, 0, "every entry acknowledged");
+        }
+        assert_eq!(fx.applications().await, vec![(1, 1), (3, 1), (4, 1), (6, 1)]);
+        assert_eq!(fx.count("processed_events").await, 4, "a row for each applied event, none for the ignored");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_consumer_crash_after_commit_before_ack_is_not_applied_twice() {
     with_fixture(|fx| async move {

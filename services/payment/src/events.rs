@@ -37,4 +37,8 @@ impl Handler for OrderEvents {
         );
         Ok(())
     }
+
+    fn acts_on(&self, event: &Event) -> bool {
+        matches!(event, Event::Cancelled(_))
+    }
 }

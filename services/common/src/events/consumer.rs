@@ -53,9 +53,12 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 ///     async fn handle(&self, tx: &mut Transaction<'static, MySql>, event: Self::Event) -> Result<(), HandlerError> {
 ///         match event {
 ///             payment_event::Event::Succeeded(payment) => store::mark_paid(tx, payment.order_id).await?,
-///             _ => {} // not ours: acknowledged and recorded as processed
+///             _ => {} // not ours: see `acts_on`
 ///         }
 ///         Ok(())
+///     }
+///     fn acts_on(&self, event: &Self::Event) -> bool {
+///         matches!(event, payment_event::Event::Succeeded(_))
 ///     }
 /// }
 /// ```
@@ -71,6 +74,15 @@ pub trait Handler: Send + Sync + 'static {
         tx: &mut Transaction<'static, MySql>,
         event: Self::Event,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Whether `handle` does anything with this event. One it ignores is
+    /// acknowledged with no transaction and no `processed_events` row:
+    /// there is no effect to apply once, and on a stream every order
+    /// passes through that row was a statement per event for nothing.
+    fn acts_on(&self, event: &Self::Event) -> bool {
+        let _ = event;
+        true
+    }
 }
 
 /// A handler as a trait object (a `Handler`'s future is not object safe):
@@ -145,9 +157,9 @@ struct Undecodable(String);
 
 /// The one way an event is applied (by a consumer, or replayed from the
 /// parked list): in `tx`, claim its `processed_events` row for `group`,
-/// then decode the event and run the handler. The caller commits, or
-/// rolls back on `Failed`, on `Undecodable` and on an error (a deadlock, a lock wait or a lost database, which are
-/// not the event's fault).
+/// then decode the event and run the handler. The caller commits, or rolls back on `Failed`, on
+/// `Undecodable` and on an error (a deadlock, a lock wait or a lost
+/// database, which are not the event's fault).
 pub(super) async fn claim_and_handle(
     tx: &mut Transaction<'static, MySql>,
     group: &str,
@@ -375,6 +387,7 @@ impl<E: StreamEvent> Consumer<E> {
     /// each applies once) and acknowledged with one XACK, so commits fall
     /// as load rises. When any of them is refused, the batch rolls back
     /// and its events are applied one by one, each settled on its own.
+    /// Events the handler does not act on only join the acknowledgement.
     async fn process_all<H: Handler<Event = E>>(
         &self,
         handler: &H,
@@ -382,23 +395,34 @@ impl<E: StreamEvent> Consumer<E> {
         ack: bool,
     ) -> Result<(), EventsError> {
         let mut batch = Vec::with_capacity(deliveries.len());
+        let mut ignored = Vec::new();
         for delivery in deliveries {
             match Event::from_stream_entry(&delivery.entry) {
+                Ok(event) if ignores(handler, &event) => ignored.push(delivery),
                 Ok(event) => batch.push((delivery, event)),
                 Err(reason) => self.park_malformed(&delivery, &reason).await?,
             }
         }
+        if !ignored.is_empty() {
+            let labels = [("consumer", self.group.to_owned()), ("stream", self.stream.clone())];
+            metrics::counter!("events_ignored_total", &labels).increment(ignored.len() as u64);
+        }
+        let mut ids: Vec<&str> = ignored.iter().map(|delivery| delivery.entry.id.as_str()).collect();
         let events: Vec<&Event> = batch.iter().map(|(_, event)| event).collect();
+        let mut applied = false;
         if events.len() > 1
             && let Ok(outcomes) = retry_transient(|| self.apply(handler, &events)).await?
         {
             for outcome in &outcomes {
                 self.count(outcome);
             }
-            if ack {
-                let ids: Vec<&str> = batch.iter().map(|(delivery, _)| delivery.entry.id.as_str()).collect();
-                self.ack(&ids).await?;
-            }
+            ids.extend(batch.iter().map(|(delivery, _)| delivery.entry.id.as_str()));
+            applied = true;
+        }
+        if ack && !ids.is_empty() {
+            self.ack(&ids).await?;
+        }
+        if applied {
             return Ok(());
         }
         for (delivery, event) in batch {
@@ -603,6 +627,12 @@ impl<E: StreamEvent> Consumer<E> {
 
 /// The database is unreachable or the connection broke: the event is not
 /// to blame, so the attempt does not count as the handler failing.
+/// An event the handler does not act on; one that does not decode is not
+/// ignored: the handler's path parks it.
+fn ignores<H: Handler>(handler: &H, event: &Event) -> bool {
+    event.decode::<H::Event>().is_ok_and(|decoded| !handler.acts_on(&decoded))
+}
+
 fn is_outage(error: &sqlx::Error) -> bool {
     matches!(
         error,
