@@ -39,7 +39,11 @@ impl Handler for PaymentEvents {
         Ok(())
     }
 
+    /// Exhaustive, so that a new payment event is a decision here.
     fn acts_on(&self, event: &PaymentEvent) -> bool {
-        matches!(event, PaymentEvent::Succeeded(_) | PaymentEvent::Refunded(_))
+        match event {
+            PaymentEvent::Succeeded(_) | PaymentEvent::Refunded(_) => true,
+            PaymentEvent::Created(_) | PaymentEvent::Failed(_) => false,
+        }
     }
 }

@@ -22,7 +22,11 @@ impl Handler for OrderEvents {
         Ok(())
     }
 
+    /// Exhaustive, so that a new order event is a decision here.
     fn acts_on(&self, event: &Event) -> bool {
-        matches!(event, Event::Placed(_))
+        match event {
+            Event::Placed(_) => true,
+            Event::Cancelled(_) => false,
+        }
     }
 }

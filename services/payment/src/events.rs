@@ -38,7 +38,11 @@ impl Handler for OrderEvents {
         Ok(())
     }
 
+    /// Exhaustive, so that a new order event is a decision here.
     fn acts_on(&self, event: &Event) -> bool {
-        matches!(event, Event::Cancelled(_))
+        match event {
+            Event::Cancelled(_) => true,
+            Event::Placed(_) => false,
+        }
     }
 }
