@@ -404,8 +404,7 @@ impl<E: StreamEvent> Consumer<E> {
             }
         }
         if !ignored.is_empty() {
-            let labels = [("consumer", self.group.to_owned()), ("stream", self.stream.clone())];
-            metrics::counter!("events_ignored_total", &labels).increment(ignored.len() as u64);
+            metrics::counter!("events_ignored_total", &self.labels()).increment(ignored.len() as u64);
         }
         let mut ids: Vec<&str> = ignored.iter().map(|delivery| delivery.entry.id.as_str()).collect();
         let events: Vec<&Event> = batch.iter().map(|(_, event)| event).collect();
@@ -461,8 +460,13 @@ impl<E: StreamEvent> Consumer<E> {
         span
     }
 
+    /// The labels of this consumer's counters.
+    fn labels(&self) -> [(&'static str, String); 2] {
+        [("consumer", self.group.to_owned()), ("stream", self.stream.clone())]
+    }
+
     fn count(&self, outcome: &Outcome) {
-        let labels = [("consumer", self.group.to_owned()), ("stream", self.stream.clone())];
+        let labels = self.labels();
         match outcome {
             Outcome::Applied => metrics::counter!("events_consumed_total", &labels).increment(1),
             Outcome::Duplicate => metrics::counter!("events_duplicate_total", &labels).increment(1),
